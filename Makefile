@@ -1,0 +1,41 @@
+# Every target creates or reuses .venv, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BACKENDS ?= tensorflow jax torch
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint docs bench bench-full clean
+
+$(STAMP): requirements/dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements/dev.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/keras-embedx demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check keras_embedx tests benchmarks
+	$(BIN)/ruff format --check keras_embedx tests benchmarks
+
+test: lint
+	@set -e; for b in $(BACKENDS); do \
+	  echo "== pytest, KERAS_BACKEND=$$b"; \
+	  KERAS_BACKEND=$$b $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
+	done
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks --quick
+
+bench-full: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) site build *.egg-info

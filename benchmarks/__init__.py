@@ -1,0 +1,1 @@
+"""keras_embedx benchmarks: `python -m benchmarks.<name>` or `python -m benchmarks`."""

@@ -1,0 +1,229 @@
+"""Shared benchmark harness: timing, machine facts, results files.
+
+Every benchmark module builds a list of result rows with `measure(...)` and
+hands them to `write_results(name, rows, ...)`, which writes
+`benchmarks/results/<name>.json` (everything, for tools) and
+`benchmarks/results/<name>.md` (a table, for people). `python -m
+benchmarks.report` assembles docs/benchmarks.md from those files.
+
+Timings are medians over repeats after warm-up, with the spread (min, max,
+interquartile range) recorded. Ratios are taken between rows measured in the
+same process, because these machines are shared and noisy.
+"""
+
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+TMP_DIR = os.path.join(RESULTS_DIR, "tmp")
+
+
+def backend_name():
+    import keras
+
+    return keras.config.backend()
+
+
+def device_kind():
+    """`"gpu"` when the current backend sees a GPU, else `"cpu"`."""
+    backend = backend_name()
+    try:
+        if backend == "jax":
+            import jax
+
+            return "gpu" if jax.default_backend() == "gpu" else "cpu"
+        if backend == "torch":
+            import torch
+
+            return "gpu" if torch.cuda.is_available() else "cpu"
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    except Exception:
+        pass
+    return "cpu"
+
+
+def synchronize(value=None):
+    """Block until `value` (or all queued device work) is computed."""
+    backend = backend_name()
+    if value is not None and hasattr(value, "block_until_ready"):
+        value.block_until_ready()
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+    elif value is not None and backend == "tensorflow":
+        _ = value.numpy() if hasattr(value, "numpy") else value
+    return value
+
+
+def machine_info():
+    """Machine, device and library versions, recorded with every result."""
+    info = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "git_commit": _git_commit(),
+    }
+    for module in (
+        "numpy",
+        "keras",
+        "tensorflow",
+        "jax",
+        "torch",
+        "keras_hub",
+        "gensim",
+    ):
+        mod = sys.modules.get(module)
+        if mod is not None:
+            info[f"{module}_version"] = getattr(mod, "__version__", "?")
+    if "keras" in sys.modules:
+        info["backend"] = backend_name()
+        info["device"] = device_kind()
+    return info
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _git_commit():
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=os.path.dirname(RESULTS_DIR),
+            timeout=5,
+        )
+        return out.stdout.strip() or None
+    except Exception:
+        return None
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure(fn, repeats=5, warmup=1, number=1, sync=True):
+    """Time `fn()`: median seconds per call over `repeats` after `warmup`.
+
+    Args:
+        fn: callable with no arguments; its return value is synchronised
+            (device work finished) before the clock stops.
+        repeats: timed repeats.
+        warmup: untimed calls first (compilation, caches).
+        number: calls per repeat (for very short functions).
+
+    Returns:
+        dict with `median_s`, `min_s`, `max_s`, `iqr_s`, `repeats`, `number`.
+    """
+    for _ in range(warmup):
+        out = fn()
+        if sync:
+            synchronize(out)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            out = fn()
+        if sync:
+            synchronize(out)
+        times.append((time.perf_counter() - start) / number)
+    times.sort()
+    q = statistics.quantiles(times, n=4) if len(times) >= 2 else [times[0]] * 3
+    return {
+        "median_s": statistics.median(times),
+        "min_s": times[0],
+        "max_s": times[-1],
+        "iqr_s": q[2] - q[0],
+        "repeats": repeats,
+        "number": number,
+    }
+
+
+def fmt(value, digits=3):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value == 0 or 1e-3 <= abs(value) < 1e6:
+            return f"{value:.{digits}g}"
+        return f"{value:.2e}"
+    return str(value)
+
+
+def markdown_table(rows, columns):
+    """A markdown table of `rows` (dicts) over `columns` (keys or (key, title))."""
+    cols = [(c, c) if isinstance(c, str) else c for c in columns]
+    lines = [
+        "| " + " | ".join(title for _, title in cols) + " |",
+        "|" + "|".join("---" for _ in cols) + "|",
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(fmt(row.get(key)) for key, _ in cols) + " |")
+    return "\n".join(lines)
+
+
+def write_results(name, rows, columns, title, command, notes=None, extra=None):
+    """Write `results/<name>.json` and `results/<name>.md`.
+
+    Args:
+        name: result file stem, e.g. `"lookup_jax"`.
+        rows: list of dicts (one per measurement).
+        columns: the columns of the markdown table.
+        title: section title in docs/benchmarks.md.
+        command: the exact command that reproduces the results.
+        notes: optional markdown paragraph(s) (targets, how to read).
+        extra: optional dict saved in the JSON.
+
+    Returns:
+        The path of the markdown file.
+    """
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    info = machine_info()
+    payload = {
+        "name": name,
+        "title": title,
+        "command": command,
+        "machine": info,
+        "rows": rows,
+        "extra": extra or {},
+    }
+    with open(os.path.join(RESULTS_DIR, f"{name}.json"), "w") as f:
+        json.dump(payload, f, indent=1, default=str)
+    header = (
+        f"## {title}\n\n"
+        f"Command: `{command}`  \n"
+        f"Machine: {info['processor']}, {info['cpu_count']} cores; "
+        f"{info.get('backend', '-')} backend on {info.get('device', 'cpu')}; "
+        f"{info['date']}, commit {info['git_commit']}.\n\n"
+    )
+    body = markdown_table(rows, columns)
+    text = header + (notes.strip() + "\n\n" if notes else "") + body + "\n"
+    md_path = os.path.join(RESULTS_DIR, f"{name}.md")
+    with open(md_path, "w") as f:
+        f.write(text)
+    print(text)
+    return md_path

@@ -1,0 +1,42 @@
+"""Regenerate docs/benchmarks.md from benchmarks/results/*.md.
+
+Usage: `python -m benchmarks.report`
+"""
+
+import glob
+import os
+
+from benchmarks._harness import RESULTS_DIR
+
+DOC = os.path.join(os.path.dirname(RESULTS_DIR), "..", "docs", "benchmarks.md")
+INTRO = """# Benchmarks
+
+Every figure on this page was produced by the command printed above its
+table, on the machine it names, and is regenerated from
+`benchmarks/results/` by `python -m benchmarks.report`. Ratios compare rows
+measured in the same process, because the machines are shared and noisy.
+Speed is measured here, never asserted in tests.
+
+GPU: not yet measured (no GPU machine was available to the sessions that
+ran these benchmarks). The suite detects a GPU and uses synchronised timing
+when one is present.
+"""
+
+
+def main():
+    sections = sorted(glob.glob(os.path.join(RESULTS_DIR, "*.md")))
+    parts = [INTRO]
+    for path in sections:
+        with open(path) as f:
+            parts.append(f.read().strip())
+    for png in sorted(glob.glob(os.path.join(RESULTS_DIR, "*.png"))):
+        name = os.path.basename(png)
+        parts.append(f"![{name}](img/benchmarks/{name})")
+    text = "\n\n".join(parts) + "\n"
+    with open(os.path.normpath(DOC), "w") as f:
+        f.write(text)
+    print(f"wrote {os.path.normpath(DOC)} from {len(sections)} result file(s)")
+
+
+if __name__ == "__main__":
+    main()

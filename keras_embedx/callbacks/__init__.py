@@ -1,0 +1,3 @@
+"""Keras callbacks of keras_embedx."""
+
+__all__ = []

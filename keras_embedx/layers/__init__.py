@@ -1,0 +1,5 @@
+"""Keras layers of keras_embedx, each registered for `keras.models.load_model`."""
+
+from keras_embedx.layers.pretrained import PretrainedEmbedding
+
+__all__ = ["PretrainedEmbedding"]

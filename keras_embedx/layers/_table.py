@@ -1,0 +1,397 @@
+"""The one table mechanism behind every keras_embedx layer.
+
+`EmbeddingTable` stores a `[num_rows, output_dim]` table split into two
+parts so that frozen rows cost nothing in the optimizer:
+
+- `frozen_table`: the `num_frozen` rows that do not train, a non-trainable
+  variable (optionally stored as float16, bfloat16 or int8 with a per-row
+  scale);
+- `trainable_table`: the other rows, a trainable float32 variable.
+
+`row_index` (int32, non-trainable) maps each table row to its slot: slots
+below `num_frozen` are frozen rows, the rest trainable rows. A lookup
+gathers ids from both parts and selects per position, so only the gathered
+rows are touched, never the whole matrix.
+
+With `schedulable=True` the frozen rows also get a trainable float32
+`frozen_delta` (zeros) whose gradient is multiplied by the non-trainable
+scalar `unfreeze_factor`: `UnfreezeSchedule` moves that factor during `fit`
+without recompiling. While the factor is 0 the delta's gradient is exactly
+zero, so Adam, RMSprop, momentum and weight decay (which pulls the delta
+towards zero, i.e. towards the pretrained vectors) all leave the frozen rows
+bit-identical.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+STORAGE_DTYPES = ("float32", "float16", "bfloat16", "int8")
+OUT_OF_RANGE_MODES = ("oov", "error")
+
+
+def check_positive_int(name, value, allow_zero=False):
+    """Raise a `ValueError` unless `value` is a positive (or zero) int."""
+    low = 0 if allow_zero else 1
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < low
+    ):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(
+            f"`{name}` must be a {kind} int. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    return int(value)
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {choices}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def to_int_ids(ids):
+    """Cast ids to int32 unless they already are int32/int64."""
+    if ops.dtype(ids) not in ("int32", "int64"):
+        ids = ops.cast(ids, "int32")
+    return ids
+
+
+def _is_concrete(x):
+    """True when `x` holds values (eager), False inside a traced function."""
+    try:
+        ops.convert_to_numpy(x)
+    except Exception:
+        return False
+    return True
+
+
+def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
+    """Send ids outside `[0, num_rows)`, negative ones included, to `oov_id`.
+
+    Only the ids are transformed, never the table. Mode "error" raises a
+    `ValueError` when the ids are concrete (eager execution, any backend).
+    Inside a compiled function, where no backend can raise from data, the
+    offending positions are returned as a bool mask for the caller to fill
+    with NaN, so the problem surfaces in the loss instead of a silently
+    wrong row.
+
+    Returns:
+        `(ids, bad)`: int ids within range, and None or the bool mask.
+    """
+    ids = to_int_ids(ids)
+    bad = ops.logical_or(ops.less(ids, 0), ops.greater_equal(ids, num_rows))
+    if mode == "error" and _is_concrete(ids):
+        bad_np = ops.convert_to_numpy(bad)
+        if bad_np.any():
+            ids_np = ops.convert_to_numpy(ids)
+            raise ValueError(
+                f"Ids must lie in [0, {num_rows}). Received {int(bad_np.sum())} "
+                f"id(s) outside it, e.g. {ids_np[bad_np][:5].tolist()}. Pass "
+                "out_of_range='oov' to map them to the OOV row instead."
+            )
+        return ids, None
+    ids = ops.where(bad, ops.full_like(ids, oov_id), ids)
+    return ids, (bad if mode == "error" else None)
+
+
+def gated(x, factor):
+    """Forward value `x`; gradient scaled by `factor`."""
+    frozen = ops.stop_gradient(x)
+    return frozen + ops.cast(factor, x.dtype) * (x - frozen)
+
+
+@keras.saving.register_keras_serializable(package="keras_embedx")
+class EmbeddingTable(keras.layers.Layer):
+    """A table with frozen and trainable rows, used by every keras_embedx layer.
+
+    Rows listed as frozen never reach the optimizer (their variable is not
+    trainable); the other rows train. With `schedulable=True`, the frozen
+    rows learn at `unfreeze_factor` times the full rate (0 by default), which
+    `keras_embedx.callbacks.UnfreezeSchedule` changes during `fit`.
+
+    Args:
+        num_rows: int, rows of the table.
+        output_dim: int, width of each row.
+        num_frozen: int, how many rows are frozen (which ones is stored in the
+            `row_index` weight and set by `set_table`). Defaults to 0.
+        schedulable: bool, give frozen rows a gated trainable delta so their
+            learning rate can be scheduled. Defaults to `False`.
+        storage_dtype: dtype of the frozen rows: `"float32"`, `"float16"`,
+            `"bfloat16"` or `"int8"` (per-row scale). Defaults to `"float32"`.
+        embeddings_initializer: initializer of the trainable rows.
+        embeddings_regularizer: regularizer of the trainable rows.
+
+    Call arguments:
+        ids: int tensor of any shape with values in `[0, num_rows)`.
+
+    Input shape:
+        Any shape `(...)`.
+
+    Output shape:
+        `(..., output_dim)`.
+    """
+
+    def __init__(
+        self,
+        num_rows,
+        output_dim,
+        num_frozen=0,
+        schedulable=False,
+        storage_dtype="float32",
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        **kwargs,
+    ):
+        num_rows = check_positive_int("num_rows", num_rows)
+        output_dim = check_positive_int("output_dim", output_dim)
+        num_frozen = check_positive_int("num_frozen", num_frozen, allow_zero=True)
+        if num_frozen > num_rows:
+            raise ValueError(
+                "`num_frozen` cannot exceed `num_rows`. Received: "
+                f"num_frozen={num_frozen}, num_rows={num_rows}"
+            )
+        check_choice("storage_dtype", storage_dtype, STORAGE_DTYPES)
+        if storage_dtype != "float32" and num_frozen == 0:
+            raise ValueError(
+                f"storage_dtype={storage_dtype!r} applies to frozen rows, and this "
+                "table has none. Freeze the rows (freeze='pretrained' or 'all') or "
+                "keep storage_dtype='float32'."
+            )
+        super().__init__(**kwargs)
+        self.num_rows = num_rows
+        self.output_dim = output_dim
+        self.num_frozen = num_frozen
+        self.num_trainable = num_rows - num_frozen
+        self.schedulable = bool(schedulable)
+        self.storage_dtype = storage_dtype
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        self.autocast = False
+
+    @property
+    def is_mixed(self):
+        return self.num_frozen > 0 and self.num_trainable > 0
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        d = self.output_dim
+        if self.num_frozen:
+            frozen_init = "zeros"
+            self.frozen_table = self.add_weight(
+                name="frozen_table",
+                shape=(self.num_frozen, d),
+                dtype=self.storage_dtype,
+                initializer=frozen_init,
+                trainable=False,
+            )
+            if self.storage_dtype == "int8":
+                self.frozen_scale = self.add_weight(
+                    name="frozen_scale",
+                    shape=(self.num_frozen, 1),
+                    dtype="float32",
+                    initializer="ones",
+                    trainable=False,
+                )
+            self.unfreeze_factor = self.add_weight(
+                name="unfreeze_factor",
+                shape=(),
+                dtype="float32",
+                initializer="zeros",
+                trainable=False,
+            )
+            if self.schedulable:
+                self.frozen_delta = self.add_weight(
+                    name="frozen_delta",
+                    shape=(self.num_frozen, d),
+                    dtype="float32",
+                    initializer="zeros",
+                    trainable=True,
+                )
+        if self.num_trainable:
+            self.trainable_table = self.add_weight(
+                name="trainable_table",
+                shape=(self.num_trainable, d),
+                dtype="float32",
+                initializer=self.embeddings_initializer,
+                regularizer=self.embeddings_regularizer,
+                trainable=True,
+            )
+        if self.is_mixed:
+            self.row_index = self.add_weight(
+                name="row_index",
+                shape=(self.num_rows,),
+                dtype="int32",
+                initializer=keras.initializers.Constant(0),
+                trainable=False,
+            )
+            # Default layout: the first `num_frozen` rows frozen.
+            self.row_index.assign(np.arange(self.num_rows, dtype="int32"))
+        self.built = True
+
+    # ------------------------------------------------------------------ lookup
+    def _frozen_rows(self, slots):
+        rows = ops.take(self.frozen_table, slots, axis=0)
+        if self.storage_dtype != "float32":
+            rows = ops.cast(rows, "float32")
+        if self.storage_dtype == "int8":
+            rows = rows * ops.take(self.frozen_scale, slots, axis=0)
+        if self.schedulable:
+            delta = ops.take(self.frozen_delta, slots, axis=0)
+            rows = rows + gated(delta, self.unfreeze_factor)
+        return rows
+
+    def call(self, ids):
+        ids = to_int_ids(ids)
+        if not self.num_frozen:
+            out = ops.take(self.trainable_table, ids, axis=0)
+        elif not self.num_trainable:
+            out = self._frozen_rows(ids)
+        else:
+            slots = ops.take(self.row_index, ids, axis=0)
+            is_frozen = ops.less(slots, self.num_frozen)
+            frozen = self._frozen_rows(ops.minimum(slots, self.num_frozen - 1))
+            train = ops.take(
+                self.trainable_table, ops.maximum(slots - self.num_frozen, 0), axis=0
+            )
+            out = ops.where(ops.expand_dims(is_frozen, -1), frozen, train)
+        return ops.cast(out, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.output_dim)
+
+    # ---------------------------------------------------------- NumPy access
+    def set_table(self, matrix, frozen_mask=None):
+        """Assign the whole table from NumPy.
+
+        Args:
+            matrix: float array `[num_rows, output_dim]`.
+            frozen_mask: bool array `[num_rows]` with exactly `num_frozen`
+                True entries; defaults to the first `num_frozen` rows.
+        """
+        matrix = np.asarray(matrix, dtype="float32")
+        if matrix.shape != (self.num_rows, self.output_dim):
+            raise ValueError(
+                f"Expected a matrix of shape {(self.num_rows, self.output_dim)}. "
+                f"Received: shape={matrix.shape}"
+            )
+        if frozen_mask is None:
+            frozen_mask = np.arange(self.num_rows) < self.num_frozen
+        frozen_mask = np.asarray(frozen_mask, dtype=bool)
+        if (
+            frozen_mask.shape != (self.num_rows,)
+            or frozen_mask.sum() != self.num_frozen
+        ):
+            raise ValueError(
+                f"`frozen_mask` must have shape ({self.num_rows},) and "
+                f"{self.num_frozen} True entries. Received: shape={frozen_mask.shape}, "
+                f"{int(frozen_mask.sum())} True"
+            )
+        if not self.built:
+            self.build()
+        frozen_ids = np.flatnonzero(frozen_mask)
+        train_ids = np.flatnonzero(~frozen_mask)
+        if self.num_frozen:
+            self._assign_frozen(matrix[frozen_ids])
+            if self.schedulable:
+                self.frozen_delta.assign(np.zeros_like(matrix[frozen_ids]))
+        if self.num_trainable:
+            self.trainable_table.assign(matrix[train_ids])
+        if self.is_mixed:
+            slots = np.empty(self.num_rows, dtype="int32")
+            slots[frozen_ids] = np.arange(self.num_frozen, dtype="int32")
+            slots[train_ids] = self.num_frozen + np.arange(
+                self.num_trainable, dtype="int32"
+            )
+            self.row_index.assign(slots)
+
+    def _assign_frozen(self, rows):
+        if self.storage_dtype == "int8":
+            scale = np.abs(rows).max(axis=1, keepdims=True) / 127.0
+            scale = np.where(scale == 0, 1.0, scale).astype("float32")
+            self.frozen_scale.assign(scale)
+            self.frozen_table.assign(
+                np.clip(np.rint(rows / scale), -127, 127).astype("int8")
+            )
+        else:
+            self.frozen_table.assign(rows)
+
+    def frozen_mask(self):
+        """Bool NumPy array `[num_rows]`: which rows are frozen."""
+        if not self.num_frozen:
+            return np.zeros(self.num_rows, dtype=bool)
+        if not self.num_trainable:
+            return np.ones(self.num_rows, dtype=bool)
+        return ops.convert_to_numpy(self.row_index) < self.num_frozen
+
+    def full_table(self):
+        """The effective table as a float32 NumPy array `[num_rows, output_dim]`."""
+        if not self.built:
+            self.build()
+        out = np.empty((self.num_rows, self.output_dim), dtype="float32")
+        mask = self.frozen_mask()
+        if self.num_frozen:
+            frozen = ops.convert_to_numpy(ops.cast(self.frozen_table, "float32"))
+            if self.storage_dtype == "int8":
+                frozen = frozen * ops.convert_to_numpy(self.frozen_scale)
+            if self.schedulable:
+                frozen = frozen + ops.convert_to_numpy(self.frozen_delta)
+            out[mask] = self._slot_order(frozen, mask, frozen=True)
+        if self.num_trainable:
+            train = ops.convert_to_numpy(self.trainable_table)
+            out[~mask] = self._slot_order(train, mask, frozen=False)
+        return out
+
+    def _slot_order(self, rows, mask, frozen):
+        if not self.is_mixed:
+            return rows
+        slots = ops.convert_to_numpy(self.row_index)
+        picked = slots[mask] if frozen else slots[~mask] - self.num_frozen
+        return rows[picked]
+
+    # ------------------------------------------------------------- schedule
+    @property
+    def factor(self):
+        """How fast frozen rows learn now: 0 (frozen) to 1 (full rate)."""
+        if not self.num_frozen:
+            return 1.0
+        return float(ops.convert_to_numpy(self.unfreeze_factor))
+
+    def set_factor(self, value):
+        """Set how fast the frozen rows learn, in [0, 1]."""
+        value = float(value)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"The factor must lie in [0, 1]. Received: {value}")
+        if not self.num_frozen:
+            return
+        if value > 0 and not self.schedulable:
+            raise ValueError(
+                f"Table {self.path!r} keeps its frozen rows in a non-trainable "
+                "variable, so they cannot learn. Build the layer with "
+                "`schedulable=True` to schedule their learning rate."
+            )
+        self.unfreeze_factor.assign(value)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_rows": self.num_rows,
+                "output_dim": self.output_dim,
+                "num_frozen": self.num_frozen,
+                "schedulable": self.schedulable,
+                "storage_dtype": self.storage_dtype,
+                "embeddings_initializer": keras.initializers.serialize(
+                    self.embeddings_initializer
+                ),
+                "embeddings_regularizer": keras.regularizers.serialize(
+                    self.embeddings_regularizer
+                ),
+            }
+        )
+        return config

@@ -1,0 +1,380 @@
+"""`PretrainedEmbedding`: a word table initialised from pretrained vectors."""
+
+import json
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_embedx.layers._table import (
+    OUT_OF_RANGE_MODES,
+    EmbeddingTable,
+    check_choice,
+    check_positive_int,
+    remap_out_of_range,
+)
+from keras_embedx.vocabulary import Vocabulary, align_to_vectors
+
+FREEZE_MODES = ("none", "pretrained", "all")
+ROW_SOURCES = ("padding", "oov", "pretrained", "lowercase", "missing", "new")
+_VOCAB_ASSET = "vocabulary.json"
+
+
+def _vector_stats_initializer(vectors, seed):
+    """Rows drawn from N(mean, std) of the pretrained vectors, per dimension."""
+    mean = vectors.mean(axis=0, dtype=np.float64)
+    std = vectors.std(axis=0, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+
+    def draw(n):
+        return (rng.standard_normal((n, vectors.shape[1])) * std + mean).astype(
+            "float32"
+        )
+
+    return draw
+
+
+@keras.saving.register_keras_serializable(package="keras_embedx")
+class PretrainedEmbedding(keras.layers.Layer):
+    """A word table initialised from pretrained vectors (GloVe, word2vec, fastText).
+
+    Turns word ids into vectors. Ids follow Keras' lookup conventions: id 0
+    is padding (masked when `mask_zero=True`, the default), ids
+    `1..num_oov_indices` are out-of-vocabulary rows, then the words. Build it
+    with `PretrainedEmbedding.from_vectors(wv, vocabulary)`, which aligns the
+    vocabulary to the vectors (exact match, then lowercase) and initialises
+    the rows that have no vector from the vectors' mean and standard
+    deviation.
+
+    `freeze` chooses which rows train: `"pretrained"` (default) keeps every
+    row that came from the file bit-identical, whatever the optimizer (the
+    frozen rows live in a non-trainable variable, so they also cost nothing
+    in the optimizer), while words without a vector and the OOV rows learn;
+    `"none"` trains every row; `"all"` none. With `schedulable=True`, the
+    frozen rows can be thawed during `fit` by
+    `keras_embedx.callbacks.UnfreezeSchedule`.
+
+    Ids outside `[0, input_dim)`, negative ones included, map to the OOV row
+    on every backend, eager or compiled (`out_of_range="oov"`), or raise
+    (`out_of_range="error"`; inside compiled functions, where no backend can
+    raise, those positions give NaN rows instead).
+
+    The output is computed in the layer's compute dtype (mixed precision
+    works); the tables stay float32 or `storage_dtype`. The vocabulary is
+    saved as an asset of the `.keras` file, not in the config.
+
+    Args:
+        input_dim: int, rows of the table (the vocabulary size including the
+            padding and OOV ids).
+        output_dim: int, width of the vectors.
+        num_oov_indices: int, number of OOV rows after the padding row.
+        mask_zero: bool, whether id 0 is padding to mask. Defaults to `True`.
+        freeze: `"pretrained"`, `"none"` or `"all"`, see above.
+        num_frozen: int, how many rows are frozen; set by `from_vectors`.
+        schedulable: bool, let `UnfreezeSchedule` thaw frozen rows.
+        storage_dtype: `"float32"`, `"float16"`, `"bfloat16"` or `"int8"`
+            (per-row scale) for the frozen rows.
+        out_of_range: `"oov"` (default) or `"error"`.
+        embeddings_initializer: initializer for rows of a layer built without
+            vectors.
+        embeddings_regularizer: regularizer of the trainable rows.
+        vocabulary: optional list of str, one per row (`""` and `"[UNK]"`
+            first).
+        **kwargs: base layer keyword arguments such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: int tensor of word ids, any shape, usually
+            `(batch_size, sequence_length)`.
+
+    Input shape:
+        `(batch_size, sequence_length)` (any rank works).
+
+    Output shape:
+        `(batch_size, sequence_length, output_dim)`.
+
+    Example:
+
+    >>> from gensim.test.utils import datapath
+    >>> wv = keras_embedx.load_vectors(datapath("pang_lee_polarity_fasttext.vec"))
+    >>> vocab = keras_embedx.Vocabulary.from_texts(["a fine film", "a dull film"])
+    >>> layer = keras_embedx.layers.PretrainedEmbedding.from_vectors(wv, vocab)
+    >>> layer(vocab.encode(["a fine film"])).shape
+    (1, 3, 100)
+
+    Reference:
+        - [Pennington et al., 2014](https://aclanthology.org/D14-1162/)
+        - [Bojanowski et al., 2017](https://arxiv.org/abs/1607.04606)
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        num_oov_indices=1,
+        mask_zero=True,
+        freeze="none",
+        num_frozen=None,
+        schedulable=False,
+        storage_dtype="float32",
+        out_of_range="oov",
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        vocabulary=None,
+        **kwargs,
+    ):
+        input_dim = check_positive_int("input_dim", input_dim)
+        output_dim = check_positive_int("output_dim", output_dim)
+        num_oov_indices = check_positive_int("num_oov_indices", num_oov_indices)
+        if num_oov_indices + 1 > input_dim:
+            raise ValueError(
+                "`input_dim` must leave room for the padding row and the "
+                f"{num_oov_indices} OOV row(s). Received: input_dim={input_dim}"
+            )
+        check_choice("freeze", freeze, FREEZE_MODES)
+        check_choice("out_of_range", out_of_range, OUT_OF_RANGE_MODES)
+        if num_frozen is None:
+            num_frozen = {"none": 0, "all": input_dim, "pretrained": 1}[freeze]
+        num_frozen = check_positive_int("num_frozen", num_frozen, allow_zero=True)
+        if freeze == "none" and num_frozen:
+            raise ValueError(
+                "freeze='none' trains every row, so `num_frozen` must be 0. "
+                f"Received: num_frozen={num_frozen}"
+            )
+        super().__init__(**kwargs)
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        self.num_oov_indices = num_oov_indices
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
+        self.freeze = freeze
+        self.out_of_range = out_of_range
+        self.autocast = False
+        self.table = EmbeddingTable(
+            input_dim,
+            output_dim,
+            num_frozen=num_frozen,
+            schedulable=schedulable,
+            storage_dtype=storage_dtype,
+            embeddings_initializer=embeddings_initializer,
+            embeddings_regularizer=embeddings_regularizer,
+            dtype=self.dtype_policy,
+            name="table",
+        )
+        self._row_sources = None
+        self._vocabulary = None
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def from_vectors(
+        cls,
+        wv,
+        vocabulary=None,
+        freeze="pretrained",
+        num_oov_indices=None,
+        lowercase_fallback=True,
+        initializer="vector_stats",
+        seed=None,
+        **kwargs,
+    ):
+        """Build the layer from pretrained vectors aligned to a vocabulary.
+
+        Args:
+            wv: a `keras_embedx.WordVectors`.
+            vocabulary: a `keras_embedx.Vocabulary`, a list of words (the
+                reserved `""`/`"[UNK]"` may open it), or None to use the
+                vectors' own words in file order.
+            freeze: `"pretrained"` (default), `"none"` or `"all"`.
+            num_oov_indices: int; defaults to the Vocabulary's, else 1.
+            lowercase_fallback: bool, give a word with no exact vector the
+                vector of its lowercase form.
+            initializer: `"vector_stats"` (default: draw from the vectors'
+                per-dimension mean and std), `"zeros"`, or any Keras
+                initializer, for OOV rows and words without a vector.
+            seed: int seed for the initialiser.
+            **kwargs: passed to the constructor (`mask_zero`, `schedulable`,
+                `storage_dtype`, `out_of_range`, `name`, `dtype`, ...).
+
+        Returns:
+            A built `PretrainedEmbedding`; `layer.row_sources()` says where
+            each row came from.
+        """
+        check_choice("freeze", freeze, FREEZE_MODES)
+        if vocabulary is None:
+            vocabulary = Vocabulary(wv.words, num_oov_indices=num_oov_indices or 1)
+        elif not isinstance(vocabulary, Vocabulary):
+            vocabulary = Vocabulary(
+                list(vocabulary), num_oov_indices=num_oov_indices or 1
+            )
+        elif (
+            num_oov_indices is not None
+            and num_oov_indices != vocabulary.num_oov_indices
+        ):
+            raise ValueError(
+                f"`num_oov_indices`={num_oov_indices} disagrees with the "
+                f"Vocabulary's {vocabulary.num_oov_indices}. Leave it out."
+            )
+        n_oov = vocabulary.num_oov_indices
+        words = vocabulary.tokens
+        rows, how = align_to_vectors(words, wv, lowercase=lowercase_fallback)
+        size = len(vocabulary)
+        matrix = np.zeros((size, wv.dim), dtype="float32")
+        sources = np.empty(size, dtype=object)
+        sources[0] = "padding"
+        sources[1 : 1 + n_oov] = "oov"
+        word_slice = slice(1 + n_oov, size)
+        found = rows >= 0
+        word_matrix = matrix[word_slice]
+        word_matrix[found] = wv.vectors[rows[found]]
+        sources[word_slice] = np.where(
+            how == "exact",
+            "pretrained",
+            np.where(how == "lowercase", "lowercase", "missing"),
+        )
+        fill = np.flatnonzero(np.isin(sources, ("oov", "missing")))
+        if len(fill):
+            matrix[fill] = cls._initial_rows(initializer, wv.vectors, len(fill), seed)
+        from_file = np.isin(sources, ("pretrained", "lowercase"))
+        if freeze == "pretrained":
+            frozen_mask = from_file | (sources == "padding")
+        elif freeze == "all":
+            frozen_mask = np.ones(size, dtype=bool)
+        else:
+            frozen_mask = np.zeros(size, dtype=bool)
+        layer = cls(
+            size,
+            wv.dim,
+            num_oov_indices=n_oov,
+            freeze=freeze,
+            num_frozen=int(frozen_mask.sum()),
+            vocabulary=vocabulary.get_vocabulary(),
+            **kwargs,
+        )
+        layer.build()
+        layer.table.set_table(matrix, frozen_mask)
+        layer._row_sources = [str(s) for s in sources]
+        return layer
+
+    @staticmethod
+    def _initial_rows(initializer, vectors, n, seed):
+        if isinstance(initializer, str) and initializer == "vector_stats":
+            return _vector_stats_initializer(vectors, seed)(n)
+        init = keras.initializers.get(initializer)
+        if seed is not None and hasattr(init, "seed"):
+            init.seed = seed
+        return ops.convert_to_numpy(init((n, vectors.shape[1]), dtype="float32"))
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.table.build()
+        self.built = True
+
+    # ---------------------------------------------------------------- call
+    def call(self, inputs):
+        ids, bad = remap_out_of_range(
+            inputs, self.input_dim, oov_id=1, mode=self.out_of_range
+        )
+        outputs = self.table(ids)
+        if bad is not None:
+            outputs = ops.where(
+                ops.expand_dims(bad, -1), ops.full_like(outputs, float("nan")), outputs
+            )
+        return outputs
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        return ops.not_equal(inputs, 0)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.output_dim)
+
+    # ---------------------------------------------------------- inspection
+    def get_vocabulary(self):
+        """The word of each row: `""`, `"[UNK]"` per OOV row, then the words.
+
+        Accepted unchanged by `keras.layers.StringLookup(mask_token="",
+        vocabulary=...)`, whose ids then index the same rows.
+        """
+        if self._vocabulary is None:
+            raise ValueError(
+                f"Layer {self.name!r} has no vocabulary: it was built without one. "
+                "Use `from_vectors(...)` or pass `vocabulary=`."
+            )
+        return list(self._vocabulary)
+
+    def set_vocabulary(self, vocabulary):
+        vocabulary = [str(w) for w in vocabulary]
+        if len(vocabulary) != self.input_dim:
+            raise ValueError(
+                f"The vocabulary must have one entry per row ({self.input_dim}). "
+                f"Received: {len(vocabulary)} entries"
+            )
+        self._vocabulary = vocabulary
+
+    def row_sources(self):
+        """Where each row came from.
+
+        One str per row: `"padding"`, `"oov"`, `"pretrained"` (exact match),
+        `"lowercase"` (vector of the lowercase form), `"missing"` (no vector,
+        initialised) or `"new"` (a layer built without vectors).
+        """
+        if self._row_sources is None:
+            return (
+                ["padding"]
+                + ["oov"] * self.num_oov_indices
+                + ["new"] * (self.input_dim - 1 - self.num_oov_indices)
+            )
+        return list(self._row_sources)
+
+    def embedding_tables(self):
+        """The tables of this layer: a list of `(name, EmbeddingTable, vocabulary)`."""
+        return [("table", self.table, self._vocabulary)]
+
+    @property
+    def embeddings(self):
+        """The effective table as a NumPy float32 array `[input_dim, output_dim]`."""
+        return self.table.full_table()
+
+    # -------------------------------------------------------------- saving
+    def save_assets(self, dir_path):
+        payload = {"vocabulary": self._vocabulary, "row_sources": self._row_sources}
+        with open(os.path.join(dir_path, _VOCAB_ASSET), "w", encoding="utf-8") as f:
+            json.dump(payload, f, ensure_ascii=False)
+
+    def load_assets(self, dir_path):
+        path = os.path.join(dir_path, _VOCAB_ASSET)
+        if not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            payload = json.load(f)
+        if payload.get("vocabulary") is not None:
+            self.set_vocabulary(payload["vocabulary"])
+        self._row_sources = payload.get("row_sources")
+
+    def get_config(self):
+        config = super().get_config()
+        table = self.table
+        config.update(
+            {
+                "input_dim": self.input_dim,
+                "output_dim": self.output_dim,
+                "num_oov_indices": self.num_oov_indices,
+                "mask_zero": self.mask_zero,
+                "freeze": self.freeze,
+                "num_frozen": table.num_frozen,
+                "schedulable": table.schedulable,
+                "storage_dtype": table.storage_dtype,
+                "out_of_range": self.out_of_range,
+                "embeddings_initializer": keras.initializers.serialize(
+                    table.embeddings_initializer
+                ),
+                "embeddings_regularizer": keras.regularizers.serialize(
+                    table.embeddings_regularizer
+                ),
+            }
+        )
+        return config

@@ -1,0 +1,349 @@
+"""`Vocabulary`: tokens and ids with Keras' index conventions, in pure Python."""
+
+import collections
+import re
+import zlib
+
+import numpy as np
+
+PAD_TOKEN = ""
+OOV_TOKEN = "[UNK]"
+# The punctuation `keras.layers.TextVectorization` strips by default.
+_PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
+_STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", None)
+_PADDING = ("pre", "post")
+
+
+def standardize_text(text, standardize="lower_and_strip_punctuation"):
+    """Standardise one string as `TextVectorization`'s default does."""
+    if callable(standardize):
+        return standardize(text)
+    if standardize in ("lower", "lower_and_strip_punctuation"):
+        text = text.lower()
+    if standardize in ("strip_punctuation", "lower_and_strip_punctuation"):
+        text = _PUNCTUATION.sub("", text)
+    return text
+
+
+def tokenize(text, standardize="lower_and_strip_punctuation", split="whitespace"):
+    """Standardise then split one string into tokens."""
+    text = standardize_text(text, standardize)
+    if callable(split):
+        return list(split(text))
+    if split == "whitespace":
+        return text.split()
+    if split == "character":
+        return list(text)
+    raise ValueError(
+        f"`split` must be 'whitespace', 'character' or a callable. Received: {split!r}"
+    )
+
+
+def align_to_vectors(words, wv, lowercase=True):
+    """Find the pretrained row of each word.
+
+    Exact matches win. With `lowercase=True`, a word with no exact match
+    takes the vector of the first word in the file whose lowercase form
+    equals its own lowercase form ("Paris" finds "paris", "dog" finds "Dog").
+
+    Returns:
+        A tuple `(rows, how)`: `rows` is an int64 array, the index in
+        `wv.words` of each word or -1; `how` is an array of str:
+        `"exact"`, `"lowercase"` or `"missing"`.
+    """
+    index = wv.key_to_index
+    rows = np.full(len(words), -1, dtype=np.int64)
+    how = np.full(len(words), "missing", dtype=object)
+    lower_index = None
+    for i, word in enumerate(words):
+        j = index.get(word)
+        if j is not None:
+            rows[i], how[i] = j, "exact"
+            continue
+        if not lowercase:
+            continue
+        if lower_index is None:
+            lower_index = {}
+            for k, w in enumerate(wv.words):
+                lower_index.setdefault(w.lower(), k)
+        j = lower_index.get(word.lower())
+        if j is not None:
+            rows[i], how[i] = j, "lowercase"
+    return rows, how
+
+
+Coverage = collections.namedtuple(
+    "Coverage",
+    ["types", "tokens", "types_with_fallback", "tokens_with_fallback", "missing"],
+)
+Coverage.__doc__ = """Share of a vocabulary that has pretrained vectors.
+
+`types`/`tokens`: exact matches, as a share of distinct words and of running
+words (token counts; 1 per word when counts are unknown).
+`types_with_fallback`/`tokens_with_fallback`: after the lowercase fallback.
+`missing`: the words with no vector at all, most frequent first.
+"""
+
+
+class Vocabulary:
+    """Tokens and their ids, with the index conventions of Keras' lookups.
+
+    Id 0 is the padding token `""` (masked by the layers), ids
+    `1..num_oov_indices` are out-of-vocabulary ids (`"[UNK]"`), then the
+    tokens in order. `get_vocabulary()` is accepted unchanged by
+    `keras.layers.StringLookup(mask_token="", vocabulary=...)` and
+    `keras.layers.TextVectorization(vocabulary=...)`, and `encode` gives the
+    ids those layers give, without TensorFlow.
+
+    With `num_oov_indices > 1`, unknown tokens are hashed into the OOV ids
+    with CRC-32 (`zlib.crc32` of the UTF-8 bytes); Keras' lookups hash with
+    FarmHash, so only the choice among OOV ids differs.
+
+    Args:
+        tokens: list of unique str. A list that already begins with the
+            reserved `""` and `"[UNK]"` (as `get_vocabulary()` returns) is
+            accepted.
+        num_oov_indices: int, how many OOV ids (at least 1).
+        counts: optional list of int, the frequency of each token.
+        standardize: how `encode` standardises raw text:
+            `"lower_and_strip_punctuation"` (default, as TextVectorization),
+            `"lower"`, `"strip_punctuation"`, None or a callable.
+        split: `"whitespace"` (default), `"character"` or a callable.
+
+    Example:
+
+    >>> vocab = keras_embedx.Vocabulary.from_texts(["The cat sat.", "The dog!"])
+    >>> vocab.get_vocabulary()
+    ['', '[UNK]', 'the', 'cat', 'sat', 'dog']
+    >>> vocab.encode(["the cat", "a dog"], sequence_length=3).tolist()
+    [[2, 3, 0], [1, 5, 0]]
+    """
+
+    def __init__(
+        self,
+        tokens,
+        num_oov_indices=1,
+        counts=None,
+        standardize="lower_and_strip_punctuation",
+        split="whitespace",
+    ):
+        if isinstance(num_oov_indices, bool) or not isinstance(num_oov_indices, int):
+            raise ValueError(
+                "`num_oov_indices` must be an int >= 1. "
+                f"Received: num_oov_indices={num_oov_indices!r}"
+            )
+        if num_oov_indices < 1:
+            raise ValueError(
+                "`num_oov_indices` must be >= 1 (id 1 is the OOV id that the "
+                f"layers rely on). Received: num_oov_indices={num_oov_indices}"
+            )
+        if not callable(standardize) and standardize not in _STANDARDIZE:
+            raise ValueError(
+                f"`standardize` must be one of {_STANDARDIZE} or a callable. "
+                f"Received: standardize={standardize!r}"
+            )
+        if isinstance(tokens, str):
+            raise ValueError(
+                "`tokens` must be a list of str, not one str. "
+                f"Received: tokens={tokens[:40]!r}"
+            )
+        tokens = [str(t) if isinstance(t, np.str_) else t for t in tokens]
+        reserved = 0
+        while reserved < len(tokens) and tokens[reserved] in (PAD_TOKEN, OOV_TOKEN):
+            reserved += 1
+        if counts is not None:
+            counts = list(counts)[reserved:]
+        tokens = tokens[reserved:]
+        bad = [t for t in tokens if not isinstance(t, str)]
+        if bad:
+            raise ValueError(f"Every token must be a str. Received: {bad[0]!r}")
+        seen = {}
+        for i, t in enumerate(tokens):
+            if t in (PAD_TOKEN, OOV_TOKEN):
+                raise ValueError(
+                    f"The reserved token {t!r} may only open the list. Received "
+                    f"it at position {i + reserved}."
+                )
+            if t in seen:
+                raise ValueError(
+                    f"Tokens must be unique. Received {t!r} at positions "
+                    f"{seen[t] + reserved} and {i + reserved}."
+                )
+            seen[t] = i
+        if counts is not None and len(counts) != len(tokens):
+            raise ValueError(
+                f"`counts` must have one entry per token. Received {len(counts)} "
+                f"counts for {len(tokens)} tokens."
+            )
+        self.tokens = tokens
+        self.num_oov_indices = num_oov_indices
+        self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)
+        self.standardize = standardize
+        self.split = split
+        self._ids = {t: i + 1 + num_oov_indices for i, t in enumerate(tokens)}
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts,
+        max_tokens=None,
+        min_count=1,
+        num_oov_indices=1,
+        standardize="lower_and_strip_punctuation",
+        split="whitespace",
+    ):
+        """Build a vocabulary from raw texts, most frequent tokens first.
+
+        Args:
+            texts: iterable of str (or of token lists, used as they are).
+            max_tokens: int or None, the size of the whole vocabulary
+                including the padding and OOV ids, as for TextVectorization.
+            min_count: int, drop tokens seen fewer times.
+            num_oov_indices, standardize, split: see the class.
+
+        Returns:
+            A `Vocabulary`; ties in frequency keep first-seen order.
+        """
+        if min_count < 1:
+            raise ValueError(f"`min_count` must be >= 1. Received: {min_count}")
+        reserved = 1 + num_oov_indices
+        if max_tokens is not None and max_tokens <= reserved:
+            raise ValueError(
+                f"`max_tokens` must exceed the {reserved} reserved ids (padding + "
+                f"OOV). Received: max_tokens={max_tokens}"
+            )
+        counter = collections.Counter()
+        for text in texts:
+            counter.update(
+                text
+                if not isinstance(text, str)
+                else tokenize(text, standardize, split)
+            )
+        counter.pop(PAD_TOKEN, None)
+        counter.pop(OOV_TOKEN, None)
+        items = [(t, c) for t, c in counter.most_common() if c >= min_count]
+        if max_tokens is not None:
+            items = items[: max_tokens - reserved]
+        return cls(
+            [t for t, _ in items],
+            num_oov_indices=num_oov_indices,
+            counts=[c for _, c in items],
+            standardize=standardize,
+            split=split,
+        )
+
+    def __len__(self):
+        """The number of ids, reserved ones included (the table's rows)."""
+        return 1 + self.num_oov_indices + len(self.tokens)
+
+    def __contains__(self, token):
+        return token in self._ids
+
+    def __repr__(self):
+        return (
+            f"Vocabulary(size={len(self)}, tokens={len(self.tokens)}, "
+            f"num_oov_indices={self.num_oov_indices})"
+        )
+
+    def get_vocabulary(self):
+        """All entries by id: `""`, `"[UNK]"` per OOV id, then the tokens."""
+        return [PAD_TOKEN] + [OOV_TOKEN] * self.num_oov_indices + list(self.tokens)
+
+    def token_to_id(self, token):
+        """The id of one token (an OOV id when unknown)."""
+        found = self._ids.get(token)
+        if found is not None:
+            return found
+        if token == PAD_TOKEN:
+            return 0
+        if self.num_oov_indices == 1:
+            return 1
+        return 1 + zlib.crc32(token.encode("utf-8")) % self.num_oov_indices
+
+    def tokenize(self, text):
+        """Standardise and split one raw string as `encode` does."""
+        return tokenize(text, self.standardize, self.split)
+
+    def encode(
+        self,
+        texts_or_tokens,
+        sequence_length=None,
+        padding="post",
+        truncating="post",
+    ):
+        """Turn texts into a padded int32 id matrix, with NumPy only.
+
+        Args:
+            texts_or_tokens: one str, a list of str (each a text, tokenised
+                with the vocabulary's standardize/split), or a list of token
+                lists (used as they are).
+            sequence_length: int or None (the longest sequence).
+            padding: `"post"` (default, as TextVectorization) or `"pre"`
+                (as `keras.utils.pad_sequences`' default).
+            truncating: `"post"` (default) or `"pre"`.
+
+        Returns:
+            int32 ndarray `[n, sequence_length]`, padded with 0.
+        """
+        check = {"padding": padding, "truncating": truncating}
+        for name, value in check.items():
+            if value not in _PADDING:
+                raise ValueError(
+                    f"`{name}` must be one of {_PADDING}. Received: {value!r}"
+                )
+        if sequence_length is not None and (
+            isinstance(sequence_length, bool)
+            or not isinstance(sequence_length, int)
+            or sequence_length < 1
+        ):
+            raise ValueError(
+                "`sequence_length` must be a positive int or None. "
+                f"Received: sequence_length={sequence_length!r}"
+            )
+        if isinstance(texts_or_tokens, str):
+            texts_or_tokens = [texts_or_tokens]
+        sequences = []
+        for item in texts_or_tokens:
+            tokens = self.tokenize(item) if isinstance(item, str) else list(item)
+            sequences.append([self.token_to_id(t) for t in tokens])
+        length = sequence_length or max((len(s) for s in sequences), default=0)
+        out = np.zeros((len(sequences), length), dtype=np.int32)
+        for row, seq in enumerate(sequences):
+            if len(seq) > length:
+                seq = seq[:length] if truncating == "post" else seq[-length:]
+            if seq:
+                if padding == "post":
+                    out[row, : len(seq)] = seq
+                else:
+                    out[row, length - len(seq) :] = seq
+        return out
+
+    def coverage(self, wv):
+        """How much of this vocabulary has a vector in `wv`.
+
+        Args:
+            wv: a `keras_embedx.WordVectors` (or anything with
+                `key_to_index`).
+
+        Returns:
+            A `Coverage` named tuple; token shares weight each word by its
+            count when the vocabulary has counts.
+        """
+        rows, how = align_to_vectors(self.tokens, wv, lowercase=True)
+        weights = (
+            self.counts.astype(np.float64)
+            if self.counts is not None
+            else np.ones(len(self.tokens))
+        )
+        exact = how == "exact"
+        found = rows >= 0
+        total_types = max(len(self.tokens), 1)
+        total_tokens = max(weights.sum(), 1.0)
+        missing = [t for t, ok in zip(self.tokens, found) if not ok]
+        return Coverage(
+            types=exact.sum() / total_types,
+            tokens=weights[exact].sum() / total_tokens,
+            types_with_fallback=found.sum() / total_types,
+            tokens_with_fallback=weights[found].sum() / total_tokens,
+            missing=missing,
+        )

@@ -1,0 +1,35 @@
+"""Shared test fixtures. The suite runs once per KERAS_BACKEND (see Makefile)."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+BACKEND = keras.config.backend()
+
+
+@pytest.fixture
+def backend():
+    return BACKEND
+
+
+@pytest.fixture
+def datapath():
+    """gensim's shipped fixtures: `datapath("crime-and-punishment.vec")`."""
+    from gensim.test.utils import datapath as gensim_datapath
+
+    return gensim_datapath
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def _clear_keras_session():
+    yield
+    keras.backend.clear_session()
