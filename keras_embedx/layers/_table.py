@@ -13,13 +13,25 @@ below `num_frozen` are frozen rows, the rest trainable rows. A lookup
 gathers ids from both parts and selects per position, so only the gathered
 rows are touched, never the whole matrix.
 
-With `schedulable=True` the frozen rows also get a trainable float32
-`frozen_delta` (zeros) whose gradient is multiplied by the non-trainable
-scalar `unfreeze_factor`: `UnfreezeSchedule` moves that factor during `fit`
-without recompiling. While the factor is 0 the delta's gradient is exactly
-zero, so Adam, RMSprop, momentum and weight decay (which pulls the delta
-towards zero, i.e. towards the pretrained vectors) all leave the frozen rows
-bit-identical.
+With `schedulable=True` the frozen rows also learn, at a rate set by the
+non-trainable scalar `unfreeze_factor` (f, 0 by default), which
+`UnfreezeSchedule` moves during `fit` without recompiling. A frozen row reads
+
+    frozen_table + frozen_offset + f * frozen_delta
+
+where `frozen_delta` is a trainable float32 variable (zeros) that receives
+the row's full gradient whenever f > 0 and none when f == 0, and
+`frozen_offset` (non-trainable, zeros) keeps what the rows learned under
+earlier factors. The optimizer therefore computes the same update for
+`frozen_delta` as for a fully trainable row, and the row moves by f times
+that update: f is a per-row learning-rate multiplier for every optimizer,
+Adam and RMSprop included (scaling the gradient instead would not slow them
+down, because they divide it by its own running magnitude), and it scales
+momentum and decoupled weight decay alike. While f == 0 the row is
+`frozen_table + frozen_offset + 0` whatever the optimizer does to the delta,
+so the frozen rows stay bit-identical. `set_factor` moves the change learned
+so far into `frozen_offset` (`offset += (f_old - f_new) * delta`), so the
+table does not jump when the factor changes.
 """
 
 import keras
@@ -105,22 +117,39 @@ def gated(x, factor):
     return frozen + ops.cast(factor, x.dtype) * (x - frozen)
 
 
+def scaled_update(x, factor):
+    """Forward value `factor * x`; gradient of `x` unscaled where `factor > 0`.
+
+    The gradient reaching `x` is the full gradient while `factor > 0` and
+    zero while `factor == 0`, so an optimizer updates `x` exactly as it
+    would a fully trainable value, and the output moves by `factor` times
+    that update (a learning-rate multiplier that holds for Adam too).
+    """
+    factor = ops.cast(factor, x.dtype)
+    on = ops.cast(ops.greater(factor, 0), x.dtype)
+    return ops.stop_gradient(factor * x) + on * (x - ops.stop_gradient(x))
+
+
 @keras.saving.register_keras_serializable(package="keras_embedx")
 class EmbeddingTable(keras.layers.Layer):
     """A table with frozen and trainable rows, used by every keras_embedx layer.
 
     Rows listed as frozen never reach the optimizer (their variable is not
     trainable); the other rows train. With `schedulable=True`, the frozen
-    rows learn at `unfreeze_factor` times the full rate (0 by default), which
-    `keras_embedx.callbacks.UnfreezeSchedule` changes during `fit`.
+    rows learn at `unfreeze_factor` times the full rate (0 by default): each
+    step moves them by that factor times the update the optimizer would
+    apply to a trainable row. `keras_embedx.callbacks.UnfreezeSchedule`
+    changes the factor during `fit`.
 
     Args:
         num_rows: int, rows of the table.
         output_dim: int, width of each row.
         num_frozen: int, how many rows are frozen (which ones is stored in the
             `row_index` weight and set by `set_table`). Defaults to 0.
-        schedulable: bool, give frozen rows a gated trainable delta so their
-            learning rate can be scheduled. Defaults to `False`.
+        schedulable: bool, give frozen rows a trainable delta (and a
+            non-trainable offset) so their learning rate can be scheduled.
+            Costs two float32 copies of the frozen rows plus the optimizer's
+            slots for one. Defaults to `False`.
         storage_dtype: dtype of the frozen rows: `"float32"`, `"float16"`,
             `"bfloat16"` or `"int8"` (per-row scale). Defaults to `"float32"`.
         embeddings_initializer: initializer of the trainable rows.
@@ -213,6 +242,13 @@ class EmbeddingTable(keras.layers.Layer):
                     initializer="zeros",
                     trainable=True,
                 )
+                self.frozen_offset = self.add_weight(
+                    name="frozen_offset",
+                    shape=(self.num_frozen, d),
+                    dtype="float32",
+                    initializer="zeros",
+                    trainable=False,
+                )
         if self.num_trainable:
             self.trainable_table = self.add_weight(
                 name="trainable_table",
@@ -242,8 +278,9 @@ class EmbeddingTable(keras.layers.Layer):
         if self.storage_dtype == "int8":
             rows = rows * ops.take(self.frozen_scale, slots, axis=0)
         if self.schedulable:
+            rows = rows + ops.take(self.frozen_offset, slots, axis=0)
             delta = ops.take(self.frozen_delta, slots, axis=0)
-            rows = rows + gated(delta, self.unfreeze_factor)
+            rows = rows + scaled_update(delta, self.unfreeze_factor)
         return rows
 
     def call(self, ids):
@@ -299,7 +336,9 @@ class EmbeddingTable(keras.layers.Layer):
         if self.num_frozen:
             self._assign_frozen(matrix[frozen_ids])
             if self.schedulable:
-                self.frozen_delta.assign(np.zeros_like(matrix[frozen_ids]))
+                zeros = np.zeros((self.num_frozen, self.output_dim), "float32")
+                self.frozen_delta.assign(zeros)
+                self.frozen_offset.assign(zeros)
         if self.num_trainable:
             self.trainable_table.assign(matrix[train_ids])
         if self.is_mixed:
@@ -340,7 +379,10 @@ class EmbeddingTable(keras.layers.Layer):
             if self.storage_dtype == "int8":
                 frozen = frozen * ops.convert_to_numpy(self.frozen_scale)
             if self.schedulable:
-                frozen = frozen + ops.convert_to_numpy(self.frozen_delta)
+                frozen = frozen + ops.convert_to_numpy(self.frozen_offset)
+                frozen = frozen + np.float32(self.factor) * ops.convert_to_numpy(
+                    self.frozen_delta
+                )
             out[mask] = self._slot_order(frozen, mask, frozen=True)
         if self.num_trainable:
             train = ops.convert_to_numpy(self.trainable_table)
@@ -363,7 +405,13 @@ class EmbeddingTable(keras.layers.Layer):
         return float(ops.convert_to_numpy(self.unfreeze_factor))
 
     def set_factor(self, value):
-        """Set how fast the frozen rows learn, in [0, 1]."""
+        """Set how fast the frozen rows learn, in [0, 1].
+
+        The change the rows learned under the previous factor is moved into
+        `frozen_offset`, so the table's values do not jump. Call it outside
+        compiled functions (from a callback, between steps); on JAX inside
+        `fit`, sync the trainer state first (`UnfreezeSchedule` does).
+        """
         value = float(value)
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"The factor must lie in [0, 1]. Received: {value}")
@@ -374,6 +422,15 @@ class EmbeddingTable(keras.layers.Layer):
                 f"Table {self.path!r} keeps its frozen rows in a non-trainable "
                 "variable, so they cannot learn. Build the layer with "
                 "`schedulable=True` to schedule their learning rate."
+            )
+        if not self.built:
+            self.build()
+        old = self.factor
+        if value == old:
+            return
+        if self.schedulable:
+            self.frozen_offset.assign(
+                self.frozen_offset + (old - value) * self.frozen_delta
             )
         self.unfreeze_factor.assign(value)
 
@@ -395,3 +452,28 @@ class EmbeddingTable(keras.layers.Layer):
             }
         )
         return config
+
+    # ------------------------------------------- whole table as a tensor
+    # Added for TokenAndPosition's tied output projection (issue 6).
+    def dense_table(self):
+        """The effective table `[num_rows, output_dim]` as a differentiable tensor.
+
+        Frozen and trainable rows merged in row order (through `row_index`),
+        frozen rows dequantised and with their scheduled change, in the
+        layer's compute dtype. Gradients reach the trainable variables as in
+        `call`. A table with only trainable rows returns its variable
+        without copying; use it where every row is needed at once (a tied
+        output projection `hidden @ table.T`).
+        """
+        if not self.built:
+            self.build()
+        parts = []
+        if self.num_frozen:
+            parts.append(self._frozen_rows(ops.arange(self.num_frozen, dtype="int32")))
+        if self.num_trainable:
+            parts.append(self.trainable_table)
+        if len(parts) == 1:
+            table = parts[0]
+        else:
+            table = ops.take(ops.concatenate(parts, axis=0), self.row_index, axis=0)
+        return ops.cast(table, self.compute_dtype)

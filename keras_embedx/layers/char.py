@@ -1,0 +1,543 @@
+"""`CharEmbedding`: word vectors built from characters (char CNN or char BiLSTM)."""
+
+import keras
+from keras import ops
+
+from keras_embedx.chars import NUM_RESERVED, OOV_ID, CharInventory
+from keras_embedx.layers._table import (
+    OUT_OF_RANGE_MODES,
+    EmbeddingTable,
+    check_choice,
+    check_positive_int,
+    remap_out_of_range,
+)
+
+ENCODERS = ("cnn", "bilstm")
+FREEZE_MODES = ("none", "all")
+ELMO_FILTERS = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]]
+# Kim et al. 2016, Table 2: d = 15, widths 1..6 with 25*w filters (small) or
+# 1..7 with min(200, 50*w) (large), tanh; highway layers 1 (small) / 2 (large)
+# with ReLU. ELMo: AllenNLP's elmo_2x4096_512_2048cnn_2xhighway_options.json.
+PRESETS = {
+    "kim_small": {
+        "encoder": "cnn",
+        "char_dim": 15,
+        "filters": [[w, 25 * w] for w in range(1, 7)],
+        "activation": "tanh",
+        "highway_layers": 1,
+        "highway_activation": "relu",
+        "highway_gate_bias": -2.0,
+        "output_dim": None,
+    },
+    "kim_large": {
+        "encoder": "cnn",
+        "char_dim": 15,
+        "filters": [[w, min(200, 50 * w)] for w in range(1, 8)],
+        "activation": "tanh",
+        "highway_layers": 2,
+        "highway_activation": "relu",
+        "highway_gate_bias": -2.0,
+        "output_dim": None,
+    },
+    "elmo": {
+        "encoder": "cnn",
+        "char_dim": 16,
+        "filters": ELMO_FILTERS,
+        "activation": "relu",
+        "highway_layers": 2,
+        "highway_activation": "relu",
+        "highway_gate_bias": -1.0,
+        "max_chars": 50,
+        "output_dim": 512,
+    },
+}
+_DEFAULTS = {
+    "cnn": {"char_dim": 15, "highway_layers": 1},
+    "bilstm": {"char_dim": 50, "highway_layers": 0},
+}
+# Lowest finite value per compute dtype: fills convolution windows that
+# overlap padding before the max, so they can never win it.
+_LOWEST = {
+    "float16": -65504.0,
+    "bfloat16": -3.38e38,
+    "float32": -3.4e38,
+    "float64": -1.79e308,
+}
+
+
+def _check_filters(filters):
+    msg = (
+        "`filters` must be a non-empty list of [width, count] pairs of positive "
+        f"ints, e.g. [[1, 32], [2, 64]]. Received: filters={filters!r}"
+    )
+    if isinstance(filters, (str, bytes)) or not hasattr(filters, "__iter__"):
+        raise ValueError(msg)
+    out = []
+    for pair in filters:
+        if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__"):
+            raise ValueError(msg)
+        if len(pair) != 2:
+            raise ValueError(msg)
+        try:
+            out.append([check_positive_int("width", w) for w in pair])
+        except ValueError:
+            raise ValueError(msg) from None
+    if not out:
+        raise ValueError(msg)
+    return out
+
+
+@keras.saving.register_keras_serializable(package="keras_embedx")
+class CharEmbedding(keras.layers.Layer):
+    """Word vectors built from characters: a char CNN with highway layers, or a char BiLSTM.
+
+    Each word is a row of character ids (`layer.encode(words)` makes them,
+    with NumPy only). The ids go through a character table, then an encoder:
+
+    - `encoder="cnn"` (Kim et al. 2016; ELMo's character encoder): one
+      convolution per filter width, max over time, the activation, then
+      `highway_layers` highway layers
+      `y = t * relu(W_h x + b_h) + (1 - t) * x`, `t = sigmoid(W_t x + b_t)`.
+      Presets: `CharEmbedding.from_preset("kim_small" | "kim_large" |
+      "elmo")`.
+    - `encoder="bilstm"` (Ling et al. 2015): a forward LSTM and a backward
+      LSTM over the characters; their final states `s_f` and `s_b` are
+      concatenated, and the projection gives Ling et al.'s
+      `e = D_f s_f + D_b s_b + b`.
+
+    A final linear projection gives `output_dim` values per word (skip it
+    with `output_dim=None`: `sum(counts)` values for the CNN, `2 *
+    lstm_units` for the BiLSTM).
+
+    **Padding never influences a word.** Character id 0 is padding: its
+    embedding is zeroed, a convolution window counts only where it lies
+    entirely on real characters (the others are set to the lowest value
+    before the max; a word shorter than a filter uses the single window at
+    its start, zero-padded), and the LSTMs skip padded steps. Appending
+    padding characters, or changing `max_chars`, changes no vector.
+
+    **Masking.** A word whose ids are all 0 is a padding word: its output is
+    zeros and `compute_mask` marks it False (`[batch, words]`), so an LSTM,
+    GRU or attention layer after this one skips it, and
+    `keras.layers.Concatenate` with a `PretrainedEmbedding` of the same words
+    keeps the mask (see `word_char_model`).
+
+    **Inventories** (see `keras_embedx.chars`): UTF-8 bytes (`chars=None`,
+    default, as ELMo) or learned characters (`chars=[...]` or
+    `CharEmbedding.from_texts(texts, output_dim)`) with an `"[UNK]"`
+    character. Ids 0-3 are padding, `[UNK]`, begin- and end-of-word. The
+    character inventory is small (a few hundred entries for most scripts),
+    so it lives in `get_config()` like an in-memory `StringLookup`
+    vocabulary: `from_config`, `clone_model` and `model.to_json()` keep a
+    working `encode`.
+
+    **Bad ids.** Ids outside the table, negative ones included, count as
+    `[UNK]` (`out_of_range="oov"`), or raise (`out_of_range="error"`;
+    inside compiled functions, where no backend can raise, the affected
+    words become NaN vectors instead).
+
+    `freeze="all"` keeps the character table fixed (it then costs nothing in
+    the optimizer); with `schedulable=True`,
+    `keras_embedx.callbacks.UnfreezeSchedule` can thaw it during `fit`.
+    `freeze` concerns the table only; the encoder follows `layer.trainable`.
+    Mixed precision (`dtype="mixed_float16"` or `"mixed_bfloat16"`) works;
+    the character table stays float32.
+
+    Args:
+        output_dim: int or None, the width of each word vector (None: no
+            projection).
+        encoder: `"cnn"` (default) or `"bilstm"`.
+        max_chars: int, characters per word including the begin/end-of-word
+            markers, for `encode` (default 50, as ELMo). Longer words keep
+            their first `max_chars - 2` characters, then `[EOW]`. The layer
+            itself accepts any number of characters.
+        chars: None (UTF-8 bytes, default) or a str / list of single
+            characters.
+        word_boundaries: bool, whether `encode` wraps words in `[BOW]`/`[EOW]`.
+        char_dim: int, width of the character vectors (default 15 for the
+            CNN, as Kim et al.; 50 for the BiLSTM).
+        filters: list of `[width, count]` (CNN). Default: Kim et al.'s small
+            model, widths 1-6 with `25 * width` filters each.
+        activation: activation after the max over time (CNN); `"tanh"`
+            (default, Kim et al.) or `"relu"` (ELMo), or any Keras activation.
+        highway_layers: int, highway layers after the encoder (default 1 for
+            the CNN, 0 for the BiLSTM).
+        highway_activation: activation of the highway transform (`"relu"`).
+        highway_gate_bias: float, initial bias of the transform gate
+            (default -2, as Kim et al.: layers start close to the identity).
+        lstm_units: int, units per direction (BiLSTM; default 150).
+        freeze: `"none"` (default) or `"all"`: whether the character table
+            trains.
+        schedulable: bool, let `UnfreezeSchedule` thaw a frozen table.
+        out_of_range: `"oov"` (default) or `"error"`.
+        embeddings_initializer: initializer of the character table.
+        embeddings_regularizer: regularizer of the character table.
+        kernel_initializer: initializer of convolution, LSTM, highway and
+            projection kernels.
+        **kwargs: base layer keyword arguments such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: int tensor of character ids `[batch, words, chars]` (any
+            rank >= 2; the last axis holds one word's characters, left
+            aligned, padded with 0).
+
+    Input shape:
+        `(batch_size, words, chars)`.
+
+    Output shape:
+        `(batch_size, words, output_dim)`.
+
+    Example:
+
+    >>> layer = keras_embedx.layers.CharEmbedding(32, max_chars=12)
+    >>> ids = layer.encode([["unseen", "words"], ["work"]])
+    >>> ids.shape
+    (2, 2, 12)
+    >>> layer(ids).shape
+    (2, 2, 32)
+    >>> keras.ops.convert_to_numpy(layer.compute_mask(ids)).tolist()
+    [[True, True], [True, False]]
+
+    Reference:
+        - [Kim et al., 2016](https://arxiv.org/abs/1508.06615), Table 2.
+        - [Ling et al., 2015](https://aclanthology.org/D15-1176/).
+        - [Peters et al., 2018](https://aclanthology.org/N18-1202/) (ELMo);
+          AllenNLP's `elmo_2x4096_512_2048cnn_2xhighway_options.json`.
+        - [Srivastava et al., 2015](https://arxiv.org/abs/1505.00387)
+          (highway networks).
+    """
+
+    def __init__(
+        self,
+        output_dim,
+        encoder="cnn",
+        max_chars=50,
+        chars=None,
+        word_boundaries=True,
+        char_dim=None,
+        filters=None,
+        activation="tanh",
+        highway_layers=None,
+        highway_activation="relu",
+        highway_gate_bias=-2.0,
+        lstm_units=150,
+        freeze="none",
+        schedulable=False,
+        out_of_range="oov",
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        if output_dim is not None:
+            output_dim = check_positive_int("output_dim", output_dim)
+        check_choice("encoder", encoder, ENCODERS)
+        check_choice("freeze", freeze, FREEZE_MODES)
+        check_choice("out_of_range", out_of_range, OUT_OF_RANGE_MODES)
+        defaults = _DEFAULTS[encoder]
+        char_dim = check_positive_int("char_dim", char_dim or defaults["char_dim"])
+        if highway_layers is None:
+            highway_layers = defaults["highway_layers"]
+        highway_layers = check_positive_int(
+            "highway_layers", highway_layers, allow_zero=True
+        )
+        lstm_units = check_positive_int("lstm_units", lstm_units)
+        if encoder == "cnn":
+            filters = _check_filters(
+                filters if filters is not None else PRESETS["kim_small"]["filters"]
+            )
+        elif filters is not None:
+            raise ValueError(
+                "`filters` applies to encoder='cnn'. Received: filters="
+                f"{filters!r} with encoder={encoder!r}"
+            )
+        # Validates max_chars, chars and word_boundaries.
+        self.inventory = CharInventory(chars, max_chars, word_boundaries)
+        super().__init__(**kwargs)
+        self.output_dim = output_dim
+        self.encoder = encoder
+        self.char_dim = char_dim
+        self.filters = filters
+        self.activation = keras.activations.get(activation)
+        self.highway_layers = highway_layers
+        self.highway_activation = keras.activations.get(highway_activation)
+        self.highway_gate_bias = float(highway_gate_bias)
+        self.lstm_units = lstm_units
+        self.freeze = freeze
+        self.out_of_range = out_of_range
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.supports_masking = True
+        self.autocast = False
+        self.num_chars = len(self.inventory)
+        self.table = EmbeddingTable(
+            self.num_chars,
+            char_dim,
+            num_frozen=self.num_chars if freeze == "all" else 0,
+            schedulable=schedulable,
+            embeddings_initializer=embeddings_initializer,
+            embeddings_regularizer=embeddings_regularizer,
+            dtype=self.dtype_policy,
+            name="char_table",
+        )
+        sub = {"dtype": self.dtype_policy, "kernel_initializer": kernel_initializer}
+        if encoder == "cnn":
+            self.convs = [
+                keras.layers.Conv1D(count, width, name=f"conv_{i}", **sub)
+                for i, (width, count) in enumerate(filters)
+            ]
+            self.encoder_dim = sum(count for _, count in filters)
+        else:
+            self.forward_lstm = keras.layers.LSTM(
+                lstm_units, name="forward_lstm", **sub
+            )
+            self.backward_lstm = keras.layers.LSTM(
+                lstm_units, go_backwards=True, name="backward_lstm", **sub
+            )
+            self.encoder_dim = 2 * lstm_units
+        self.highways = [
+            keras.layers.Dense(2 * self.encoder_dim, name=f"highway_{i}", **sub)
+            for i in range(highway_layers)
+        ]
+        self.projection = (
+            None
+            if output_dim is None
+            else keras.layers.Dense(output_dim, name="projection", **sub)
+        )
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """A layer configured as a published model.
+
+        Args:
+            preset: `"kim_small"` or `"kim_large"` (Kim et al. 2016, Table 2:
+                15-dim characters; widths 1-6 with `25 * w` filters, or 1-7
+                with `min(200, 50 * w)`; tanh; 1 or 2 ReLU highway layers; no
+                projection), or `"elmo"` (Peters et al. 2018: 16-dim
+                characters, filters `[[1, 32], [2, 32], [3, 64], [4, 128],
+                [5, 256], [6, 512], [7, 1024]]`, relu, 2 highway layers, 50
+                characters per word, projection to 512).
+            **kwargs: overrides (`output_dim`, `chars`, `max_chars`, ...).
+        """
+        check_choice("preset", preset, tuple(PRESETS))
+        config = dict(PRESETS[preset])
+        config.update(kwargs)
+        return cls(**config)
+
+    @classmethod
+    def from_texts(cls, texts, output_dim, max_tokens=None, min_count=1, **kwargs):
+        """A layer whose character inventory is learned from texts.
+
+        Args:
+            texts: iterable of str (split on whitespace) or of word lists.
+            output_dim: int or None, see the class.
+            max_tokens: int or None, inventory size including the 4 reserved
+                ids; the most frequent characters are kept.
+            min_count: int, drop characters seen fewer times.
+            **kwargs: passed to the constructor.
+        """
+        inventory = CharInventory.from_texts(
+            texts, max_tokens=max_tokens, min_count=min_count
+        )
+        return cls(output_dim, chars=inventory.chars, **kwargs)
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.table.build()
+        if self.table.num_frozen:
+            # A frozen table still needs values: draw them once (weights loaded
+            # later overwrite them).
+            init = self.table.embeddings_initializer
+            shape = (self.num_chars, self.char_dim)
+            self.table.set_table(ops.convert_to_numpy(init(shape, dtype="float32")))
+        if self.encoder == "cnn":
+            width = max(w for w, _ in self.filters)
+            chars = None if input_shape is None else input_shape[-1]
+            steps = None if chars is None else max(chars, width)
+            for conv in self.convs:
+                conv.build((None, steps, self.char_dim))
+        else:
+            for lstm in (self.forward_lstm, self.backward_lstm):
+                lstm.build((None, None, self.char_dim))
+        dim = self.encoder_dim
+        for dense in self.highways:
+            dense.build((None, dim))
+            bias = [0.0] * dim + [self.highway_gate_bias] * dim
+            dense.bias.assign(ops.convert_to_tensor(bias, dtype=dense.bias.dtype))
+        if self.projection is not None:
+            self.projection.build((None, dim))
+        self.built = True
+
+    # ---------------------------------------------------------------- call
+    def call(self, inputs):
+        ids, bad = remap_out_of_range(
+            inputs, self.num_chars, oov_id=OOV_ID, mode=self.out_of_range
+        )
+        shape = ops.shape(ids)
+        flat = ops.reshape(ids, (-1, shape[-1]))
+        char_mask = ops.not_equal(flat, 0)
+        word_mask = ops.any(char_mask, axis=-1)
+        x = self.table(flat)
+        x = x * ops.cast(ops.expand_dims(char_mask, -1), x.dtype)
+        if self.encoder == "cnn":
+            h = self._cnn(x, char_mask)
+        else:
+            h = self._bilstm(x, char_mask)
+        for dense in self.highways:
+            transform, gate = ops.split(dense(h), 2, axis=-1)
+            gate = ops.sigmoid(gate)
+            h = h + gate * (self.highway_activation(transform) - h)
+        if self.projection is not None:
+            h = self.projection(h)
+        keep = word_mask
+        if bad is not None:
+            keep = ops.logical_and(keep, ops.logical_not(ops.any(bad, axis=-1)))
+        h = ops.where(ops.expand_dims(keep, -1), h, ops.zeros_like(h))
+        if bad is not None:
+            nan = ops.full_like(h, float("nan"))
+            h = ops.where(ops.expand_dims(ops.any(bad, axis=-1), -1), nan, h)
+        return ops.reshape(h, (*shape[:-1], ops.shape(h)[-1]))
+
+    def _cnn(self, x, char_mask):
+        widest = max(w for w, _ in self.filters)
+        steps = x.shape[1]
+        if steps is None or steps < widest:
+            x = ops.pad(x, [[0, 0], [0, widest - 1], [0, 0]])
+        lengths = ops.expand_dims(ops.sum(ops.cast(char_mask, "int32"), axis=-1), -1)
+        pooled = []
+        for conv, (width, _) in zip(self.convs, self.filters):
+            y = conv(x)
+            start = ops.expand_dims(ops.arange(ops.shape(y)[1], dtype="int32"), 0)
+            # Windows wholly on real characters, or the first one for short words.
+            valid = ops.logical_or(
+                ops.less_equal(start + width, lengths), ops.equal(start, 0)
+            )
+            low = ops.cast(_LOWEST[keras.backend.standardize_dtype(y.dtype)], y.dtype)
+            y = ops.where(ops.expand_dims(valid, -1), y, low)
+            pooled.append(ops.max(y, axis=1))
+        h = pooled[0] if len(pooled) == 1 else ops.concatenate(pooled, axis=-1)
+        return self.activation(h)
+
+    def _bilstm(self, x, char_mask):
+        # A padding word gets one (zero) step so no backend sees an empty
+        # sequence; its output is zeroed afterwards.
+        first = ops.expand_dims(ops.equal(ops.arange(ops.shape(x)[1]), 0), 0)
+        mask = ops.logical_or(char_mask, first)
+        forward = self.forward_lstm(x, mask=mask)
+        backward = self.backward_lstm(x, mask=mask)
+        return ops.concatenate([forward, backward], axis=-1)
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.any(ops.not_equal(inputs, 0), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        dim = self.output_dim if self.output_dim is not None else self.encoder_dim
+        return (*input_shape[:-1], dim)
+
+    # ------------------------------------------------------------ encoding
+    @property
+    def max_chars(self):
+        return self.inventory.max_chars
+
+    def encode(
+        self,
+        words_or_sentences,
+        sequence_length=None,
+        padding="post",
+        truncating="post",
+        errors="replace",
+    ):
+        """Character ids for words, with NumPy only: int32 `[batch, words, max_chars]`.
+
+        A flat list of words is one sentence (batch of 1); a list of lists is
+        a batch, padded with padding words to the longest sentence (or to
+        `sequence_length`); a str is one text split on whitespace. Words may
+        be str or bytes. See `keras_embedx.chars.CharInventory.encode` for
+        the arguments and for empty words, long words, unknown characters
+        and invalid UTF-8.
+        """
+        return self.inventory.encode(
+            words_or_sentences,
+            sequence_length=sequence_length,
+            padding=padding,
+            truncating=truncating,
+            errors=errors,
+        )
+
+    def get_vocabulary(self):
+        """One label per character id: `""`, `"[UNK]"`, `"[BOW]"`, `"[EOW]"`, then units."""
+        return self.inventory.get_vocabulary()
+
+    def embedding_tables(self):
+        """The tables of this layer: `[("chars", EmbeddingTable, labels)]`."""
+        return [("chars", self.table, self.get_vocabulary())]
+
+    @property
+    def embeddings(self):
+        """The character table as a NumPy float32 array `[num_chars, char_dim]`."""
+        return self.table.full_table()
+
+    def get_config(self):
+        config = super().get_config()
+        table = self.table
+        config.update(
+            {
+                "output_dim": self.output_dim,
+                "encoder": self.encoder,
+                **self.inventory.get_config(),
+                "char_dim": self.char_dim,
+                "filters": self.filters,
+                "activation": keras.activations.serialize(self.activation),
+                "highway_layers": self.highway_layers,
+                "highway_activation": keras.activations.serialize(
+                    self.highway_activation
+                ),
+                "highway_gate_bias": self.highway_gate_bias,
+                "lstm_units": self.lstm_units,
+                "freeze": self.freeze,
+                "schedulable": table.schedulable,
+                "out_of_range": self.out_of_range,
+                "embeddings_initializer": keras.initializers.serialize(
+                    table.embeddings_initializer
+                ),
+                "embeddings_regularizer": keras.regularizers.serialize(
+                    table.embeddings_regularizer
+                ),
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+            }
+        )
+        return config
+
+
+def word_char_model(word_embedding, char_embedding, name="word_char"):
+    """A model that embeds the same words by id and by characters, concatenated.
+
+    The common "word + char" input: a `PretrainedEmbedding` (or any layer
+    mapping word ids to vectors with a mask) and a `CharEmbedding` of the
+    same words, joined by `keras.layers.Concatenate`, which keeps the mask
+    (a position is masked when the word id is 0; the char ids of a padding
+    word are all 0 too when both come from the same token lists).
+
+    Args:
+        word_embedding: layer mapping int ids `[batch, words]` to
+            `[batch, words, d1]`.
+        char_embedding: a `CharEmbedding`.
+        name: model name.
+
+    Returns:
+        A functional `keras.Model` with inputs `{"words": [batch, words],
+        "chars": [batch, words, chars]}` and output `[batch, words, d1 +
+        d2]`, carrying the word mask.
+    """
+    words = keras.Input(shape=(None,), dtype="int32", name="words")
+    chars = keras.Input(shape=(None, None), dtype="int32", name="chars")
+    both = keras.layers.Concatenate(name="word_and_char")(
+        [word_embedding(words), char_embedding(chars)]
+    )
+    return keras.Model({"words": words, "chars": chars}, both, name=name)
+
+
+__all__ = ["CharEmbedding", "NUM_RESERVED", "PRESETS", "word_char_model"]

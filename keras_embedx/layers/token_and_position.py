@@ -1,0 +1,700 @@
+"""`TokenAndPosition`: token plus position embeddings for Transformers."""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_embedx.layers._table import (
+    OUT_OF_RANGE_MODES,
+    EmbeddingTable,
+    _is_concrete,
+    check_choice,
+    check_positive_int,
+    remap_out_of_range,
+)
+
+POSITION_MODES = ("learned", "sinusoidal", None)
+FREEZE_MODES = ("none", "all")
+
+
+def _clone_initializer(initializer):
+    """A fresh initializer from a serialized one (each table draws its own)."""
+    return keras.initializers.get(keras.initializers.serialize(initializer))
+
+
+@keras.saving.register_keras_serializable(package="keras_embedx")
+class TokenAndPosition(keras.layers.Layer):
+    """Token plus position embeddings, the input layer of a Transformer.
+
+    Maps token ids to `token_vector + position_vector`. The token part is the
+    layer's own table, or any layer that maps ids to vectors passed as
+    `token_embedding`: a `keras_embedx.layers.PretrainedEmbedding` (start
+    from GloVe, word2vec or fastText vectors), a `SubwordEmbedding`, a
+    `CharEmbedding`, or a plain `keras.layers.Embedding`. That layer is
+    saved and loaded as part of this one. When its vectors are narrower or
+    wider than `embedding_dim`, `token_projection=True` adds a learned
+    linear map (no bias) to `embedding_dim`.
+
+    Positions are `"learned"` (a trainable `[sequence_length, embedding_dim]`
+    table, as keras-hub's `TokenAndPositionEmbedding`), `"sinusoidal"` (the
+    fixed encoding of Vaswani et al., equal to
+    `keras_hub.layers.SinePositionEncoding`, computed in float32) or `None`.
+    `sequence_length` is the longest sequence the layer accepts: a longer
+    input raises a `ValueError` when the layer is built on a known length and
+    when it is called eagerly; inside a compiled function whose length or
+    `start_index` is only known at run time, where no backend can raise, the
+    positions past the end come out as NaN instead of wrong values.
+
+    Options: `scale_by_sqrt_dim` multiplies the token vectors by
+    `sqrt(embedding_dim)` before the positions are added (as the Transformer
+    paper does); `dropout` applies to the sum. `reverse(hidden)` projects
+    hidden states back to logits over the vocabulary with the transposed
+    token table (`tie_weights=True`, as `keras.layers.ReversibleEmbedding`),
+    through the transposed projection when there is one, or with a separate
+    `reverse_embeddings` matrix (`tie_weights=False`).
+
+    Masking: with its own table and `mask_zero=True` (the default), id 0 is
+    padding and the output carries a mask, which
+    `keras.layers.MultiHeadAttention` and keras-hub's `TransformerEncoder`
+    use. A nested `token_embedding` supplies its own mask (e.g.
+    `PretrainedEmbedding(mask_zero=True)`). No sublayer ever sees a masked
+    tensor it cannot handle, so Keras prints no "mask destroyed" warning.
+
+    The own token table is a `keras_embedx` `EmbeddingTable`: `freeze="all"`
+    keeps it fixed at zero optimizer cost, and with `schedulable=True`
+    `keras_embedx.callbacks.UnfreezeSchedule` thaws it during `fit`. Ids
+    outside `[0, vocabulary_size)` map to the OOV id 1 on every backend
+    (`out_of_range="oov"`) or raise (`"error"`). Outputs are in the layer's
+    compute dtype (positions are added in it, so mixed precision works);
+    the tables stay float32.
+
+    Args:
+        vocabulary_size: int, rows of the own token table. With a
+            `token_embedding` it may be None (taken from that layer's
+            `input_dim` or single table when it has one); the logits of
+            `reverse` have this width.
+        sequence_length: int, the longest sequence (with `start_index`) the
+            layer takes. May be None only when `position=None`.
+        embedding_dim: int, width of the output. With a `token_embedding` it
+            may be None (the token layer's width).
+        position: `"learned"` (default), `"sinusoidal"` or None.
+        token_embedding: None (own table) or a Keras layer mapping the inputs
+            to `[..., sequence, width]` vectors.
+        token_projection: bool, project the token vectors to
+            `embedding_dim` with a bias-free `Dense` layer. Required when the
+            token width differs from `embedding_dim`. Defaults to `False`.
+        scale_by_sqrt_dim: bool, multiply token vectors by
+            `sqrt(embedding_dim)`. Defaults to `False`.
+        dropout: float in [0, 1), dropout rate on the output during training.
+        tie_weights: bool, whether `reverse` uses the token table (default)
+            or a separate trainable `[embedding_dim, vocabulary_size]` matrix.
+        mask_zero: bool, own table only: id 0 is padding to mask. Defaults to
+            `True` for the own table (None means that default).
+        max_wavelength: the longest wavelength of the sinusoidal encoding.
+            Defaults to 10000, as `keras_hub.layers.SinePositionEncoding`.
+        freeze: own table only: `"none"` (default, it trains) or `"all"`.
+        schedulable: bool, own table only: let `UnfreezeSchedule` thaw a
+            frozen table during `fit`.
+        storage_dtype: own frozen table only: `"float32"` (default),
+            `"float16"`, `"bfloat16"` or `"int8"`.
+        out_of_range: own table only: `"oov"` (default) or `"error"`.
+        embeddings_initializer: initializer of the own token table, the
+            learned positions and the untied reverse matrix. Defaults to
+            `"uniform"`, as keras-hub.
+        embeddings_regularizer: regularizer of the own token table.
+        **kwargs: base layer keyword arguments such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: what the token part takes, usually int ids
+            `(batch_size, sequence_length)`; hidden states
+            `(..., embedding_dim)` when `reverse=True`.
+        start_index: int or int scalar tensor, position of the first token
+            (for incremental decoding with a cache). Defaults to 0.
+        positions: optional int tensor `(sequence_length,)` or
+            `(batch_size, sequence_length)` of explicit positions; overrides
+            `start_index`.
+        reverse: bool, return logits over the vocabulary for hidden states
+            instead (what `layer.reverse(hidden)` does).
+        training: bool, whether dropout applies.
+
+    Input shape:
+        `(batch_size, sequence_length)` int ids with the own table, or what
+        `token_embedding` takes.
+
+    Output shape:
+        `(batch_size, sequence_length, embedding_dim)`; with `reverse=True`,
+        `(..., vocabulary_size)`.
+
+    Example:
+
+    >>> layer = keras_embedx.layers.TokenAndPosition(
+    ...     vocabulary_size=100, sequence_length=16, embedding_dim=8,
+    ...     position="sinusoidal", scale_by_sqrt_dim=True)
+    >>> ids = np.array([[5, 7, 9, 0]])
+    >>> hidden = layer(ids)
+    >>> hidden.shape
+    (1, 4, 8)
+    >>> layer.reverse(hidden).shape
+    (1, 4, 100)
+
+    Starting from pretrained vectors:
+
+    >>> from gensim.test.utils import datapath
+    >>> wv = keras_embedx.load_vectors(datapath("pang_lee_polarity_fasttext.vec"))
+    >>> words = keras_embedx.layers.PretrainedEmbedding.from_vectors(wv)
+    >>> layer = keras_embedx.layers.TokenAndPosition(
+    ...     None, 32, 64, token_embedding=words, token_projection=True)
+    >>> layer(np.array([[2, 3, 4]])).shape
+    (1, 3, 64)
+
+    Reference:
+        - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
+        - [Press and Wolf, 2017](https://arxiv.org/abs/1608.05859)
+        - [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        sequence_length,
+        embedding_dim,
+        position="learned",
+        token_embedding=None,
+        token_projection=False,
+        scale_by_sqrt_dim=False,
+        dropout=0.0,
+        tie_weights=True,
+        mask_zero=None,
+        max_wavelength=10000,
+        freeze="none",
+        schedulable=False,
+        storage_dtype="float32",
+        out_of_range="oov",
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        **kwargs,
+    ):
+        check_choice("position", position, POSITION_MODES)
+        if position is not None or sequence_length is not None:
+            sequence_length = check_positive_int("sequence_length", sequence_length)
+        if token_embedding is not None and not isinstance(
+            token_embedding, keras.layers.Layer
+        ):
+            raise ValueError(
+                "`token_embedding` must be None or a Keras layer mapping ids to "
+                "vectors (e.g. keras_embedx.layers.PretrainedEmbedding or "
+                "keras.layers.Embedding). Received: "
+                f"token_embedding={token_embedding!r}"
+            )
+        if token_embedding is None:
+            vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
+            embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+            check_choice("freeze", freeze, FREEZE_MODES)
+            check_choice("out_of_range", out_of_range, OUT_OF_RANGE_MODES)
+            if mask_zero is None:
+                mask_zero = True
+        else:
+            vocabulary_size = _nested_vocabulary_size(token_embedding, vocabulary_size)
+            own_only = {
+                "mask_zero": (mask_zero, None),
+                "freeze": (freeze, "none"),
+                "schedulable": (schedulable, False),
+                "storage_dtype": (storage_dtype, "float32"),
+                "out_of_range": (out_of_range, "oov"),
+            }
+            for name, (value, default) in own_only.items():
+                if value != default:
+                    raise ValueError(
+                        f"`{name}` applies to the layer's own token table; with a "
+                        "`token_embedding` set it on that layer instead. Received: "
+                        f"{name}={value!r}"
+                    )
+            if embedding_dim is None:
+                if token_projection:
+                    raise ValueError(
+                        "token_projection=True needs `embedding_dim`, the width "
+                        "to project to. Received: embedding_dim=None"
+                    )
+                embedding_dim = getattr(token_embedding, "output_dim", None)
+            if embedding_dim is not None:
+                embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+                width = getattr(token_embedding, "output_dim", None)
+                if not token_projection and width not in (None, embedding_dim):
+                    raise _width_error(width, embedding_dim)
+        if isinstance(dropout, bool) or not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(
+                f"`dropout` must be a float in [0, 1). Received: dropout={dropout!r}"
+            )
+        if isinstance(max_wavelength, bool) or not float(max_wavelength) > 0:
+            raise ValueError(
+                "`max_wavelength` must be a positive number. Received: "
+                f"max_wavelength={max_wavelength!r}"
+            )
+        if not tie_weights and vocabulary_size is None:
+            raise ValueError(
+                "tie_weights=False needs `vocabulary_size` (the width of the "
+                "logits of `reverse`), and the token layer does not tell it. "
+                "Pass vocabulary_size=..."
+            )
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.sequence_length = sequence_length
+        self.embedding_dim = embedding_dim
+        self.position = position
+        self.scale_by_sqrt_dim = bool(scale_by_sqrt_dim)
+        self.dropout = float(dropout)
+        self.tie_weights = bool(tie_weights)
+        self.mask_zero = mask_zero
+        self.max_wavelength = max_wavelength
+        self.freeze = freeze
+        self.out_of_range = out_of_range
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        self.autocast = False
+        self._owns_table = token_embedding is None
+        self._reverse_mode = False
+        if self._owns_table:
+            token_embedding = EmbeddingTable(
+                vocabulary_size,
+                embedding_dim,
+                num_frozen=vocabulary_size if freeze == "all" else 0,
+                schedulable=schedulable,
+                storage_dtype=storage_dtype,
+                embeddings_initializer=_clone_initializer(self.embeddings_initializer),
+                embeddings_regularizer=embeddings_regularizer,
+                dtype=self.dtype_policy,
+                name="token_embedding",
+            )
+        self.token_embedding = token_embedding
+        self.projection = None
+        if token_projection:
+            self.projection = keras.layers.Dense(
+                embedding_dim,
+                use_bias=False,
+                dtype=self.dtype_policy,
+                name="token_projection",
+            )
+        self.position_embedding = None
+        if position == "learned":
+            self.position_embedding = EmbeddingTable(
+                sequence_length,
+                embedding_dim,
+                embeddings_initializer=_clone_initializer(self.embeddings_initializer),
+                dtype=self.dtype_policy,
+                name="position_embedding",
+            )
+        self.dropout_layer = None
+        if self.dropout > 0:
+            self.dropout_layer = keras.layers.Dropout(
+                self.dropout, dtype=self.dtype_policy, name="dropout"
+            )
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def from_keras_hub(cls, layer, **kwargs):
+        """A `TokenAndPosition` with the weights of a keras-hub layer.
+
+        Args:
+            layer: a built `keras_hub.layers.TokenAndPositionEmbedding`.
+            **kwargs: constructor arguments to add or override (e.g.
+                `freeze="all"`, `schedulable=True`, `dropout=0.1`, `name`).
+                Overriding `mask_zero`, `tie_weights` or `dtype` changes
+                outputs accordingly.
+
+        Returns:
+            A built `TokenAndPosition` whose outputs (and `reverse` logits)
+            equal the keras-hub layer's for in-range ids.
+        """
+        required = ("token_embedding", "position_embedding", "sequence_length")
+        if not all(hasattr(layer, name) for name in required):
+            raise ValueError(
+                "Expected a keras_hub.layers.TokenAndPositionEmbedding. "
+                f"Received: {type(layer).__name__}"
+            )
+        if not layer.built:
+            raise ValueError(
+                f"The keras-hub layer {layer.name!r} has no weights yet: call it "
+                "once on token ids (or build it) before converting."
+            )
+        token = layer.token_embedding
+        if getattr(token, "quantization_mode", None) is not None:
+            raise ValueError(
+                f"The keras-hub layer {layer.name!r} is quantized "
+                f"({token.quantization_mode}); convert it before quantizing."
+            )
+        for name in ("position", "token_embedding"):
+            if name in kwargs and kwargs[name] != {"position": "learned"}.get(name):
+                raise ValueError(
+                    f"`{name}` is fixed by the keras-hub layer. Received: "
+                    f"{name}={kwargs[name]!r}"
+                )
+        config = {
+            "vocabulary_size": layer.vocabulary_size,
+            "sequence_length": layer.sequence_length,
+            "embedding_dim": layer.embedding_dim,
+            "tie_weights": token.tie_weights,
+            "mask_zero": token.mask_zero,
+            "embeddings_initializer": keras.initializers.serialize(
+                layer.embeddings_initializer
+            ),
+            "dtype": layer.dtype_policy,
+        }
+        config.update(kwargs)
+        new = cls(**config)
+        new.build()
+        new.token_embedding.set_table(ops.convert_to_numpy(token.embeddings))
+        new.position_embedding.set_table(
+            ops.convert_to_numpy(layer.position_embedding.position_embeddings)
+        )
+        if not new.tie_weights:
+            new.reverse_embeddings.assign(
+                ops.convert_to_numpy(token.reverse_embeddings)
+            )
+        return new
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        token = self.token_embedding
+        if self._owns_table:
+            token.build()
+            if token.num_frozen:
+                # A frozen table starts from the initializer, not zeros.
+                init = _clone_initializer(self.embeddings_initializer)
+                shape = (token.num_rows, token.output_dim)
+                token.set_table(ops.convert_to_numpy(init(shape, dtype="float32")))
+            width = self.embedding_dim
+        else:
+            if not token.built:
+                token.build(input_shape)
+            width = None
+            if input_shape is not None:
+                width = self._token_output_shape(input_shape)[-1]
+            if width is None:
+                width = getattr(token, "output_dim", None)
+            if width is None:
+                raise ValueError(
+                    f"Cannot tell the width of the vectors of {token.name!r}: "
+                    "build the layer on an input shape, or pass `embedding_dim`."
+                )
+            if self.embedding_dim is None:
+                self.embedding_dim = int(width)
+        if input_shape is not None:
+            self._check_static_length(self._token_output_shape(input_shape)[-2])
+        if self.projection is not None:
+            self.projection.build((None, width))
+        elif width != self.embedding_dim:
+            raise _width_error(width, self.embedding_dim)
+        if self.position_embedding is not None:
+            self.position_embedding.build()
+        if not self.tie_weights:
+            self.reverse_embeddings = self.add_weight(
+                name="reverse_embeddings",
+                shape=(self.embedding_dim, self.vocabulary_size),
+                initializer=_clone_initializer(self.embeddings_initializer),
+                dtype="float32",
+                trainable=True,
+            )
+        self.built = True
+
+    def _token_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if self._owns_table:
+            return (*input_shape, self.embedding_dim)
+        spec = self.token_embedding.compute_output_spec(
+            keras.KerasTensor(input_shape, dtype="int32")
+        )
+        return tuple(spec.shape)
+
+    # ---------------------------------------------------------------- call
+    def call(self, inputs, start_index=0, positions=None, reverse=False, training=None):
+        self._reverse_mode = bool(reverse)
+        if reverse:
+            return self._reverse(inputs)
+        x = self._embed_tokens(inputs)
+        if self.position is not None or self.sequence_length is not None:
+            x = self._add_positions(x, start_index, positions)
+        if self.dropout_layer is not None:
+            x = self.dropout_layer(x, training=training)
+        return x
+
+    def _embed_tokens(self, inputs):
+        if self._owns_table:
+            ids, bad = remap_out_of_range(
+                inputs,
+                self.vocabulary_size,
+                oov_id=min(1, self.vocabulary_size - 1),
+                mode=self.out_of_range,
+            )
+            x = self.token_embedding(ids)
+            if bad is not None:
+                x = ops.where(ops.expand_dims(bad, -1), float("nan"), x)
+        else:
+            x = ops.cast(self.token_embedding(inputs), self.compute_dtype)
+        if self.projection is not None:
+            x = self.projection(x)
+        if self.scale_by_sqrt_dim:
+            x = x * ops.cast(math.sqrt(self.embedding_dim), x.dtype)
+        return x
+
+    def _add_positions(self, x, start_index, positions):
+        length = ops.shape(x)[-2]
+        if positions is None:
+            if isinstance(start_index, (int, np.integer)):
+                start_index = int(start_index)
+            static = isinstance(length, int) and isinstance(start_index, int)
+            if static:
+                self._check_static_length(length + start_index, start_index)
+            else:
+                self._check_concrete_positions(start_index, length)
+            if self.position is None:
+                return x
+            ids = ops.arange(length, dtype="int32")
+            if not (isinstance(start_index, int) and start_index == 0):
+                ids = ids + ops.cast(start_index, "int32")
+        else:
+            static = False
+            ids = ops.cast(positions, "int32")
+            self._check_concrete_positions(ids, None)
+            if self.position is None:
+                return x
+        bad = None
+        if not static:
+            # Only reached when the length or start is known at run time
+            # inside a compiled function: mark positions past the end.
+            ids, bad = remap_out_of_range(
+                ids, self.sequence_length, oov_id=0, mode="error"
+            )
+        if self.position == "learned":
+            encoding = self.position_embedding(ids)
+        else:
+            encoding = self._sinusoid(ids)
+        if bad is not None:
+            encoding = ops.where(ops.expand_dims(bad, -1), float("nan"), encoding)
+        return x + encoding
+
+    def _sinusoid(self, ids):
+        """keras-hub's `SinePositionEncoding` for these positions, in float32."""
+        dim = self.embedding_dim
+        angles_at = ops.cast(ids, "float32")
+        if len(angles_at.shape) == 1:
+            angles_at = ops.expand_dims(angles_at, 0)
+        min_freq = ops.cast(1 / self.max_wavelength, "float32")
+        timescales = ops.power(
+            min_freq,
+            ops.cast(2 * (ops.arange(dim) // 2), "float32") / ops.cast(dim, "float32"),
+        )
+        angles = ops.einsum("bi,j->bij", angles_at, timescales)
+        even = ops.equal(ops.arange(dim) % 2, 0)
+        return ops.cast(
+            ops.where(even, ops.sin(angles), ops.cos(angles)), self.compute_dtype
+        )
+
+    def _check_static_length(self, end, start_index=0):
+        if self.sequence_length is None or end is None or end <= self.sequence_length:
+            return
+        where = f" starting at start_index={start_index}" if start_index else ""
+        raise ValueError(
+            f"Layer {self.name!r} takes sequences of at most "
+            f"sequence_length={self.sequence_length} tokens. Received a sequence "
+            f"of {end - start_index} tokens{where}, which needs {end} positions. "
+            "Truncate the inputs (e.g. Vocabulary.encode(..., sequence_length=N)) "
+            "or build the layer with a larger `sequence_length`."
+        )
+
+    def _check_concrete_positions(self, start_or_ids, length):
+        """Raise for out-of-range positions when their values are known."""
+        if self.sequence_length is None or not _is_concrete(start_or_ids):
+            return
+        values = np.asarray(ops.convert_to_numpy(start_or_ids))
+        if length is not None:
+            if isinstance(length, int):
+                self._check_static_length(int(values) + length, int(values))
+            return
+        if values.size and (values.min() < 0 or values.max() >= self.sequence_length):
+            raise ValueError(
+                f"`positions` must lie in [0, {self.sequence_length}) "
+                f"(sequence_length). Received values from {values.min()} to "
+                f"{values.max()}."
+            )
+
+    # ------------------------------------------------------------- reverse
+    def reverse(self, hidden):
+        """Logits over the vocabulary for hidden states `[..., embedding_dim]`.
+
+        With `tie_weights=True` this is `hidden @ P.T @ E.T` for the token
+        table `E` and the token projection kernel `P` (when there is one),
+        i.e. the transpose of how tokens enter the model; with
+        `tie_weights=False` it is `hidden @ reverse_embeddings`. Works in
+        functional models (it calls the layer with `reverse=True`).
+        """
+        if not self.built:
+            raise ValueError(
+                f"Layer {self.name!r} is not built: call it on token ids before "
+                "`reverse`."
+            )
+        return self(hidden, reverse=True)
+
+    def _reverse(self, hidden):
+        dtype = self.compute_dtype
+        hidden = ops.cast(hidden, dtype)
+        if not self.tie_weights:
+            return ops.matmul(hidden, ops.cast(self.reverse_embeddings, dtype))
+        if self.projection is not None:
+            kernel = ops.cast(self.projection.kernel, dtype)
+            hidden = ops.matmul(hidden, ops.transpose(kernel))
+        table = ops.cast(self._tied_table(), dtype)
+        return ops.matmul(hidden, ops.transpose(table))
+
+    def _tied_table(self):
+        token = self.token_embedding
+        if self._owns_table:
+            return token.dense_table()
+        if hasattr(token, "embedding_tables"):
+            tables = token.embedding_tables()
+            if len(tables) == 1:
+                return tables[0][1].dense_table()
+            raise ValueError(
+                f"Cannot tie the output projection to {token.name!r}: it has "
+                f"{len(tables)} tables ({[name for name, _, _ in tables]}), not one "
+                "row per word. Build the layer with tie_weights=False."
+            )
+        embeddings = getattr(token, "embeddings", None)
+        if embeddings is None:
+            raise ValueError(
+                f"Cannot tie the output projection to {token.name!r} "
+                f"({type(token).__name__}): it has no `embeddings` table. Build "
+                "the layer with tie_weights=False."
+            )
+        return embeddings
+
+    # -------------------------------------------------------------- shapes
+    def compute_mask(self, inputs, mask=None):
+        if self._reverse_mode:
+            return mask
+        if self._owns_table:
+            return ops.not_equal(inputs, 0) if self.mask_zero else mask
+        token = self.token_embedding
+        token_mask = token.compute_mask(inputs, None)
+        if token_mask is None and getattr(token, "mask_zero", False):
+            # keras.layers.ReversibleEmbedding masks in `call`, not here.
+            token_mask = ops.not_equal(inputs, 0)
+        return mask if token_mask is None else token_mask
+
+    def compute_output_shape(self, input_shape, reverse=False):
+        input_shape = tuple(input_shape)
+        if reverse:
+            return (*input_shape[:-1], self._logits_width())
+        return (*self._token_output_shape(input_shape)[:-1], self.embedding_dim)
+
+    def compute_output_spec(
+        self, inputs, start_index=0, positions=None, reverse=False, training=None
+    ):
+        self._reverse_mode = bool(reverse)
+        shape = self.compute_output_shape(inputs.shape, reverse=reverse)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
+
+    def _logits_width(self):
+        if self.vocabulary_size is not None:
+            return self.vocabulary_size
+        if self.tie_weights:
+            return int(ops.shape(self._tied_table())[0])
+        return None
+
+    # ---------------------------------------------------------- inspection
+    def embedding_tables(self):
+        """The token tables: a list of `(name, EmbeddingTable, vocabulary)`.
+
+        The own token table, or those of a nested keras_embedx layer (names
+        prefixed with `"token_embedding/"`). Position tables are not listed:
+        they have no vocabulary axis.
+        """
+        token = self.token_embedding
+        if self._owns_table:
+            return [("token_embedding", token, None)]
+        if hasattr(token, "embedding_tables"):
+            return [
+                (f"token_embedding/{name}", table, vocabulary)
+                for name, table, vocabulary in token.embedding_tables()
+            ]
+        return []
+
+    def get_vocabulary(self):
+        """The nested token layer's vocabulary (when it has one)."""
+        if hasattr(self.token_embedding, "get_vocabulary"):
+            return self.token_embedding.get_vocabulary()
+        raise ValueError(
+            f"Layer {self.name!r} has no vocabulary: its token part "
+            f"({type(self.token_embedding).__name__}) does not keep one."
+        )
+
+    # -------------------------------------------------------------- saving
+    def get_config(self):
+        config = super().get_config()
+        token = self.token_embedding
+        own = self._owns_table
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "sequence_length": self.sequence_length,
+                "embedding_dim": self.embedding_dim,
+                "position": self.position,
+                "token_embedding": (
+                    None if own else keras.saving.serialize_keras_object(token)
+                ),
+                "token_projection": self.projection is not None,
+                "scale_by_sqrt_dim": self.scale_by_sqrt_dim,
+                "dropout": self.dropout,
+                "tie_weights": self.tie_weights,
+                "mask_zero": self.mask_zero,
+                "max_wavelength": self.max_wavelength,
+                "freeze": self.freeze,
+                "schedulable": token.schedulable if own else False,
+                "storage_dtype": token.storage_dtype if own else "float32",
+                "out_of_range": self.out_of_range,
+                "embeddings_initializer": keras.initializers.serialize(
+                    self.embeddings_initializer
+                ),
+                "embeddings_regularizer": keras.regularizers.serialize(
+                    self.embeddings_regularizer
+                ),
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        token = config.get("token_embedding")
+        if isinstance(token, dict):
+            config["token_embedding"] = keras.saving.deserialize_keras_object(token)
+        return super().from_config(config)
+
+
+def _nested_vocabulary_size(token, vocabulary_size):
+    """The rows of a nested token layer's table, checked against the argument."""
+    rows = getattr(token, "input_dim", None)
+    if rows is None and hasattr(token, "embedding_tables"):
+        tables = token.embedding_tables()
+        if len(tables) == 1:
+            rows = tables[0][1].num_rows
+    if vocabulary_size is None:
+        return rows
+    vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
+    if rows is not None and rows != vocabulary_size:
+        raise ValueError(
+            f"`vocabulary_size`={vocabulary_size} disagrees with the "
+            f"{rows} rows of `token_embedding` {token.name!r}. Pass "
+            "vocabulary_size=None to use the token layer's."
+        )
+    return vocabulary_size
+
+
+def _width_error(width, embedding_dim):
+    return ValueError(
+        f"The token vectors are {width} wide but embedding_dim={embedding_dim}. "
+        "Pass token_projection=True to learn a projection, or "
+        f"embedding_dim={width} (or None) to keep their width."
+    )

@@ -1,0 +1,291 @@
+"""PretrainedEmbedding: alignment, freezing, out-of-range ids, masks, saving."""
+
+import json
+import os
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+from keras import ops
+
+import keras_embedx
+from keras_embedx.layers import PretrainedEmbedding
+from keras_embedx.vectors import WordVectors
+from tests._crossbackend import other_backend, run_in_backend
+from tests.conftest import BACKEND
+
+VEC = "pang_lee_polarity_fasttext.vec"
+
+
+@pytest.fixture(scope="module")
+def kv():
+    from gensim.test.utils import datapath
+
+    # The shipped file is Latin-1 (cp1252) text, like the corpus beside it.
+    return KeyedVectors.load_word2vec_format(datapath(VEC), encoding="latin-1")
+
+
+@pytest.fixture(scope="module")
+def wv(kv):
+    return WordVectors(kv.index_to_key, kv.vectors)
+
+
+def _vocab(kv, extra=("zzqx-unseen", "blorptastic")):
+    # Some words the vectors know, one capitalised, two they don't.
+    words = kv.index_to_key[:40] + [kv.index_to_key[40].capitalize()] + list(extra)
+    return keras_embedx.Vocabulary(words)
+
+
+def _train(layer, optimizer, epochs=2, seq=6, rnn="lstm"):
+    head = {
+        "lstm": keras.layers.LSTM(4),
+        "gru": keras.layers.GRU(4),
+        "flatten": keras.layers.Flatten(),
+    }[rnn]
+    model = keras.Sequential(
+        [keras.Input((seq,), dtype="int32"), layer, head, keras.layers.Dense(1)]
+    )
+    model.compile(optimizer=optimizer, loss="mse")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, layer.input_dim, size=(32, seq))
+    y = rng.normal(size=(32, 1))
+    history = model.fit(x, y, epochs=epochs, batch_size=8, verbose=0)
+    return model, history, x
+
+
+def test_from_vectors_aligns_rows_to_gensim_vectors(kv, wv):
+    vocab = _vocab(kv)
+    layer = PretrainedEmbedding.from_vectors(wv, vocab, seed=0)
+    table = layer.embeddings
+    words = vocab.get_vocabulary()
+    assert layer.get_vocabulary() == words
+    assert table.shape == (len(words), kv.vector_size)
+    for i, word in enumerate(words[2:42], start=2):
+        np.testing.assert_array_equal(table[i], kv[word])
+    # The capitalised word falls back to its lowercase vector.
+    np.testing.assert_array_equal(table[42], kv[kv.index_to_key[40]])
+    sources = layer.row_sources()
+    assert sources[:2] == ["padding", "oov"]
+    assert sources[42] == "lowercase" and sources[43:] == ["missing", "missing"]
+    # Padding is zeros; rows without vectors follow the vectors' statistics.
+    np.testing.assert_array_equal(table[0], 0)
+    filled = table[[1, 43, 44]]
+    assert np.abs(filled.mean() - kv.vectors.mean()) < 3 * kv.vectors.std()
+    assert not np.allclose(filled[0], filled[1])
+
+
+def test_vocabulary_none_uses_the_vectors_own_words(kv, wv):
+    layer = PretrainedEmbedding.from_vectors(wv)
+    assert layer.get_vocabulary()[2:] == kv.index_to_key
+    np.testing.assert_array_equal(layer.embeddings[2:], kv.vectors)
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        lambda: keras.optimizers.Adam(0.05),
+        lambda: keras.optimizers.AdamW(0.05, weight_decay=0.5),
+        lambda: keras.optimizers.SGD(0.5, momentum=0.9),
+    ],
+    ids=["adam", "adamw", "sgd_momentum"],
+)
+def test_freeze_pretrained_keeps_pretrained_rows_bit_identical(kv, wv, optimizer):
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    before = layer.embeddings.copy()
+    _train(layer, optimizer())
+    after = layer.embeddings
+    pretrained = np.isin(layer.row_sources(), ["pretrained", "lowercase"])
+    np.testing.assert_array_equal(after[pretrained], before[pretrained])
+    learned = np.isin(layer.row_sources(), ["missing", "oov"])
+    assert np.all(np.any(after[learned] != before[learned], axis=1))
+
+
+def test_freeze_none_trains_everything_and_all_trains_nothing(kv, wv):
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), freeze="none", seed=0)
+    before = layer.embeddings.copy()
+    _, _, x = _train(layer, keras.optimizers.Adam(0.05))
+    seen = np.unique(x)
+    seen = seen[seen != 0]
+    assert np.all(np.any(layer.embeddings[seen] != before[seen], axis=1))
+
+    frozen = PretrainedEmbedding.from_vectors(wv, _vocab(kv), freeze="all", seed=0)
+    assert frozen.trainable_weights == []
+    before = frozen.embeddings.copy()
+    _train(frozen, keras.optimizers.Adam(0.05))
+    np.testing.assert_array_equal(frozen.embeddings, before)
+
+
+@pytest.mark.parametrize("rnn", ["gru", "flatten"])
+def test_classic_tutorial_variants_train(kv, wv, rnn):
+    # The classic Flatten model has fixed-length inputs and no mask.
+    layer = PretrainedEmbedding.from_vectors(
+        wv, _vocab(kv), seed=0, mask_zero=rnn != "flatten"
+    )
+    _, history, _ = _train(layer, "adam", epochs=2, rnn=rnn)
+    assert np.all(np.isfinite(history.history["loss"]))
+
+
+def test_mask_lets_lstm_skip_padding(kv, wv):
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    lstm = keras.layers.LSTM(3, seed=1)
+    ids = np.array([[5, 9, 3]])
+    padded = np.array([[5, 9, 3, 0, 0]])
+    out = lstm(layer(ids), mask=layer.compute_mask(ids))
+    out_padded = lstm(layer(padded), mask=layer.compute_mask(padded))
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(out), ops.convert_to_numpy(out_padded), atol=1e-6
+    )
+    mask = ops.convert_to_numpy(layer.compute_mask(padded))
+    assert mask.tolist() == [[True, True, True, False, False]]
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_out_of_range_ids_map_to_the_oov_row(kv, wv, jit):
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    model = keras.Sequential([keras.Input((4,), dtype="int32"), layer])
+    model.compile(jit_compile=jit)
+    ids = np.array([[3, -1, layer.input_dim, 10**6]])
+    out = model.predict(ids, verbose=0)
+    oov = layer.embeddings[1]
+    np.testing.assert_array_equal(out[0, 0], layer.embeddings[3])
+    for k in (1, 2, 3):
+        np.testing.assert_array_equal(out[0, k], oov)
+
+
+def test_out_of_range_error_mode(kv, wv):
+    layer = PretrainedEmbedding.from_vectors(
+        wv, _vocab(kv), seed=0, out_of_range="error"
+    )
+    with pytest.raises(ValueError, match=r"Ids must lie in \[0, 45\).*-2"):
+        layer(np.array([[3, -2]]))
+    ok = ops.convert_to_numpy(layer(np.array([[3, 4]])))
+    np.testing.assert_array_equal(ok[0, 0], layer.embeddings[3])
+
+
+def test_float_inputs_are_cast(kv, wv):
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    out = ops.convert_to_numpy(layer(np.array([[3.0, 4.0]], dtype="float32")))
+    np.testing.assert_array_equal(out[0, 1], layer.embeddings[4])
+
+
+def test_get_vocabulary_indexes_the_same_rows_as_string_lookup(kv, wv):
+    pytest.importorskip("tensorflow")
+    vocab = _vocab(kv)
+    layer = PretrainedEmbedding.from_vectors(wv, vocab, seed=0)
+    lookup = keras.layers.StringLookup(mask_token="", vocabulary=layer.get_vocabulary())
+    words = ["the", "", "zzqx-unseen", "never-seen-word", kv.index_to_key[7]]
+    ids = ops.convert_to_numpy(lookup(np.array(words)))
+    assert ids.tolist() == vocab.encode([words])[0].tolist()
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(layer(ids[None]))[0, 4], kv[kv.index_to_key[7]]
+    )
+
+
+def _model_for_saving(wv, kv):
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0, name="words")
+    model, _, x = _train(layer, "adam", epochs=1)
+    return model, x
+
+
+def test_save_load_bit_identical(kv, wv, tmp_path):
+    model, x = _model_for_saving(wv, kv)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(
+        model.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    )
+    layer = loaded.get_layer("words")
+    assert layer.get_vocabulary() == model.get_layer("words").get_vocabulary()
+    assert layer.row_sources() == model.get_layer("words").row_sources()
+    config = json.dumps(layer.get_config())
+    assert "[UNK]" not in config  # the vocabulary travels as an asset
+
+
+def test_saved_on_another_backend_loads_here(kv, wv, tmp_path):
+    source = other_backend(BACKEND)
+    path = str(tmp_path / "m.keras")
+    run_in_backend(
+        source,
+        f"""
+        import numpy as np, keras, keras_embedx
+        from gensim.models import KeyedVectors
+        from gensim.test.utils import datapath
+        kv = KeyedVectors.load_word2vec_format(datapath({VEC!r}), encoding="latin-1")
+        wv = keras_embedx.WordVectors(kv.index_to_key, kv.vectors)
+        vocab = keras_embedx.Vocabulary(kv.index_to_key[:30] + ["qqq-missing"])
+        layer = keras_embedx.layers.PretrainedEmbedding.from_vectors(wv, vocab, seed=0)
+        model = keras.Sequential([keras.Input((5,), dtype="int32"), layer,
+                                  keras.layers.GRU(3), keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        x = np.arange(40).reshape(8, 5) % 33
+        model.fit(x, np.ones((8, 1)), epochs=1, verbose=0)
+        model.save({path!r})
+        np.save({path!r} + ".x.npy", x)
+        np.save({path!r} + ".y.npy", model.predict(x, verbose=0))
+        """,
+    )
+    loaded = keras.models.load_model(path)
+    x = np.load(path + ".x.npy")
+    expected = np.load(path + ".y.npy")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-5)
+    np.testing.assert_array_equal(
+        loaded.layers[0].embeddings[2:32], kv.vectors[:30]
+    )
+
+
+def test_large_vocabulary_travels_as_asset(tmp_path):
+    words = [f"w{i}" for i in range(100_000)]
+    rng = np.random.default_rng(0)
+    wv = WordVectors(words[::2], rng.normal(size=(50_000, 8)).astype("float32"))
+    layer = PretrainedEmbedding.from_vectors(wv, words, seed=0)
+    model = keras.Sequential([keras.Input((3,), dtype="int32"), layer])
+    path = tmp_path / "big.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as zf:
+        config_size = zf.getinfo("config.json").file_size
+        names = zf.namelist()
+    assert config_size < 64 * 1024
+    assert any(n.endswith("vocabulary.json") for n in names)
+    loaded = keras.models.load_model(path)
+    assert loaded.layers[0].get_vocabulary()[-1] == "w99999"
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision(kv, wv, policy):
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0, dtype=policy)
+    out = layer(np.array([[3, 4, 0]]))
+    assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1]
+    assert all(
+        keras.backend.standardize_dtype(w.dtype) in ("float32", "int32")
+        for w in layer.weights
+    )
+    model, history, _ = _train(layer, "adam", epochs=1)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_constructor_validates_arguments():
+    with pytest.raises(ValueError, match="input_dim.*Received: input_dim=0"):
+        PretrainedEmbedding(0, 4)
+    with pytest.raises(ValueError, match="freeze.*Received: freeze='some'"):
+        PretrainedEmbedding(10, 4, freeze="some")
+    with pytest.raises(ValueError, match="out_of_range"):
+        PretrainedEmbedding(10, 4, out_of_range="clip")
+    with pytest.raises(ValueError, match="storage_dtype"):
+        PretrainedEmbedding(10, 4, storage_dtype="int4")
+    with pytest.raises(ValueError, match="one entry per row"):
+        PretrainedEmbedding(10, 4, vocabulary=["", "[UNK]", "a"])
+
+
+def test_layer_built_without_vectors_trains_like_an_embedding(tmp_path):
+    layer = PretrainedEmbedding(20, 4, name="plain")
+    model, history, x = _train(layer, "adam", epochs=1)
+    assert np.isfinite(history.history["loss"][0])
+    path = os.path.join(tmp_path, "p.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(
+        model.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    )
