@@ -1,0 +1,99 @@
+"""Command line: `keras-embedx demo | inspect | convert | project | plot`."""
+
+import argparse
+import os
+import sys
+
+
+def _demo(args):
+    from keras_embedx import demo
+
+    demo.run(
+        vectors=args.vectors,
+        corpus=args.corpus,
+        encoding=args.encoding,
+        epochs=args.epochs,
+        output_dir=args.output_dir,
+        seed=args.seed,
+    )
+
+
+def _inspect(args):
+    import numpy as np
+
+    import keras_embedx
+
+    wv = keras_embedx.load_vectors(args.path, encoding=args.encoding)
+    norms = np.linalg.norm(wv.vectors, axis=1)
+    print(f"{args.path}\n  words: {len(wv)}\n  dim: {wv.dim}")
+    print(
+        f"  vector norms: min {norms.min():.4g}, median {np.median(norms):.4g}, "
+        f"max {norms.max():.4g}"
+    )
+    print(f"  first words: {', '.join(wv.words[: args.show])}")
+    if args.neighbours:
+        for word in args.neighbours:
+            if word not in wv:
+                print(f"  {word!r}: no vector")
+                continue
+            near = ", ".join(f"{w} ({s:.3f})" for w, s in wv.most_similar(word, topn=5))
+            print(f"  nearest to {word!r}: {near}")
+
+
+def _convert(args):
+    import keras_embedx
+
+    wv = keras_embedx.load_vectors(args.path, encoding=args.encoding)
+    wv.save(args.out, format=args.format)
+    print(f"wrote {args.out} ({len(wv)} words x {wv.dim}, format {args.format})")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-embedx",
+        description="Word embeddings for Keras 3: demo, inspect, convert, project.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="train the sentiment demo on gensim's shipped data")
+    p.add_argument("--vectors", help="a vector file (default: shipped fastText .vec)")
+    p.add_argument("--corpus", help="'label text' lines (default: shipped polarity)")
+    p.add_argument("--encoding", help="text encoding of both files")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--output-dir", default="demo_output")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("inspect", help="summarise a vector file")
+    p.add_argument("path")
+    p.add_argument("--encoding", default="utf-8")
+    p.add_argument("--show", type=int, default=10, help="how many words to list")
+    p.add_argument("--neighbours", nargs="*", help="print nearest words of these")
+    p.set_defaults(func=_inspect)
+
+    p = sub.add_parser("convert", help="convert a vector file (default: to the cache)")
+    p.add_argument("path")
+    p.add_argument("out")
+    p.add_argument("--encoding", default="utf-8")
+    p.add_argument(
+        "--format",
+        default="cache",
+        choices=["cache", "word2vec_text", "word2vec_binary", "glove"],
+    )
+    p.set_defaults(func=_convert)
+    return parser
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        print(f"keras-embedx {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""The code in the README and in the docs pages runs as written."""
+
+import os
+import re
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Pages whose python blocks run in order, as one script.
+PAGES = ["README.md", "docs/common-mistakes.md"]
+_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def python_blocks(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return _BLOCK.findall(f.read())
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_code_runs(page, tmp_path, monkeypatch):
+    blocks = python_blocks(page)
+    assert blocks, f"{page} has no python code block"
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__docs__"}
+    for i, block in enumerate(blocks):
+        code = compile(block, f"{page} block {i + 1}", "exec")
+        exec(code, namespace)  # noqa: S102 - the project's own documentation
