@@ -29,7 +29,9 @@ def rng():
     return np.random.default_rng(1234)
 
 
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
+@pytest.fixture(autouse=True, scope="module")
+def _clear_keras_session_per_module():
+    # Once per module: clear_session() runs a full gc.collect(), ~1 s with
+    # TensorFlow or torch loaded, too slow to pay after every test.
     yield
     keras.backend.clear_session()

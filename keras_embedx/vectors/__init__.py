@@ -1,6 +1,14 @@
 """Word vector files: readers, the in-memory `WordVectors`, the binary cache."""
 
-from keras_embedx.vectors.load import load_vectors
+from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
+from keras_embedx.vectors.load import FORMATS, detect_format, load_vectors
 from keras_embedx.vectors.word_vectors import WordVectors
 
-__all__ = ["WordVectors", "load_vectors"]
+__all__ = [
+    "FORMATS",
+    "VectorFileError",
+    "VectorFileWarning",
+    "WordVectors",
+    "detect_format",
+    "load_vectors",
+]

@@ -1,0 +1,124 @@
+"""Collect parsed rows into one float32 matrix, as every reader does.
+
+Rows arrive in blocks. The collector keeps the first occurrence of each word,
+optionally only the words of a vocabulary, and grows one preallocated matrix in
+place (`ndarray.resize`, a `realloc`), so the peak memory of a load stays close
+to the size of the final matrix instead of twice it.
+"""
+
+import warnings
+
+import numpy as np
+
+from keras_embedx.vectors.errors import VectorFileWarning
+
+_GROWTH = 1.25
+
+
+def vocabulary_set(vocabulary):
+    """A set of str from a list of words, a set, or a `Vocabulary`."""
+    if vocabulary is None:
+        return None
+    if hasattr(vocabulary, "get_vocabulary"):
+        vocabulary = vocabulary.get_vocabulary()
+    if isinstance(vocabulary, (str, bytes)):
+        raise TypeError(
+            "`vocabulary` must be a collection of words, not a single "
+            f"{type(vocabulary).__name__}. Received: {vocabulary!r:.60}"
+        )
+    words = set(vocabulary)
+    bad = next((w for w in words if not isinstance(w, str)), None)
+    if bad is not None:
+        raise TypeError(
+            f"`vocabulary` must hold str words. Received an item {bad!r} of type "
+            f"{type(bad).__name__}"
+        )
+    return words
+
+
+class RowCollector:
+    """Accumulates `(word, vector)` rows; first occurrence of a word wins.
+
+    Args:
+        dim: int, the vector width.
+        capacity: int, the expected number of kept rows (a hint: the matrix
+            grows past it when needed and is trimmed to size at the end).
+        vocabulary: optional set of str; rows for other words are dropped.
+    """
+
+    def __init__(self, dim, capacity, vocabulary=None):
+        self.dim = int(dim)
+        self.capacity = max(1, int(capacity))
+        self.vocabulary = vocabulary
+        self.words = []
+        self.index = {}
+        self.n = 0
+        self.duplicates = 0
+        self.first_duplicate = None  # (word, where)
+        self._matrix = None
+
+    def add(self, words, vectors, wheres):
+        """Add a block: `words` (list of str), `vectors` `[len(words), dim]`,
+        `wheres` (the line or row number of each, for messages)."""
+        if not words:
+            return
+        if self.vocabulary is not None:
+            vocab = self.vocabulary
+            keep = [i for i, w in enumerate(words) if w in vocab]
+            if len(keep) < len(words):
+                words = [words[i] for i in keep]
+                vectors = vectors[keep]
+                wheres = np.asarray(wheres)[keep]
+            if not words:
+                return
+        start = self.n
+        block = dict(zip(words, range(start, start + len(words))))
+        if len(block) == len(words) and self.index.keys().isdisjoint(block):
+            self.index.update(block)
+            self.words.extend(words)
+            rows = vectors
+        else:
+            keep = []
+            for i, w in enumerate(words):
+                if w in self.index:
+                    self.duplicates += 1
+                    if self.first_duplicate is None:
+                        self.first_duplicate = (w, int(wheres[i]))
+                    continue
+                self.index[w] = start + len(keep)
+                self.words.append(w)
+                keep.append(i)
+            rows = vectors[keep]
+        count = len(rows)
+        self._reserve(start + count)
+        self._matrix[start : start + count] = rows
+        self.n = start + count
+
+    def _reserve(self, need):
+        if self._matrix is None:
+            self._matrix = np.empty((max(need, self.capacity), self.dim), np.float32)
+        elif need > self._matrix.shape[0]:
+            grown = max(need, int(self._matrix.shape[0] * _GROWTH) + 1)
+            self._matrix.resize((grown, self.dim), refcheck=False)
+
+    def finish(self):
+        """`(words, vectors, index)`, the matrix trimmed to the rows kept."""
+        if self._matrix is None:
+            matrix = np.empty((0, self.dim), np.float32)
+        else:
+            matrix = self._matrix
+            self._matrix = None
+            if matrix.shape[0] != self.n:
+                matrix.resize((self.n, self.dim), refcheck=False)
+        return self.words, matrix, self.index
+
+    def warn_duplicates(self, name, unit="line"):
+        if self.duplicates:
+            word, where = self.first_duplicate
+            warnings.warn(
+                f"{name}: {self.duplicates} duplicate word"
+                f"{'s' if self.duplicates > 1 else ''}; kept the first occurrence "
+                f"of each (first repeat: {word!r} at {unit} {where}).",
+                VectorFileWarning,
+                stacklevel=4,
+            )

@@ -1,0 +1,223 @@
+"""Open a vector file for reading bytes: plain, gzip/bz2/xz, or inside a zip.
+
+Compression is recognised by the file's first bytes, not its name. A member of
+a zip archive is named like a file in a folder, `"glove.6B.zip/glove.6B.50d.txt"`;
+an archive holding a single file needs no member name.
+"""
+
+import bz2
+import gzip
+import lzma
+import os
+import zipfile
+import zlib
+
+from keras_embedx.vectors.errors import VectorFileError
+
+_COMPRESSION_MAGICS = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"PK\x03\x04", "zip"),
+)
+_OPENERS = {"gzip": gzip.GzipFile, "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}
+_PEEK_BYTES = 1 << 16
+
+
+def compression_of(path):
+    """`"gzip"`, `"bz2"`, `"xz"`, `"zip"` or `None`, from the file's first bytes."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    for magic, name in _COMPRESSION_MAGICS:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+class Source:
+    """A vector file opened for sequential reading of its (decompressed) bytes.
+
+    Attributes:
+        name: str, the path as the user gave it (used in messages).
+        path: str, the file on disk (the archive, for a zip member).
+        compression: `None`, `"gzip"`, `"bz2"`, `"xz"` or `"zip"`.
+        size: int or None, the number of content bytes when known without
+            decompressing (plain files and zip members).
+        raw_size: int, the size of the file on disk.
+    """
+
+    def __init__(self, name, path, compression, stream, raw, size, raw_size):
+        self.name = name
+        self.path = path
+        self.compression = compression
+        self.size = size
+        self.raw_size = raw_size
+        self._stream = stream
+        self._raw = raw
+        self._head = b""
+        self._consumed = 0
+
+    def peek(self, n=_PEEK_BYTES):
+        """The first bytes of the content, without consuming them."""
+        while len(self._head) < n:
+            data = self._read(n - len(self._head))
+            if not data:
+                break
+            self._head += data
+        return self._head[:n]
+
+    def read(self, n):
+        """Up to `n` bytes; `b""` at the end."""
+        if self._head:
+            out, self._head = self._head[:n], self._head[n:]
+            if len(out) < n:
+                out += self._read(n - len(out))
+        else:
+            out = self._read(n)
+        self._consumed += len(out)
+        return out
+
+    def _read(self, n):
+        try:
+            return self._stream.read(n)
+        except (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as e:
+            if self.compression is None:
+                raise
+            raise VectorFileError(
+                f"the {self.compression} data is damaged or truncated after "
+                f"{self._consumed + len(self._head)} bytes of content ({e}).",
+                self.name,
+            ) from e
+
+    def progress(self):
+        """(bytes done, bytes in all): of the content if its size is known,
+        else of the compressed file."""
+        if self.size is not None:
+            return self._consumed, self.size
+        try:
+            return self._raw.tell(), self.raw_size
+        except (OSError, ValueError):
+            return 0, self.raw_size
+
+    def close(self):
+        for f in (self._stream, self._raw):
+            try:
+                f.close()
+            except Exception:  # closing twice, or a stream already closed
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_source(path):
+    """Open `path` (str or os.PathLike) for reading, decompressing as needed.
+
+    Raises:
+        FileNotFoundError: nothing at `path` (the message names it).
+        VectorFileError: `path` is a directory, or a zip archive that holds
+            several files and none was named.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            "`path` must be a str or os.PathLike naming a vector file. "
+            f"Received: {type(path).__name__}"
+        )
+    name = os.fspath(path)
+    if os.path.isdir(name):
+        raise VectorFileError(
+            "is a directory; expected a vector file (GloVe or word2vec text, "
+            "word2vec binary, fastText .vec/.bin, or a keras_embedx cache file).",
+            name,
+        )
+    member = None
+    if not os.path.exists(name):
+        archive, member = _split_zip_member(name)
+        if archive is None:
+            raise FileNotFoundError(2, "No such vector file", name)
+        file_path = archive
+    else:
+        file_path = name
+    raw_size = os.path.getsize(file_path)
+    compression = compression_of(file_path)
+    if member is not None and compression != "zip":
+        raise FileNotFoundError(2, "No such vector file", name)
+    raw = open(file_path, "rb")
+    try:
+        if compression is None:
+            return Source(name, file_path, None, raw, raw, raw_size, raw_size)
+        if compression == "zip":
+            return _open_zip_member(name, file_path, member, raw, raw_size)
+        if compression == "gzip":
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        else:
+            stream = _OPENERS[compression](raw, mode="rb")
+        return Source(name, file_path, compression, stream, raw, None, raw_size)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def _split_zip_member(name):
+    """`("a.zip", "dir/f.txt")` for `"a.zip/dir/f.txt"` when a.zip is a file."""
+    parts = name.replace(os.sep, "/").split("/")
+    for i in range(len(parts) - 1, 0, -1):
+        head = "/".join(parts[:i])
+        if head and os.path.isfile(head):
+            if zipfile.is_zipfile(head):
+                return head, "/".join(parts[i:])
+            return None, None
+    return None, None
+
+
+def _open_zip_member(name, file_path, member, raw, raw_size):
+    try:
+        archive = zipfile.ZipFile(raw)
+    except zipfile.BadZipFile as e:
+        raise VectorFileError(
+            f"damaged zip archive ({e}); expected a zip file holding a vector file.",
+            name,
+        ) from e
+    files = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir() and not info.filename.startswith("__MACOSX/")
+    ]
+    if member is None:
+        if len(files) != 1:
+            listed = ", ".join(repr(i.filename) for i in files[:10])
+            more = f" and {len(files) - 10} more" if len(files) > 10 else ""
+            example = files[0].filename if files else "file.txt"
+            raise VectorFileError(
+                f"the zip archive holds {len(files)} files ({listed}{more}); "
+                "expected exactly one. Name the one to load like a file in a "
+                f"folder: {os.path.join(name, example)!r}.",
+                name,
+            )
+        info = files[0]
+    else:
+        try:
+            info = archive.getinfo(member)
+        except KeyError:
+            listed = ", ".join(repr(i.filename) for i in files[:10])
+            raise FileNotFoundError(
+                2, f"No file {member!r} in the zip archive (it holds {listed})", name
+            ) from None
+    stream = archive.open(info)
+    return Source(name, file_path, "zip", stream, raw, info.file_size, raw_size)
+
+
+def open_for_writing(path):
+    """A binary file for writing, compressed when `path` ends in `.gz`,
+    `.bz2` or `.xz`."""
+    path = os.fspath(path)
+    if path.endswith(".gz"):
+        return gzip.open(path, "wb")
+    if path.endswith(".bz2"):
+        return bz2.open(path, "wb")
+    if path.endswith(".xz"):
+        return lzma.open(path, "wb")
+    return open(path, "wb")

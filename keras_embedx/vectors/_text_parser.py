@@ -1,0 +1,401 @@
+"""The block parser behind `text.read_text`: bulk first, careful where needed.
+
+`BlockParser.parse(block, first_line)` turns a block of whole lines into words,
+a float32 matrix, their line numbers, and `(line, message)` for malformed
+lines. Bulk parsers (pandas' C reader, else NumPy's `loadtxt`) take regular
+lines; the rest, and any line a bulk parse refuses (found by bisection), go to
+`parse_line`, which accepts words with spaces and names what is wrong with a
+line in a message.
+"""
+
+import io
+
+import numpy as np
+
+_BISECT_MIN_LINES = 32
+
+
+class _RowProblem(Exception):
+    """One malformed line (internal; becomes a VectorFileError or a skip)."""
+
+
+def _pandas():
+    try:
+        import pandas
+    except ImportError:
+        return None
+    return pandas
+
+
+class BlockParser:
+    """Parses blocks of whole lines into (words, vectors, line numbers, problems)."""
+
+    def __init__(self, name, decode_errors):
+        self.name = name
+        self.decode_errors = decode_errors
+        self.pd = _pandas()
+        self._dim = None
+
+    @property
+    def dim(self):
+        return self._dim
+
+    @dim.setter
+    def dim(self, dim):
+        self._dim = dim
+        self._dtypes = {0: object, **{i: np.float32 for i in range(1, dim + 1)}}
+
+    def parse(self, block, first_line, nlines=None):
+        """All the rows of `block`, whose first line is line `first_line`.
+
+        Returns:
+            `(words, vectors, lines, problems)`: the good rows in line order
+            (`lines` an int64 array of their line numbers) and a list of
+            `(line, message)` for the malformed ones. Blank lines give neither.
+        """
+        if nlines is None:
+            nlines = block.count(b"\n")
+        if nlines == 0:
+            return [], np.empty((0, self._dim), np.float32), np.empty(0, np.int64), []
+        if self.pd is not None:
+            clean = b"\0" not in block
+            trailing = block.endswith(b" \n") and block.count(b" \n") == nlines
+        else:
+            # NumPy's loadtxt cannot tell us about odd lines: check the block
+            # first. With exactly dim spaces per line on average and no doubled,
+            # leading or trailing blank, a longer line implies a shorter one,
+            # which loadtxt refuses.
+            trailing = False
+            clean = (
+                block.count(b" ") == nlines * self._dim
+                and not block.startswith(b" ")
+                and all(
+                    pattern not in block
+                    for pattern in (b"  ", b" \n", b"\n ", b"\r", b"\0")
+                )
+            )
+        if clean:
+            got = self._bulk(block, nlines, trailing)
+            if got is not None:
+                words, vectors = got
+                lines = np.arange(first_line, first_line + nlines, dtype=np.int64)
+                if _bad_rows(words, vectors) is None:
+                    return words, vectors, lines, []
+        return self._sorted(block, first_line)
+
+    # -- the bulk parsers: all lines regular, or None ---------------------------
+
+    def _bulk(self, block, nlines, trailing=False):
+        """`(words, vectors)` for a block of `nlines` regular lines, or None
+        when the block is not regular (a field count, a value, the encoding)."""
+        if self.pd is not None:
+            return self._bulk_pandas(block, nlines, trailing)
+        if trailing:
+            return None
+        return self._bulk_numpy(block, nlines)
+
+    def _bulk_pandas(self, block, nlines, trailing):
+        dim = self._dim
+        options = {}
+        if trailing:
+            options.update(names=list(range(dim + 2)), usecols=list(range(dim + 1)))
+        if self.decode_errors != "strict":
+            options.update(encoding_errors=self.decode_errors)
+        try:
+            frame = self.pd.read_csv(
+                io.BytesIO(block),
+                sep=" ",
+                header=None,
+                index_col=False,
+                dtype=self._dtypes,
+                quoting=3,  # csv.QUOTE_NONE: quotes are part of words
+                na_filter=False,  # "NA", "null", "nan" are words
+                skip_blank_lines=False,
+                engine="c",
+                **options,
+            )
+        except (ValueError, TypeError, OverflowError, IndexError):
+            return None
+        if frame.shape != (nlines, dim + 1):
+            return None
+        words = frame[0].tolist()
+        vectors = frame.iloc[:, 1:].to_numpy(np.float32)
+        return words, vectors
+
+    def _bulk_numpy(self, block, nlines):
+        dim = self._dim
+        ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+        if len(ends) != nlines:
+            return None
+        starts = [0] + (ends[:-1] + 1).tolist()
+        find = block.find
+        try:
+            # Every line has a space here (regular lines, or a checked block).
+            words = [
+                block[s : find(b" ", s)].decode("utf-8", self.decode_errors)
+                for s in starts
+            ]
+            vectors = np.loadtxt(
+                io.BytesIO(block),
+                dtype=np.float32,
+                delimiter=" ",
+                usecols=range(1, dim + 1),
+                comments=None,
+                quotechar=None,
+                ndmin=2,
+                encoding="latin-1",  # only the numeric columns are converted
+            )
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if vectors.shape != (nlines, dim):
+            return None
+        return words, vectors
+
+    # -- sorting a block line by line ------------------------------------------
+
+    def _sorted(self, block, first_line):
+        """Split a block into regular lines (bulk-parsed) and the rest."""
+        dim = self._dim
+        b = np.frombuffer(block, np.uint8)
+        newlines = np.flatnonzero(b == 10)
+        starts = np.concatenate([[0], newlines[:-1] + 1]).astype(np.int64)
+        ends = newlines.copy()
+        last = b[np.maximum(ends - 1, 0)]
+        ends -= (ends > starts) & (last == 13)  # "\r\n"
+        last = b[np.maximum(ends - 1, 0)]
+        ends -= (ends > starts) & (last == 32)  # one trailing space (fastText)
+        spaces = np.flatnonzero(b == 32)
+        n_spaces = np.searchsorted(spaces, ends) - np.searchsorted(spaces, starts)
+        doubled = spaces[:-1][np.diff(spaces) == 1]
+        n_doubled = np.searchsorted(doubled, ends - 1) - np.searchsorted(
+            doubled, starts
+        )
+        odd = np.flatnonzero((b == 13) | (b == 0))
+        n_odd = np.searchsorted(odd, ends) - np.searchsorted(odd, starts)
+        leading = b[np.minimum(starts, len(b) - 1)] == 32
+        regular = (
+            (ends > starts)
+            & (n_spaces == dim)
+            & (n_doubled == 0)
+            & (n_odd == 0)
+            & ~leading
+        )
+        line_numbers = np.arange(first_line, first_line + len(starts), dtype=np.int64)
+        out_words, out_vectors, out_lines, problems = [], [], [], []
+
+        regular_ids = np.flatnonzero(regular)
+        if len(regular_ids):
+            canon, canon_ends = _canonical(b, starts, ends, regular_ids)
+            for ids, words, vectors in self._bisect(
+                canon, canon_ends, 0, len(regular_ids)
+            ):
+                if words is not None:
+                    out_words.append(words)
+                    out_vectors.append(vectors)
+                    out_lines.append(line_numbers[regular_ids[ids]])
+                else:
+                    self._slow_lines(
+                        block,
+                        starts,
+                        newlines,
+                        regular_ids[ids],
+                        line_numbers,
+                        out_words,
+                        out_vectors,
+                        out_lines,
+                        problems,
+                    )
+        self._slow_lines(
+            block,
+            starts,
+            newlines,
+            np.flatnonzero(~regular),
+            line_numbers,
+            out_words,
+            out_vectors,
+            out_lines,
+            problems,
+        )
+        return _merge(out_words, out_vectors, out_lines, dim) + (problems,)
+
+    def _bisect(self, canon, canon_ends, lo, hi):
+        """Yield `(ids, words, vectors)` over canonical lines `[lo, hi)`;
+        `words` is None for ranges left to the careful parser."""
+        start = 0 if lo == 0 else int(canon_ends[lo - 1]) + 1
+        stop = int(canon_ends[hi - 1]) + 1
+        got = self._bulk(canon[start:stop], hi - lo)
+        if got is not None:
+            bad = _bad_rows(*got)
+            if bad is None:
+                yield np.arange(lo, hi), got[0], got[1]
+                return
+            good = np.flatnonzero(~bad)
+            yield (
+                lo + good,
+                [got[0][i] for i in good.tolist()],
+                got[1][good],
+            )
+            yield lo + np.flatnonzero(bad), None, None
+            return
+        if hi - lo <= _BISECT_MIN_LINES:
+            yield np.arange(lo, hi), None, None
+            return
+        mid = (lo + hi) // 2
+        yield from self._bisect(canon, canon_ends, lo, mid)
+        yield from self._bisect(canon, canon_ends, mid, hi)
+
+    def _slow_lines(
+        self,
+        block,
+        starts,
+        newlines,
+        ids,
+        line_numbers,
+        words,
+        vectors,
+        lines,
+        problems,
+    ):
+        if not len(ids):
+            return
+        good_words, good_vectors, good_lines = [], [], []
+        for i in ids.tolist():
+            line = int(line_numbers[i])
+            try:
+                row = self.parse_line(block[starts[i] : newlines[i]])
+            except _RowProblem as e:
+                problems.append((line, str(e)))
+                continue
+            if row is not None:
+                good_words.append(row[0])
+                good_vectors.append(row[1])
+                good_lines.append(line)
+        if good_words:
+            words.append(good_words)
+            vectors.append(np.stack(good_vectors))
+            lines.append(np.asarray(good_lines, np.int64))
+
+    # -- the careful parser ------------------------------------------------------
+
+    def parse_line(self, raw):
+        """`(word, float32 vector)` for one line (bytes, no newline), None for a
+        blank line; raises `_RowProblem` naming what is wrong."""
+        dim = self._dim
+        text = raw.rstrip()
+        if not text.strip():
+            return None
+        try:
+            text = text.decode("utf-8", self.decode_errors)
+        except UnicodeDecodeError as e:
+            raise _RowProblem(
+                f"the line is not valid UTF-8 (byte {text[e.start]:#04x} at column "
+                f"{e.start + 1}); expected UTF-8 text. Pass errors='replace' to "
+                "load such words with U+FFFD in place of the bad bytes, or "
+                "errors='skip' to drop these rows."
+            ) from None
+        fields = text.split()
+        if len(fields) == dim and text[:1].isspace():
+            raise _RowProblem(
+                f"expected a word before the {dim} numbers, found none (the line "
+                f"starts with a blank): {_shorten(text)!r}"
+            )
+        if len(fields) < dim + 1:
+            found = len(fields) - 1
+            numbers = f"only {found} number{'s' if found != 1 else ''}"
+            if found <= 0:
+                numbers = "no numbers"
+            raise _RowProblem(
+                f"expected a word followed by {dim} numbers, found {numbers} "
+                f"(a truncated row?): {_shorten(text)!r}"
+            )
+        parts = text.rsplit(" ", dim)
+        if len(parts) != dim + 1 or not all(parts[1:]):
+            parts = text.rsplit(None, dim)
+        word, values = parts[0], parts[1:]
+        if not word.strip():
+            raise _RowProblem(
+                f"expected a word before the {dim} numbers, found none: "
+                f"{_shorten(text)!r}"
+            )
+        vector = np.empty(dim, np.float32)
+        for j, value in enumerate(values):
+            number = _number(value)
+            if number is None:
+                raise _RowProblem(
+                    f"expected a number in field {j + 2} (vector component "
+                    f"{j + 1} of {dim}), found {_shorten(value)!r}."
+                )
+            vector[j] = number
+        if not np.isfinite(vector).all():
+            j = int(np.flatnonzero(~np.isfinite(vector))[0])
+            raise _RowProblem(
+                f"expected finite numbers, found {values[j]!r} in field {j + 2} "
+                f"(vector component {j + 1} of {dim}); NaN and infinity are not "
+                "valid word vector values."
+            )
+        extra = word.split(" ")[1:]
+        if extra and all(_looks_like_vector_value(t) for t in extra):
+            raise _RowProblem(
+                f"expected a word followed by {dim} numbers, found "
+                f"{dim + len(extra)} numbers (a row of the wrong width?)."
+            )
+        return word, vector
+
+
+def _canonical(b, starts, ends, ids):
+    """The bytes of lines `ids`, each cut to `[start, end)` and ended by `\\n`;
+    and the offset of each `\\n` in them."""
+    delta = np.zeros(len(b) + 1, np.int8)
+    delta[starts[ids]] += 1
+    delta[ends[ids]] -= 1
+    keep = np.cumsum(delta[:-1], dtype=np.int8).view(np.bool_)
+    out = np.empty(int(keep.sum()) + len(ids), np.uint8)
+    lengths = ends[ids] - starts[ids]
+    canon_ends = np.cumsum(lengths + 1) - 1
+    mask = np.ones(len(out), np.bool_)
+    mask[canon_ends] = False
+    out[mask] = b[keep]
+    out[canon_ends] = 10
+    return out.tobytes(), canon_ends
+
+
+def _bad_rows(words, vectors):
+    """Mask of rows a bulk parse accepted but that need the careful parser
+    (non-finite values, empty words), or None when all are fine."""
+    bad = ~np.isfinite(vectors).all(axis=1)
+    empty = [i for i, w in enumerate(words) if not w or w.isspace()]
+    if empty:
+        bad[empty] = True
+    return bad if bad.any() else None
+
+
+def _merge(words, vectors, lines, dim):
+    if not words:
+        return [], np.empty((0, dim), np.float32), np.empty(0, np.int64)
+    if len(words) == 1:
+        return words[0], vectors[0], lines[0]
+    all_lines = np.concatenate(lines)
+    order = np.argsort(all_lines, kind="stable")
+    flat = [w for ws in words for w in ws]
+    return (
+        [flat[i] for i in order.tolist()],
+        np.concatenate(vectors)[order],
+        all_lines[order],
+    )
+
+
+def _number(text):
+    if not text.isascii() or "_" in text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _looks_like_vector_value(text):
+    return _number(text) is not None and any(c in text for c in ".eE")
+
+
+def _shorten(text, n=60):
+    return text if len(text) <= n else text[: n - 3] + "..."

@@ -1,0 +1,276 @@
+"""`load_vectors`: one entry point for every vector file format."""
+
+import os
+import re
+import shutil
+import tempfile
+
+from keras_embedx.vectors import cache
+from keras_embedx.vectors._rows import vocabulary_set
+from keras_embedx.vectors._source import open_source
+from keras_embedx.vectors.errors import VectorFileError
+
+#: The formats `load_vectors` reads (`format="auto"` picks one by content).
+FORMATS = (
+    "glove",
+    "word2vec_text",
+    "word2vec_binary",
+    "fasttext_vec",
+    "fasttext_bin",
+    "cache",
+)
+ERRORS = ("strict", "skip", "replace")
+FASTTEXT_MAGIC = 793712314
+_FASTTEXT_HEAD = FASTTEXT_MAGIC.to_bytes(4, "little")
+_HEADER = re.compile(rb"\s*\d+\s+\d+\s*")
+_TEXT_BYTES = frozenset(b"0123456789+-.eE \t\r\nnaifNAIFty")
+_CONTROL = frozenset(range(32)) - {9, 10, 13}
+
+
+def load_vectors(
+    path,
+    format="auto",
+    limit=None,
+    errors="strict",
+    progress=True,
+    *,
+    vocabulary=None,
+    mmap=True,
+):
+    """Load word vectors from a GloVe, word2vec, fastText or cache file.
+
+    The format is recognised from the file's content (`format="auto"`):
+    the cache magic, fastText's `.bin` magic number, a `count dim` header
+    followed by text (word2vec / fastText `.vec`) or by raw floats (word2vec
+    binary), else GloVe text. `.gz`, `.bz2`, `.xz` and `.zip` files are read
+    transparently (by content, not name); a member of a zip archive holding
+    several files is named like a file in a folder:
+    `"glove.6B.zip/glove.6B.100d.txt"`.
+
+    Text files are parsed in bulk by pandas' C reader when pandas is
+    installed (`pip install keras-embedx[fast]`), else by NumPy, in blocks,
+    into one float32 matrix that grows in place, so peak memory stays near
+    the size of the result. Lines the bulk path rejects go to a careful
+    parser that accepts words containing spaces (the last `dim` fields are
+    the vector), `\\r\\n` line ends, a byte-order mark, trailing blanks and
+    blank lines, and names the file, line and problem for anything else.
+
+    When a word occurs twice the first occurrence wins, with a
+    `VectorFileWarning` that counts the repeats (as gensim keeps the first).
+
+    Args:
+        path: str or `os.PathLike`, the vector file.
+        format: `"auto"` (default), `"glove"` (text, no header),
+            `"word2vec_text"` / `"fasttext_vec"` (text with a `count dim`
+            header), `"word2vec_binary"`, `"fasttext_bin"` (a fastText model:
+            the vectors of its vocabulary words, as fastText computes them; for
+            subwords of unseen words use
+            `keras_embedx.layers.SubwordEmbedding.from_fasttext`), or
+            `"cache"` (written by `WordVectors.save`). Hyphens may stand for
+            underscores.
+        limit: optional positive int: read only the first `limit` rows (the
+            most frequent words, in files sorted by frequency).
+        errors: what to do with malformed rows. `"strict"` (default) raises
+            `VectorFileError` naming the file, the line (or row) and the
+            problem. `"skip"` drops bad rows, counts them in `wv.skipped` and
+            warns. `"replace"` loads words that are not valid UTF-8 with
+            U+FFFD in place of the bad bytes (other problems still raise).
+        progress: bool, show a progress bar on stderr for files over 8 MB.
+        vocabulary: optional collection of words (or a `Vocabulary`): keep
+            only these, so memory grows with the vocabulary, not the file.
+        mmap: bool, for cache files: memory-map the vectors read-only
+            (default) instead of reading them into memory.
+
+    Returns:
+        A `WordVectors`, in file order, with `.source`, `.format`,
+        `.skipped` and `.duplicates` set (and `.counts` for fastText `.bin`).
+
+    Raises:
+        FileNotFoundError: nothing at `path`.
+        VectorFileError: (a `ValueError`) the file is malformed, truncated,
+            a directory, or not a vector file.
+
+    Example:
+
+    >>> from gensim.test.utils import datapath
+    >>> import keras_embedx
+    >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
+    >>> len(wv), wv.dim, wv.format
+    (2747, 10, 'word2vec_binary')
+    >>> wv.most_similar("war", topn=1)[0][0]
+    'conflict'
+    """
+    from keras_embedx.vectors.word_vectors import WordVectors
+
+    format = _check_format(format)
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+    ):
+        raise ValueError(
+            f"`limit` must be a positive int or None. Received: limit={limit!r}"
+        )
+    if errors not in ERRORS:
+        raise ValueError(
+            f"`errors` must be one of {ERRORS}. Received: errors={errors!r}"
+        )
+    vocab = vocabulary_set(vocabulary)
+
+    with open_source(path) as src:
+        head = src.peek()
+        if format == "auto":
+            format = sniff(head, src.name)
+        kwargs = dict(errors=errors, limit=limit, vocabulary=vocab, progress=progress)
+        counts = None
+        source_name = src.name
+        if format in ("glove", "word2vec_text", "fasttext_vec"):
+            from keras_embedx.vectors.text import read_text
+
+            words, vectors, index, info = read_text(
+                src, header=format != "glove", **kwargs
+            )
+        elif format == "word2vec_binary":
+            from keras_embedx.vectors.word2vec_binary import read_word2vec_binary
+
+            words, vectors, index, info = read_word2vec_binary(src, **kwargs)
+        elif format == "fasttext_bin":
+            words, vectors, counts, index = _read_fasttext_bin(src, head, limit, vocab)
+            info = {"skipped": 0, "duplicates": 0}
+        else:  # cache
+            words, vectors, counts, _ = cache.load_cache(src, mmap=mmap)
+            index = None
+            if limit is not None or vocab is not None:
+                words, vectors, counts, index = _select(
+                    words, vectors, counts, limit, vocab
+                )
+            info = {"skipped": 0, "duplicates": 0}
+    wv = WordVectors._from_parts(
+        words, vectors, counts=counts, source=source_name, index=index
+    )
+    wv.format = format
+    wv.skipped = info["skipped"]
+    wv.duplicates = info["duplicates"]
+    return wv
+
+
+def detect_format(path):
+    """The format `load_vectors(path)` would read `path` as (one of `FORMATS`)."""
+    with open_source(path) as src:
+        return sniff(src.peek(), src.name)
+
+
+def sniff(head, name):
+    """The format of a file whose (decompressed) content starts with `head`."""
+    if not head:
+        raise VectorFileError(
+            "the file is empty; expected a vector file (GloVe or word2vec text, "
+            "word2vec binary, fastText .vec/.bin, or a keras_embedx cache).",
+            name,
+        )
+    if cache.is_cache(head):
+        return "cache"
+    if head[:4] == _FASTTEXT_HEAD:
+        return "fasttext_bin"
+    text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    eol = text.find(b"\n")
+    first = text[:eol] if eol >= 0 else text
+    if _HEADER.fullmatch(first):
+        dim = int(first.split()[1])
+        rest = text[eol + 1 :].lstrip(b"\n")
+        space = rest.find(b" ")
+        if space < 0:
+            return "word2vec_text"  # a header and nothing else, or damage
+        # Text numbers, or raw float32 bytes, up to the end of the first row?
+        sample = rest[space + 1 : space + 1 + min(4 * dim, 512)].split(b"\n")[0]
+        if sample and set(sample) <= _TEXT_BYTES:
+            return "word2vec_text"
+        return "word2vec_binary"
+    if set(text[:1024]) & _CONTROL:
+        magic = int.from_bytes(head[:4].ljust(4, b"\0"), "little")
+        raise VectorFileError(
+            f"not a recognised vector file: it starts with bytes {head[:8]!r} "
+            f"(as a little-endian int32: {magic}), which is neither fastText's "
+            f".bin magic number {FASTTEXT_MAGIC}, a keras_embedx cache, a "
+            "word2vec header 'count dim', nor text. Is the file damaged, or "
+            "in another format?",
+            name,
+        )
+    return "glove"
+
+
+def _check_format(format):
+    if not isinstance(format, str):
+        raise TypeError(
+            f"`format` must be a str. Received: format={format!r} of type "
+            f"{type(format).__name__}"
+        )
+    normal = format.lower().replace("-", "_")
+    if normal != "auto" and normal not in FORMATS:
+        raise ValueError(
+            f"`format` must be 'auto' or one of {FORMATS}. Received: format={format!r}"
+        )
+    return normal
+
+
+def _read_fasttext_bin(src, head, limit, vocab):
+    """fastText `.bin`: the vocabulary words and their vectors (fastText's
+    `getWordVector`: the word's row averaged with its n-gram rows)."""
+    if head[:4] != _FASTTEXT_HEAD:
+        magic = int.from_bytes(head[:4].ljust(4, b"\0"), "little")
+        raise VectorFileError(
+            f"bad magic number {magic} (bytes {head[:4]!r}) at byte 0: expected "
+            f"fastText's {FASTTEXT_MAGIC} ({_FASTTEXT_HEAD!r}). This is not a "
+            "fastText .bin model.",
+            src.name,
+        )
+    from keras_embedx.vectors import fasttext_bin
+
+    tmp_dir = None
+    path = src.path
+    if src.compression not in (None, "gzip"):
+        tmp_dir = tempfile.mkdtemp(prefix="keras_embedx_")
+        path = os.path.join(tmp_dir, "model.bin")
+        with open(path, "wb") as out:
+            while True:
+                chunk = src.read(64 << 20)
+                if not chunk:
+                    break
+                out.write(chunk)
+    try:
+        model = fasttext_bin.read_fasttext_bin(path)
+    except fasttext_bin.FastTextFormatError as e:
+        message = str(e)
+        if path != src.name and message.startswith(path):
+            message = src.name + message[len(path) :]
+        raise VectorFileError(message) from e
+    finally:
+        if tmp_dir is not None:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+    words = list(model.words)
+    take = len(words) if limit is None else min(limit, len(words))
+    ids = list(range(take))
+    if vocab is not None:
+        ids = [i for i in ids if words[i] in vocab]
+    if len(ids) == len(words):
+        vectors = model.word_vectors()
+        counts = model.counts
+    else:
+        vectors = model.word_vectors([words[i] for i in ids])
+        counts = model.counts[ids]
+        words = [words[i] for i in ids]
+    index = dict(zip(words, range(len(words))))
+    if len(index) != len(words):
+        raise VectorFileError("the model's vocabulary repeats words.", src.name)
+    return words, vectors, counts, index
+
+
+def _select(words, vectors, counts, limit, vocab):
+    ids = range(len(words) if limit is None else min(limit, len(words)))
+    if vocab is not None:
+        ids = [i for i in ids if words[i] in vocab]
+        vectors = vectors[ids]
+        counts = None if counts is None else counts[ids]
+    else:
+        vectors = vectors[: len(ids)]
+        counts = None if counts is None else counts[: len(ids)]
+    words = [words[i] for i in ids]
+    return words, vectors, counts, None

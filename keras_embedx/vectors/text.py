@@ -1,0 +1,306 @@
+"""Text vector files: GloVe (no header) and word2vec / fastText `.vec` (header).
+
+One row per line: a word, then `dim` numbers, separated by single spaces
+(fastText adds a trailing space). word2vec and fastText files start with a
+header line `count dim`.
+
+Reading is vectorised and chunked. Each block of lines goes first to pandas'
+C reader (when pandas is installed), or to NumPy's `loadtxt`. A block that
+path rejects is sorted line by line with NumPy: regular lines (exactly `dim`
+single spaces) are parsed in bulk again, and only the rest, plus any line a
+bulk parse still refuses (found by bisection), goes through a careful Python
+parser. That parser accepts what real files contain: words with spaces (the
+last `dim` fields are the vector), `\\r\\n` endings, a byte-order mark, trailing
+or repeated blanks, and blank lines (ignored). It names the line and the
+problem for anything else.
+"""
+
+import collections
+import re
+import warnings
+
+import numpy as np
+
+from keras_embedx.vectors._progress import Progress
+from keras_embedx.vectors._rows import RowCollector
+from keras_embedx.vectors._source import open_for_writing
+from keras_embedx.vectors._text_parser import BlockParser
+from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
+
+_FIRST_BLOCK = 1 << 20
+_BLOCK = 32 << 20
+_BOM = b"\xef\xbb\xbf"
+_HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
+_MAX_LISTED = 3
+# A gzip stream expands at most ~1032:1 (deflate's limit); other compressors
+# could do more, but a bound is only needed to size the first allocation.
+_COMPRESSED_RATIO_GUESS = 4
+_FORMAT_HINT = {
+    True: "word2vec/fastText text format: a header line 'count dim', then "
+    "one word and its numbers per line",
+    False: "GloVe text format: one word and its numbers per line, no header",
+}
+
+
+def read_text(
+    src, *, header, errors="strict", limit=None, vocabulary=None, progress=True
+):
+    """Read a GloVe (`header=False`) or word2vec/fastText text file.
+
+    Args:
+        src: an open `Source`.
+        header: bool, whether the first line is `count dim`.
+        errors: `"strict"`, `"skip"` or `"replace"` (see `load_vectors`).
+        limit: optional int, read only the first `limit` rows.
+        vocabulary: optional set of str, keep only these words.
+        progress: bool, show a progress bar for large files.
+
+    Returns:
+        `(words, vectors, index, info)` where `info` is a dict with `skipped`
+        and `duplicates`.
+    """
+    decode_errors = "replace" if errors == "replace" else "strict"
+    parser = BlockParser(src.name, decode_errors)
+    blocks = _line_blocks(src)
+    block = next(blocks, None)
+    if block is None or not block.strip():
+        what = "empty" if block is None else "blank"
+        raise VectorFileError(
+            f"the file is {what}; expected {_FORMAT_HINT[bool(header)]}.", src.name
+        )
+    line_no = 1
+    count = None
+    if header:
+        eol = block.index(b"\n")
+        count, dim = _parse_header(block[:eol], src.name)
+        block = block[eol + 1 :]
+        line_no = 2
+    else:
+        dim = _infer_dim(block, src.name)
+    parser.dim = dim
+
+    row_bytes = 2 * dim + 2  # the shortest possible row: "w 0 0 ... 0\n"
+    if src.size is not None:
+        content = src.size
+    else:
+        content = src.raw_size * _COMPRESSED_RATIO_GUESS
+    nl = max(1, block.count(b"\n"))
+    estimate = int(content / max(row_bytes, len(block) / nl) * 1.02) + 16
+    if count is not None and src.size is not None:
+        most = src.size // row_bytes + 1
+        if count > most and (limit is None or limit > most):
+            message = (
+                f"the header says {count} rows of {dim} numbers, which needs at "
+                f"least {count * row_bytes} bytes, but the file has only "
+                f"{src.size}: the header is wrong or the file is truncated."
+            )
+            if errors != "skip":
+                raise VectorFileError(message, src.name, 1)
+            warnings.warn(f"{src.name}, line 1: {message}", VectorFileWarning, 3)
+    capacity = min(
+        x
+        for x in (estimate, count, limit, len(vocabulary or ()) or None)
+        if x is not None
+    )
+    rows = RowCollector(dim, capacity, vocabulary)
+    bar = Progress(f"Loading {src.name}", src.progress()[1], progress)
+
+    seen = 0  # data rows so far, good or bad
+    skipped = []
+    n_skipped = 0
+    overflow_line = None
+    stopped = False
+    while block is not None:
+        nlines = block.count(b"\n")
+        words, vectors, lines, problems = parser.parse(block, line_no, nlines)
+        n_rows = len(words) + len(problems)
+        order = None
+        if limit is not None and seen + n_rows >= limit:
+            order = np.sort(np.concatenate([lines, [p[0] for p in problems]]))
+            cutoff = order[limit - seen - 1]
+            if cutoff < order[-1]:
+                keep = lines <= cutoff
+                words = [w for w, k in zip(words, keep) if k]
+                vectors, lines = vectors[keep], lines[keep]
+                problems = [p for p in problems if p[0] <= cutoff]
+                n_rows = len(words) + len(problems)
+            stopped = True
+        if count is not None and overflow_line is None and seen + n_rows > count:
+            if order is None:
+                order = np.sort(np.concatenate([lines, [p[0] for p in problems]]))
+            overflow_line = int(order[count - seen])
+            message = (
+                f"the header (line 1) says {count} rows, but there are more: row "
+                f"{count + 1} is on this line."
+            )
+            if errors != "skip":
+                raise VectorFileError(message, src.name, overflow_line)
+        if problems:
+            problems.sort()
+            if errors != "skip":
+                line, message = problems[0]
+                raise VectorFileError(message, src.name, line)
+            n_skipped += len(problems)
+            skipped.extend(problems[: _MAX_LISTED - len(skipped)])
+        rows.add(words, vectors, lines)
+        seen += n_rows
+        line_no += nlines
+        bar.update(src.progress()[0])
+        if stopped:
+            break
+        block = next(blocks, None)
+
+    if count is not None and not stopped and seen < count:
+        message = (
+            f"the header (line 1) says {count} rows, but the file has only {seen}: "
+            "it ends here. Is the file truncated?"
+        )
+        if errors != "skip":
+            raise VectorFileError(message, src.name, line_no - 1)
+        warnings.warn(f"{src.name}: {message}", VectorFileWarning, 3)
+    if overflow_line is not None:
+        warnings.warn(
+            f"{src.name}: the header (line 1) says {count} rows, but the file has "
+            f"{seen} (from line {overflow_line} on); all were read.",
+            VectorFileWarning,
+            3,
+        )
+    if n_skipped:
+        listed = "; ".join(f"line {line}: {msg}" for line, msg in skipped)
+        warnings.warn(
+            f"{src.name}: skipped {n_skipped} malformed row"
+            f"{'s' if n_skipped > 1 else ''} (errors='skip'). First: {listed}",
+            VectorFileWarning,
+            3,
+        )
+    rows.warn_duplicates(src.name)
+    words, vectors, index = rows.finish()
+    bar.close(f"{len(words)} words x {dim}")
+    info = {"skipped": n_skipped, "duplicates": rows.duplicates}
+    return words, vectors, index, info
+
+
+def _line_blocks(src):
+    """Yield blocks of whole lines, each ending in `\\n`; BOM removed."""
+    pending = b""
+    size = _FIRST_BLOCK
+    first = True
+    while True:
+        data = src.read(size)
+        size = _BLOCK
+        if first:
+            first = False
+            while len(data) < 3 and data == _BOM[: len(data)]:
+                more = src.read(size)
+                if not more:
+                    break
+                data += more
+            if data.startswith(_BOM):
+                data = data[3:]
+        if not data:
+            if pending:
+                yield pending + b"\n"
+            return
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            pending += data
+            continue
+        if pending:
+            block = b"".join([pending, memoryview(data)[:cut]])
+        elif cut == len(data):
+            block = data
+        else:
+            block = data[:cut]
+        pending = data[cut:]
+        yield block
+
+
+def _parse_header(line, name):
+    match = _HEADER.fullmatch(line)
+    if match is None:
+        shown = line[:80].decode("utf-8", "replace")
+        raise VectorFileError(
+            "expected a header 'count dim' (two integers, as word2vec and "
+            f"fastText .vec files start with), found {shown!r}. If the file has "
+            "no header, load it with format='glove'.",
+            name,
+            1,
+        )
+    count, dim = int(match[1]), int(match[2])
+    if dim < 1:
+        raise VectorFileError(
+            f"the header 'count dim' gives dim={dim}; expected a positive vector "
+            "width.",
+            name,
+            1,
+        )
+    return count, dim
+
+
+def _infer_dim(block, name, sample=200):
+    """The vector width of a headerless file: the most common number of
+    fields on its first lines, less one (the word)."""
+    widths = collections.Counter()
+    first_line = None
+    for i, raw in enumerate(block.split(b"\n", sample)[:sample]):
+        line = raw.rstrip()
+        if not line:
+            continue
+        if first_line is None:
+            first_line = (i + 1, line)
+        widths[len(line.split()) - 1] += 1
+    if first_line is None:
+        raise VectorFileError(
+            f"no data rows; expected {_FORMAT_HINT[False]}.", name, None
+        )
+    dim = widths.most_common(1)[0][0]
+    if dim < 1:
+        shown = first_line[1][:80].decode("utf-8", "replace")
+        raise VectorFileError(
+            "expected a word followed by numbers, separated by spaces "
+            f"({_FORMAT_HINT[False]}), found {shown!r}.",
+            name,
+            first_line[0],
+        )
+    return dim
+
+
+# -- writing ---------------------------------------------------------------------
+
+
+def write_text(path, words, vectors, *, header, precision=None):
+    """Write GloVe (`header=False`) or word2vec text (`header=True`).
+
+    Numbers are written in the shortest form that reads back to the same
+    float32 (`precision=None`), or with `precision` significant digits.
+    A path ending in `.gz`, `.bz2` or `.xz` is compressed.
+    """
+    vectors = np.asarray(vectors, np.float32)
+    for word in words:
+        if not word or "\n" in word or "\r" in word or word != word.strip():
+            raise ValueError(
+                f"Cannot write the word {word!r} to a text vector file: a word "
+                "must be non-empty, without line breaks or leading/trailing "
+                "blanks."
+            )
+        if header and " " in word:
+            raise ValueError(
+                f"Cannot write the word {word!r} in word2vec text format: words "
+                "containing spaces cannot be read back by word2vec tools. Use "
+                "format='glove' (this package reads such words back) or 'cache'."
+            )
+    with open_for_writing(path) as f:
+        if header:
+            f.write(f"{len(words)} {vectors.shape[1]}\n".encode())
+        fmt = None if precision is None else f"%.{int(precision)}g"
+        lines = []
+        for word, row in zip(words, vectors):
+            if fmt is None:
+                numbers = " ".join(map(str, row))
+            else:
+                numbers = " ".join([fmt % x for x in row.tolist()])
+            lines.append(f"{word} {numbers}\n")
+            if len(lines) >= 4096:
+                f.write("".join(lines).encode("utf-8"))
+                lines = []
+        f.write("".join(lines).encode("utf-8"))

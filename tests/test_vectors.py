@@ -1,0 +1,316 @@
+"""`keras_embedx.load_vectors` against gensim's own loaders on gensim's fixtures."""
+
+import bz2
+import gzip
+import lzma
+import shutil
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+from gensim.models.fasttext import load_facebook_vectors
+
+import keras_embedx
+from keras_embedx.vectors import (
+    FORMATS,
+    VectorFileError,
+    VectorFileWarning,
+    _progress,
+    _text_parser,
+    detect_format,
+    load_vectors,
+    text,
+)
+
+# (fixture, gensim's load_word2vec_format kwargs, our kwargs, detected format)
+TEXT_AND_BINARY = [
+    ("test_glove.txt", {"no_header": True}, {}, "glove"),
+    ("euclidean_vectors.bin", {"binary": True}, {}, "word2vec_binary"),
+    ("crime-and-punishment.vec", {}, {}, "word2vec_text"),
+    ("toy-model.vec", {}, {}, "word2vec_text"),
+    (
+        "pang_lee_polarity_fasttext.vec",
+        {"unicode_errors": "replace"},
+        {"errors": "replace"},
+        "word2vec_text",
+    ),
+]
+FASTTEXT_BIN = ["crime-and-punishment.bin", "toy-model.bin", "lee_fasttext_new.bin"]
+
+
+@pytest.fixture(autouse=True)
+def _clear_keras_session():
+    # Overrides conftest's: these tests build no Keras state, and clearing the
+    # session (a full gc.collect) costs about a second per test.
+    yield
+
+
+def gensim_kv(datapath, name, **kwargs):
+    return KeyedVectors.load_word2vec_format(datapath(name), **kwargs)
+
+
+def assert_same(wv, kv):
+    assert wv.words == kv.index_to_key
+    assert wv.vectors.dtype == np.float32
+    np.testing.assert_array_equal(wv.vectors, kv.vectors)
+
+
+@pytest.mark.parametrize("name,gensim_kwargs,kwargs,fmt", TEXT_AND_BINARY)
+def test_every_word_and_vector_equal_gensim(datapath, name, gensim_kwargs, kwargs, fmt):
+    wv = load_vectors(datapath(name), **kwargs)
+    assert_same(wv, gensim_kv(datapath, name, **gensim_kwargs))
+    assert wv.format == fmt
+    assert detect_format(datapath(name)) == fmt
+    assert wv.source == datapath(name)
+    assert wv.skipped == 0
+
+
+@pytest.mark.parametrize("name,gensim_kwargs,kwargs,fmt", TEXT_AND_BINARY)
+def test_explicit_format_equals_auto(datapath, name, gensim_kwargs, kwargs, fmt):
+    wv = load_vectors(datapath(name), format=fmt.replace("_", "-"), **kwargs)
+    assert_same(wv, gensim_kv(datapath, name, **gensim_kwargs))
+
+
+def test_numpy_fallback_without_pandas(datapath, monkeypatch):
+    # pandas is an optional extra: the NumPy path must give the same result.
+    monkeypatch.setattr(_text_parser, "_pandas", lambda: None)
+    for name, gensim_kwargs, kwargs, _ in TEXT_AND_BINARY:
+        wv = load_vectors(datapath(name), **kwargs)
+        assert_same(wv, gensim_kv(datapath, name, **gensim_kwargs))
+
+
+@pytest.mark.parametrize("pandas", [True, False])
+def test_many_small_blocks(datapath, monkeypatch, pandas):
+    # Blocks of a few lines exercise every block boundary of a real file.
+    monkeypatch.setattr(text, "_FIRST_BLOCK", 3000)
+    monkeypatch.setattr(text, "_BLOCK", 20_000)
+    if not pandas:
+        monkeypatch.setattr(_text_parser, "_pandas", lambda: None)
+    name = "pang_lee_polarity_fasttext.vec"
+    wv = load_vectors(datapath(name), errors="replace")
+    assert_same(wv, gensim_kv(datapath, name, unicode_errors="replace"))
+    with pytest.raises(VectorFileError, match="line 150: the line is not valid UTF-8"):
+        load_vectors(datapath(name))
+
+
+@pytest.mark.parametrize("name", FASTTEXT_BIN)
+def test_fasttext_bin_equals_gensim_facebook_vectors(datapath, name):
+    wv = load_vectors(datapath(name))
+    kv = load_facebook_vectors(datapath(name))
+    assert wv.format == "fasttext_bin"
+    assert wv.words == kv.index_to_key
+    assert wv.counts.tolist() == [kv.get_vecattr(w, "count") for w in wv.words]
+    for i, word in enumerate(wv.words):
+        if word == "</s>":
+            # fastText gives "</s>" its own row only; gensim also adds n-grams.
+            np.testing.assert_array_equal(wv.vectors[i], kv.vectors_vocab[i])
+        else:
+            np.testing.assert_allclose(wv.vectors[i], kv[word], rtol=0, atol=1e-6)
+
+
+def test_fasttext_bin_and_vec_of_one_model_agree(datapath):
+    # fastText wrote both files from one model; .vec has 5 significant digits.
+    wv_bin = load_vectors(datapath("crime-and-punishment.bin"))
+    wv_vec = load_vectors(datapath("crime-and-punishment.vec"))
+    assert wv_bin.words == wv_vec.words
+    np.testing.assert_allclose(wv_bin.vectors, wv_vec.vectors, atol=1e-4)
+
+
+def _compress(src, dst, kind):
+    if kind == "zip":
+        with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+            z.write(src, arcname="vectors.data")
+        return
+    opener = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}[kind]
+    with open(src, "rb") as f, opener(dst, "wb") as out:
+        shutil.copyfileobj(f, out)
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zip"])
+@pytest.mark.parametrize(
+    "name", ["test_glove.txt", "euclidean_vectors.bin", "crime-and-punishment.vec"]
+)
+def test_compressed_files_load_transparently(datapath, tmp_path, name, kind):
+    dst = tmp_path / f"{name}.{kind}"
+    _compress(datapath(name), dst, kind)
+    wv = load_vectors(dst)
+    plain = load_vectors(datapath(name))
+    assert wv.words == plain.words
+    np.testing.assert_array_equal(wv.vectors, plain.vectors)
+    assert wv.format == plain.format
+
+
+@pytest.mark.parametrize("kind", ["gz", "xz"])
+def test_compressed_fasttext_bin(datapath, tmp_path, kind):
+    dst = tmp_path / f"model.bin.{kind}"
+    _compress(datapath("toy-model.bin"), dst, kind)
+    wv = load_vectors(dst)
+    kv = load_facebook_vectors(datapath("toy-model.bin"))
+    assert wv.words == kv.index_to_key
+    np.testing.assert_allclose(wv.vectors, kv.vectors, atol=1e-6)
+
+
+def test_compression_is_recognised_by_content_not_name(datapath, tmp_path):
+    dst = tmp_path / "vectors.txt"  # gzip data behind a plain name
+    _compress(datapath("test_glove.txt"), dst, "gz")
+    kv = gensim_kv(datapath, "test_glove.txt", no_header=True)
+    assert_same(load_vectors(dst), kv)
+
+
+def test_zip_member_named_like_a_path(datapath, tmp_path):
+    archive = tmp_path / "glove.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(datapath("test_glove.txt"), arcname="glove/test_glove.txt")
+        z.write(datapath("crime-and-punishment.vec"), arcname="cp.vec")
+    kv = gensim_kv(datapath, "test_glove.txt", no_header=True)
+    assert_same(load_vectors(f"{archive}/glove/test_glove.txt"), kv)
+    assert_same(
+        load_vectors(f"{archive}/cp.vec"),
+        gensim_kv(datapath, "crime-and-punishment.vec"),
+    )
+    with pytest.raises(VectorFileError, match="holds 2 files") as info:
+        load_vectors(archive)
+    assert "glove/test_glove.txt" in str(info.value)
+    with pytest.raises(FileNotFoundError, match="nothing.txt"):
+        load_vectors(f"{archive}/nothing.txt")
+
+
+@pytest.mark.parametrize("name,gensim_kwargs,kwargs,fmt", TEXT_AND_BINARY)
+def test_limit_equals_gensim_limit(datapath, name, gensim_kwargs, kwargs, fmt):
+    for limit in (1, 7, 30):
+        wv = load_vectors(datapath(name), limit=limit, **kwargs)
+        assert_same(wv, gensim_kv(datapath, name, limit=limit, **gensim_kwargs))
+
+
+def test_limit_on_fasttext_bin_keeps_the_first_words(datapath):
+    full = load_vectors(datapath("lee_fasttext_new.bin"))
+    wv = load_vectors(datapath("lee_fasttext_new.bin"), limit=25)
+    assert wv.words == full.words[:25]
+    np.testing.assert_array_equal(wv.vectors, full.vectors[:25])
+    np.testing.assert_array_equal(wv.counts, full.counts[:25])
+
+
+def test_limit_stops_before_a_bad_row(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("a 1 2\nb 3 4\nc oops 5\n")
+    wv = load_vectors(path, limit=2)
+    assert wv.words == ["a", "b"]
+    np.testing.assert_array_equal(wv.vectors, [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize(
+    "name", ["test_glove.txt", "euclidean_vectors.bin", "lee_fasttext_new.bin"]
+)
+def test_vocabulary_keeps_only_those_words_in_file_order(datapath, name):
+    full = load_vectors(datapath(name))
+    wanted = [full.words[i] for i in (9, 2, 5, 0)] + ["no-such-word"]
+    wv = load_vectors(datapath(name), vocabulary=wanted)
+    assert wv.words == [full.words[i] for i in (0, 2, 5, 9)]
+    np.testing.assert_array_equal(wv.vectors, full.vectors[[0, 2, 5, 9]])
+
+
+def test_vocabulary_accepts_a_vocabulary_object(datapath):
+    vocab = keras_embedx.Vocabulary(["the", "of", "zzz-unknown"])
+    wv = load_vectors(datapath("test_glove.txt"), vocabulary=vocab)
+    assert wv.words == ["the", "of"]
+
+
+def test_duplicate_words_first_wins_with_a_count(tmp_path, datapath):
+    path = tmp_path / "dup.txt"
+    path.write_text("a 1 2\nb 3 4\na 5 6\nc 7 8\nb 9 9\na 0 0\n")
+    with pytest.warns(VectorFileWarning, match="3 duplicate words") as record:
+        wv = load_vectors(path)
+    assert "'a' at line 3" in str(record[0].message)
+    assert wv.duplicates == 3
+    kv = KeyedVectors.load_word2vec_format(path, no_header=True)
+    assert wv.words == kv.index_to_key[:3] == ["a", "b", "c"]
+    np.testing.assert_array_equal(wv.vectors, kv.vectors[:3])
+
+
+def test_words_with_spaces_take_the_last_dim_fields(tmp_path):
+    # glove.840B.300d has such words: the vector is the last `dim` fields.
+    path = tmp_path / "spaces.txt"
+    path.write_text(
+        "the 0.1 0.2 0.3\nnew york 1 2 3\n. . . 4 5 6\nat\u00a0home 7 8 9\n"
+    )
+    wv = load_vectors(path)
+    assert wv.words == ["the", "new york", ". . .", "at\u00a0home"]
+    np.testing.assert_array_equal(wv["new york"], np.float32([1, 2, 3]))
+    np.testing.assert_array_equal(wv[". . ."], np.float32([4, 5, 6]))
+
+
+def test_words_that_look_like_numbers_or_na_stay_words(tmp_path):
+    path = tmp_path / "odd.txt"
+    path.write_text('007 1 2\nNaN 3 4\nnull 5 6\n"quoted 7 8\n# 9 10\n1e5 11 12\n')
+    wv = load_vectors(path)
+    assert wv.words == ["007", "NaN", "null", '"quoted', "#", "1e5"]
+    np.testing.assert_array_equal(wv.vectors[:, 0], [1, 3, 5, 7, 9, 11])
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["bom", "crlf", "trailing_space", "blank_lines", "no_final_newline", "tabs"],
+)
+def test_real_file_quirks_give_gensims_vectors(datapath, tmp_path, variant):
+    original = open(datapath("test_glove.txt"), "rb").read()
+    lines = original.rstrip(b"\n").split(b"\n")
+    if variant == "bom":
+        data = b"\xef\xbb\xbf" + original
+    elif variant == "crlf":
+        data = b"\r\n".join(lines) + b"\r\n"
+    elif variant == "trailing_space":
+        data = b" \n".join(lines) + b" \n"
+    elif variant == "blank_lines":
+        data = b"\n" + b"\n\n".join(lines) + b"\n\n\n"
+    elif variant == "no_final_newline":
+        data = b"\n".join(lines)
+    else:  # a tab between the word and its numbers, double spaces between numbers
+        data = b"\n".join(
+            line.replace(b" ", b"\t", 1).replace(b" ", b"  ") for line in lines
+        )
+    path = tmp_path / f"{variant}.txt"
+    path.write_bytes(data)
+    wv = load_vectors(path)
+    assert_same(wv, gensim_kv(datapath, "test_glove.txt", no_header=True))
+
+
+def test_fasttext_vec_with_trailing_spaces_mixed_with_plain_rows(tmp_path):
+    path = tmp_path / "mixed.vec"
+    path.write_bytes(b"3 2\na 1 2 \nb 3 4\nc 5 6 \n")
+    wv = load_vectors(path)
+    assert wv.words == ["a", "b", "c"]
+    np.testing.assert_array_equal(wv.vectors, [[1, 2], [3, 4], [5, 6]])
+
+
+def test_header_only_file_gives_empty_vectors(tmp_path):
+    path = tmp_path / "empty.vec"
+    path.write_text("0 7\n")
+    wv = load_vectors(path)
+    assert len(wv) == 0 and wv.vectors.shape == (0, 7)
+
+
+def test_progress_bar_only_when_asked_and_large(datapath, capsys, monkeypatch):
+    load_vectors(datapath("test_glove.txt"))
+    assert capsys.readouterr().err == ""  # small file: no bar
+    monkeypatch.setattr(_progress, "MIN_BYTES", 0)
+    load_vectors(datapath("test_glove.txt"), progress=False)
+    assert capsys.readouterr().err == ""
+    load_vectors(datapath("test_glove.txt"))
+    err = capsys.readouterr().err
+    assert "test_glove.txt" in err and "76 words x 50" in err
+
+
+def test_formats_listed(datapath):
+    assert set(FORMATS) >= {"glove", "word2vec_text", "word2vec_binary", "cache"}
+    for name in FASTTEXT_BIN:
+        assert detect_format(datapath(name)) == "fasttext_bin"
+
+
+def test_load_vectors_is_the_top_level_function(datapath):
+    assert keras_embedx.load_vectors is load_vectors
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        wv = keras_embedx.load_vectors(datapath("test_glove.txt"))
+    assert isinstance(wv, keras_embedx.WordVectors)
