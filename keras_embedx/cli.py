@@ -4,6 +4,9 @@ import argparse
 import os
 import sys
 
+from keras_embedx.plot import add_plot_parser
+from keras_embedx.projector import add_project_parser
+
 
 def _demo(args):
     from keras_embedx import demo
@@ -81,6 +84,9 @@ def build_parser():
         choices=["cache", "word2vec_text", "word2vec_binary", "glove"],
     )
     p.set_defaults(func=_convert)
+
+    add_project_parser(sub)
+    add_plot_parser(sub)
     return parser
 
 
@@ -88,11 +94,11 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except (ValueError, FileNotFoundError, OSError) as e:
         print(f"keras-embedx {args.command}: error: {e}", file=sys.stderr)
         return 2
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -231,9 +231,7 @@ def test_saved_on_another_backend_loads_here(kv, wv, tmp_path):
     x = np.load(path + ".x.npy")
     expected = np.load(path + ".y.npy")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-5)
-    np.testing.assert_array_equal(
-        loaded.layers[0].embeddings[2:32], kv.vectors[:30]
-    )
+    np.testing.assert_array_equal(loaded.layers[0].embeddings[2:32], kv.vectors[:30])
 
 
 def test_large_vocabulary_travels_as_asset(tmp_path):

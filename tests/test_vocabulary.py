@@ -24,7 +24,12 @@ def test_from_texts_orders_by_frequency_and_reserves_ids():
 def test_max_tokens_counts_reserved_ids_and_min_count_drops_rare():
     vocab = Vocabulary.from_texts(TEXTS, max_tokens=4)
     assert vocab.get_vocabulary() == ["", "[UNK]", "the", "cat"]
-    assert Vocabulary.from_texts(TEXTS, min_count=2).tokens == ["the", "cat", "dog", "a"]
+    assert Vocabulary.from_texts(TEXTS, min_count=2).tokens == [
+        "the",
+        "cat",
+        "dog",
+        "a",
+    ]
     with pytest.raises(ValueError, match="max_tokens"):
         Vocabulary.from_texts(TEXTS, max_tokens=2)
 

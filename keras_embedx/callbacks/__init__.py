@@ -1,3 +1,5 @@
 """Keras callbacks of keras_embedx."""
 
-__all__ = []
+from keras_embedx.callbacks.projector import ProjectorCallback
+
+__all__ = ["ProjectorCallback"]

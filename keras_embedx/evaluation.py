@@ -1,0 +1,538 @@
+"""Intrinsic evaluation of word vectors: analogies, word-pair similarity, neighbours.
+
+The numbers are the ones gensim's `KeyedVectors.evaluate_word_analogies`,
+`evaluate_word_pairs` and `most_similar` report for the same vectors and
+files (same skipping rules, same case folding, same tie-breaking), computed
+with batched matrix products instead of one search per question. Every
+function takes a `keras_embedx.WordVectors`, a gensim `KeyedVectors`, or a
+Keras layer (its learned table and vocabulary).
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+_BATCH = 512
+# Questions whose best candidates score closer than this are re-scored one at
+# a time with exactly gensim's arithmetic, so near-ties break as gensim breaks
+# them.
+_TIE_TOLERANCE = 1e-5
+
+
+# ------------------------------------------------------------------ inputs
+def as_word_vectors(source):
+    """`(words, vectors)` of a `WordVectors`, `KeyedVectors` or layer.
+
+    A layer contributes its (first) table that has a vocabulary, minus the
+    padding and OOV rows, in vocabulary order.
+    """
+    if hasattr(source, "words") and hasattr(source, "vectors"):
+        return list(source.words), np.asarray(source.vectors)
+    if hasattr(source, "index_to_key") and hasattr(source, "vectors"):
+        return list(source.index_to_key), np.asarray(source.vectors)
+    import keras
+
+    if isinstance(source, keras.layers.Layer):
+        from keras_embedx.projector import PAD_LABEL, layer_sources
+
+        for table in layer_sources(source):
+            words = table.columns.get("word")
+            if words is None:
+                continue
+            n_oov = getattr(source, "num_oov_indices", None)
+            if n_oov is None:
+                n_oov = sum(1 for w in words[1:] if w == "[UNK]")
+            start = 1 + n_oov if words and words[0] == PAD_LABEL else 0
+            return list(words[start:]), np.asarray(table.matrix[start:])
+        raise ValueError(
+            f"Layer {source.name!r} has no table with a vocabulary to evaluate: "
+            "expected a keras_embedx layer built with one (e.g. "
+            "`PretrainedEmbedding.from_vectors`)."
+        )
+    raise TypeError(
+        "Expected a keras_embedx.WordVectors, a gensim KeyedVectors or a Keras "
+        f"layer. Received: {type(source).__name__}"
+    )
+
+
+def _checked(source):
+    words, vectors = as_word_vectors(source)
+    if vectors.ndim != 2 or len(words) != len(vectors) or not len(words):
+        raise ValueError(
+            "Expected one vector per word. Received: "
+            f"{len(words)} words and vectors of shape {vectors.shape}"
+        )
+    return words, np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _vocab_index(words, restrict_vocab, case_insensitive):
+    """Key -> row among the first `restrict_vocab` words; first spelling wins."""
+    index = {}
+    for i, word in enumerate(words[:restrict_vocab]):
+        index.setdefault(word.upper() if case_insensitive else word, i)
+    return index
+
+
+def _read_lines(path):
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise OSError(f"Cannot read evaluation file {path!r}: {e.strerror}") from e
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for number, line in enumerate(lines, 1):
+        try:
+            out.append(line.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise ValueError(
+                f"{path} line {number}: not UTF-8 ({e.reason} at byte {e.start})."
+            ) from None
+    return path, out
+
+
+# --------------------------------------------------------------- analogies
+@dataclasses.dataclass
+class AnalogySection:
+    """Results of one `: section` of an analogy file.
+
+    `correct`/`incorrect` hold the `(a, b, c, expected)` questions (upper-cased
+    when case-insensitive), as gensim lists them.
+    """
+
+    name: str
+    correct: list = dataclasses.field(default_factory=list)
+    incorrect: list = dataclasses.field(default_factory=list)
+
+    @property
+    def total(self):
+        return len(self.correct) + len(self.incorrect)
+
+    @property
+    def accuracy(self):
+        """Share answered correctly; 0.0 when no question was evaluated."""
+        return len(self.correct) / self.total if self.total else 0.0
+
+
+@dataclasses.dataclass
+class AnalogyResult:
+    """What `analogies` returns.
+
+    Attributes:
+        accuracy: overall share of evaluated questions answered correctly.
+        sections: list of `AnalogySection`, in file order.
+        total: an `AnalogySection` named "Total accuracy" with every question.
+        questions: number of well-formed questions in the file.
+        oov: questions skipped (or counted wrong with `dummy4unknown`)
+            because a word is not among the first `restrict_vocab` words.
+        oov_ratio: `oov` as a percentage of `questions`, as gensim logs it.
+    """
+
+    accuracy: float
+    sections: list
+    total: AnalogySection
+    questions: int
+    oov: int
+
+    @property
+    def oov_ratio(self):
+        return 100.0 * self.oov / self.questions if self.questions else 0.0
+
+    def section_accuracy(self):
+        """`{section name: accuracy}`."""
+        return {s.name: s.accuracy for s in self.sections}
+
+    def to_gensim(self):
+        """The `(score, sections)` pair gensim's `evaluate_word_analogies` returns."""
+        sections = [
+            {"section": s.name, "correct": s.correct, "incorrect": s.incorrect}
+            for s in [*self.sections, self.total]
+        ]
+        return self.accuracy, sections
+
+
+def _parse_analogies(path, case_insensitive):
+    """Sections and `(a, b, c, expected)` rows, and which are in `index`."""
+    path, lines = _read_lines(path)
+    sections, questions = [], []
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip("\r")
+        if line.startswith(": "):
+            sections.append(AnalogySection(line.lstrip(": ").strip()))
+            continue
+        if not sections:
+            raise ValueError(
+                f"{path} line {number}: expected a ': section' header before the "
+                f"first question. Received: {line!r}"
+            )
+        words = line.split()
+        if len(words) != 4:
+            continue  # gensim skips malformed lines too
+        if case_insensitive:
+            words = [w.upper() for w in words]
+        questions.append((len(sections) - 1, tuple(words)))
+    return path, sections, questions
+
+
+def _gensim_query(unit, positive, negative, nrm2):
+    """The query vector of gensim's `most_similar`, with its exact arithmetic.
+
+    Mean of weighted unit vectors (float32 accumulator, float64 weights),
+    divided by the total weight, normalised with BLAS nrm2 and cast to float32.
+    """
+    weights = np.concatenate((np.ones(len(positive)), -1.0 * np.ones(len(negative))))
+    mean = np.zeros(unit.shape[1], unit.dtype)
+    total = 0
+    for weight, row in zip(weights, [*positive, *negative]):
+        mean += weight * unit[row]
+        total += abs(weight)
+    mean = mean / total
+    norm = nrm2(mean)
+    if norm > 0:
+        mean = (mean * (1.0 / norm)).astype(mean.dtype)
+    return mean.astype(np.float32)
+
+
+def _nrm2():
+    try:
+        from scipy.linalg.blas import get_blas_funcs
+
+        return get_blas_funcs("nrm2", dtype=np.float64)
+    except ImportError:  # pragma: no cover - scipy is usually there
+        return np.linalg.norm
+
+
+def _gensim_argsort_desc(scores, topn):
+    """Indices of the `topn` largest scores, ordered as gensim orders them."""
+    x = -scores
+    if topn >= x.size:
+        return np.argsort(x)[:topn]
+    part = np.argpartition(x, topn)[:topn]
+    return part.take(np.argsort(x.take(part)))
+
+
+def analogies(
+    wv,
+    path,
+    restrict_vocab=300000,
+    case_insensitive=True,
+    dummy4unknown=False,
+):
+    """Accuracy on an analogy file in the Google format (`questions-words.txt`).
+
+    Each line `a b c expected` asks for the word `d` with `a : b = c : d`,
+    answered with 3CosAdd as in word2vec's `compute-accuracy` and gensim's
+    `evaluate_word_analogies`: the word whose vector is most similar to
+    `unit(b) + unit(c) - unit(a)`, skipping the three question words. Lines
+    `: name` start a section. The numbers equal gensim's for the same vectors.
+
+    Args:
+        wv: a `keras_embedx.WordVectors`, a gensim `KeyedVectors`, or a Keras
+            layer with a vocabulary (its current table is evaluated).
+        path: the analogy file.
+        restrict_vocab: int, only the first this many words are candidates;
+            questions using other words are skipped. Defaults to 300000.
+        case_insensitive: bool, compare upper-cased words (the first
+            spelling of a word in file order provides its vector). Defaults to
+            `True`.
+        dummy4unknown: bool, count questions with unknown words as wrong
+            instead of skipping them. Defaults to `False`.
+
+    Returns:
+        An `AnalogyResult`: `.accuracy`, `.sections` (each with `.accuracy`,
+        `.correct`, `.incorrect`), `.section_accuracy()`, `.oov_ratio`.
+
+    Example:
+
+    >>> from gensim.test.utils import datapath
+    >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
+    >>> result = keras_embedx.evaluation.analogies(wv, datapath("questions-words.txt"))
+    >>> result.total.total, len(result.total.correct)
+    (409, 1)
+
+    Reference:
+        - [Mikolov et al., 2013](https://arxiv.org/abs/1301.3781)
+    """
+    words, vectors = _checked(wv)
+    restrict_vocab = int(restrict_vocab)
+    index = _vocab_index(words, restrict_vocab, case_insensitive)
+    path, sections, questions = _parse_analogies(path, case_insensitive)
+
+    known = [all(w in index for w in quad) for _, quad in questions]
+    rows = [[index[w] for w in quad] for (_, quad), ok in zip(questions, known) if ok]
+    verdicts = iter(
+        _answer(
+            vectors,
+            words,
+            np.asarray(rows, np.int64).reshape(-1, 4),
+            restrict_vocab,
+            index,
+            case_insensitive,
+        )
+    )
+    for (section, quad), ok in zip(questions, known):
+        if ok:
+            right = next(verdicts)
+        elif dummy4unknown:
+            right = False
+        else:
+            continue
+        (sections[section].correct if right else sections[section].incorrect).append(
+            quad
+        )
+    total = AnalogySection(
+        "Total accuracy",
+        [q for s in sections for q in s.correct],
+        [q for s in sections for q in s.incorrect],
+    )
+    oov = len(known) - sum(known)
+    return AnalogyResult(total.accuracy, sections, total, len(questions), oov)
+
+
+def _answer(vectors, words, rows, restrict_vocab, index, case_insensitive):
+    """Bool per question: is 3CosAdd's answer the expected word?"""
+    if not len(rows):
+        return []
+    norms = np.linalg.norm(vectors, axis=1)
+    unit = vectors / norms[:, None]
+    limit = min(restrict_vocab, len(vectors))
+    cand, cand_norms = vectors[:limit], norms[:limit]
+    # Canonical row of every candidate's key: "Paris" and "PARIS" are one word.
+    canon = np.asarray(
+        [index[w.upper() if case_insensitive else w] for w in words[:limit]],
+        np.int64,
+    )
+    k = min(5 + 3, limit)  # gensim ranks topn + len(question words)
+    width = min(k + 1, limit)  # one more, to see ties at the cut
+    nrm2 = _nrm2()
+    verdicts = []
+    for start in range(0, len(rows), _BATCH):
+        batch = rows[start : start + _BATCH]
+        a, b, c, _ = batch.T
+        query = ((unit[b] + unit[c]) - unit[a]).astype(np.float64) / 3.0
+        query /= np.linalg.norm(query, axis=1, keepdims=True)
+        scores = (query.astype(np.float32) @ cand.T) / cand_norms
+        if width < limit:
+            top = np.argpartition(-scores, width - 1, axis=1)[:, :width]
+        else:
+            top = np.broadcast_to(np.arange(limit), (len(batch), limit))
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        order = np.argsort(-top_scores, axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        top_scores = np.take_along_axis(top_scores, order, axis=1)
+        close = (np.diff(-top_scores, axis=1) < _TIE_TOLERANCE).any(axis=1)
+        for q, question in enumerate(batch):
+            if close[q]:
+                # Rank this question exactly as gensim does.
+                exact = _gensim_query(unit, [b[q], c[q]], [a[q]], nrm2)
+                ranked = _gensim_argsort_desc(np.dot(cand, exact) / cand_norms, k)
+            else:
+                ranked = top[q, :k]
+            verdicts.append(_pick(ranked, question, canon))
+    return verdicts
+
+
+def _pick(ranked, question, canon):
+    """gensim's choice among the ranked candidates: skip question words."""
+    a, b, c, expected = (int(x) for x in question)
+    ignore = {a, b, c}
+    shown = [int(i) for i in ranked if int(i) not in ignore][:5]
+    predicted = None
+    for i in shown:
+        predicted = canon[i]
+        if predicted not in ignore:
+            break
+    return predicted == expected
+
+
+# -------------------------------------------------------------- word pairs
+@dataclasses.dataclass
+class WordPairsResult:
+    """What `word_pairs` returns.
+
+    Attributes:
+        pearson: Pearson correlation between the file's scores and cosine
+            similarities.
+        spearman: Spearman rank correlation (average ranks for ties).
+        oov_ratio: percentage of pairs with a word outside the vocabulary.
+        pairs: number of pairs used.
+        oov: number of pairs with an unknown word.
+        pearson_pvalue, spearman_pvalue: two-sided p-values (None without
+            scipy).
+    """
+
+    pearson: float
+    spearman: float
+    oov_ratio: float
+    pairs: int
+    oov: int
+    pearson_pvalue: float = None
+    spearman_pvalue: float = None
+
+
+def _pearson(x, y):
+    x = np.asarray(x, np.float64) - np.mean(x)
+    y = np.asarray(y, np.float64) - np.mean(y)
+    denom = np.sqrt(np.dot(x, x) * np.dot(y, y))
+    if denom == 0:
+        return float("nan")
+    return float(np.clip(np.dot(x, y) / denom, -1.0, 1.0))
+
+
+def _average_ranks(x):
+    x = np.asarray(x)
+    order = np.argsort(x, kind="mergesort")
+    sorted_x = x[order]
+    starts = np.r_[True, sorted_x[1:] != sorted_x[:-1]]
+    group = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    last = np.r_[first[1:], len(x)] - 1
+    ranks = np.empty(len(x), np.float64)
+    ranks[order] = (first[group] + last[group]) / 2.0 + 1.0
+    return ranks
+
+
+def _pvalues(gold, model):
+    try:
+        from scipy import stats
+    except ImportError:  # pragma: no cover - scipy is usually there
+        return None, None
+    return (
+        float(stats.pearsonr(gold, model).pvalue),
+        float(stats.spearmanr(gold, model).pvalue),
+    )
+
+
+def word_pairs(
+    wv,
+    path,
+    delimiter="\t",
+    restrict_vocab=300000,
+    case_insensitive=True,
+    dummy4unknown=False,
+):
+    """Correlation of cosine similarity with human scores (WordSim353, SimLex-999).
+
+    Each line is `word1<delimiter>word2<delimiter>score`; lines starting with
+    `#` and malformed lines are skipped, and so are pairs with a word outside
+    the first `restrict_vocab` words. The numbers equal gensim's
+    `evaluate_word_pairs` for the same vectors.
+
+    Args:
+        wv: a `keras_embedx.WordVectors`, a gensim `KeyedVectors`, or a Keras
+            layer with a vocabulary.
+        path: the word-pair file (`wordsim353.tsv`, `simlex999.txt`, ...).
+        delimiter: str between the three fields. Defaults to a tab.
+        restrict_vocab: int, only the first this many words count as known.
+        case_insensitive: bool, compare upper-cased words. Defaults to `True`.
+        dummy4unknown: bool, score pairs with unknown words as similarity 0
+            instead of skipping them.
+
+    Returns:
+        A `WordPairsResult` with `.pearson`, `.spearman`, `.oov_ratio` (in
+        percent) and the p-values.
+
+    Raises:
+        ValueError: no pair could be scored.
+
+    Example:
+
+    >>> from gensim.test.utils import datapath
+    >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
+    >>> r = keras_embedx.evaluation.word_pairs(wv, datapath("wordsim353.tsv"))
+    >>> round(r.spearman, 4), round(r.oov_ratio, 1)
+    (0.2736, 69.1)
+    """
+    words, vectors = _checked(wv)
+    index = _vocab_index(words, int(restrict_vocab), case_insensitive)
+    path, lines = _read_lines(path)
+    gold, left, right, unknown = [], [], [], []
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split(delimiter)
+        if len(fields) != 3:
+            continue
+        a, b, score = (f.upper() for f in fields) if case_insensitive else fields
+        try:
+            score = float(score)
+        except ValueError:
+            continue
+        if a in index and b in index:
+            gold.append(score)
+            left.append(index[a])
+            right.append(index[b])
+            unknown.append(False)
+        elif dummy4unknown:
+            gold.append(score)
+            left.append(-1)
+            right.append(-1)
+            unknown.append(True)
+        else:
+            unknown.append(True)
+    oov = int(sum(unknown))
+    if not gold:
+        raise ValueError(
+            f"No word pair in {path} could be scored: every pair has a word "
+            f"outside the first {restrict_vocab} words, or the lines are not "
+            f"`word{delimiter!r}word{delimiter!r}score`."
+        )
+    model = np.zeros(len(gold), np.float32)
+    scored = np.asarray(left) >= 0
+    left, right = np.asarray(left)[scored], np.asarray(right)[scored]
+    model[scored] = _cosine(vectors, left, right)
+    gold = np.asarray(gold, np.float64)
+    model = model.astype(np.float64)
+    used = len(gold)
+    ratio = 100.0 * oov / (used if dummy4unknown else used + oov)
+    p_pearson, p_spearman = _pvalues(gold, model)
+    return WordPairsResult(
+        pearson=_pearson(gold, model),
+        spearman=_pearson(_average_ranks(gold), _average_ranks(model)),
+        oov_ratio=ratio,
+        pairs=used,
+        oov=oov,
+        pearson_pvalue=p_pearson,
+        spearman_pvalue=p_spearman,
+    )
+
+
+def _cosine(vectors, left, right):
+    """float32 cosine of row pairs, normalised as gensim's `similarity`."""
+    v64 = vectors.astype(np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", v64, v64))
+    norms[norms == 0] = 1.0
+    unit = (v64 * (1.0 / norms)[:, None]).astype(np.float32)
+    return np.einsum("ij,ij->i", unit[left], unit[right])
+
+
+# -------------------------------------------------------------- neighbours
+def neighbours(wv, word, topn=10, restrict_vocab=None):
+    """The `topn` words most similar to `word` by cosine, as gensim ranks them.
+
+    Args:
+        wv: a `keras_embedx.WordVectors` or a Keras layer with a vocabulary.
+        word: a str (or a list of str: their mean is the query).
+        topn: int, how many neighbours.
+        restrict_vocab: optional int, search only the first N words.
+
+    Returns:
+        list of `(word, similarity)`, most similar first; the query words are
+        left out.
+
+    Example:
+
+    >>> from gensim.test.utils import datapath
+    >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
+    >>> [w for w, _ in keras_embedx.evaluation.neighbours(wv, "king", topn=3)]
+    ['address', 'importance', 'dominant']
+    """
+    from keras_embedx.vectors import WordVectors
+
+    if not isinstance(wv, WordVectors):
+        wv = WordVectors(*_checked(wv))
+    return wv.most_similar(word, topn=topn, restrict_vocab=restrict_vocab)

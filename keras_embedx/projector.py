@@ -1,0 +1,1034 @@
+"""Write embedding tables where the TensorBoard Projector reads them.
+
+`export_projector` is the one writer behind `ProjectorCallback` and
+`keras-embedx project`. It needs neither TensorFlow nor a checkpoint: the
+table goes to a raw little-endian float32 file declared with `tensor_shape`
+(or to a TSV of floats when those bytes would be misread as text), the labels
+to a metadata TSV, and an `embeddings { ... }` entry is added to
+`projector_config.pbtxt` in `log_dir`, keeping every other entry of that file.
+
+Files are written to temporary names and renamed into place, tensor and
+metadata first and the config last, so a crash never leaves the config
+pointing at a half-written file.
+"""
+
+import codecs
+import dataclasses
+import os
+import re
+import secrets
+import shutil
+import struct
+import time
+import warnings
+
+import numpy as np
+
+CONFIG_NAME = "projector_config.pbtxt"
+DATA_DIR = "projector"
+REFRESH_DIR = ".projector-refresh"
+MAX_POINTS = 100_000
+PAD_LABEL = "<pad>"
+BLANK_LABEL = "<blank>"
+_IF_EXISTS = ("replace", "rename", "error")
+
+
+class ProjectorConfigError(ValueError):
+    """`projector_config.pbtxt` exists but is not a valid projector config."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectorExport:
+    """What `export_projector` wrote.
+
+    Attributes:
+        name: the tensor name the Projector lists (pass it as `name=` in the
+            HTTP API, pick it in the "tensor" menu of the UI).
+        log_dir: the directory to give `tensorboard --logdir`.
+        run: the TensorBoard run holding the entry (`"."` is `log_dir` itself).
+        config_path: path of `projector_config.pbtxt`.
+        tensor_path: path of the tensor file.
+        metadata_path: path of the metadata TSV.
+        shape: `(rows, dim)` as written.
+        tensor_format: `"binary"` (raw float32) or `"tsv"`.
+        row_ids: int array, the row of the source table behind each row
+            written (`max_rows` may keep fewer rows or reorder them).
+        columns: metadata column names, in file order.
+    """
+
+    name: str
+    log_dir: str
+    run: str
+    config_path: str
+    tensor_path: str
+    metadata_path: str
+    shape: tuple
+    tensor_format: str
+    row_ids: np.ndarray = dataclasses.field(repr=False, compare=False)
+    columns: tuple = ()
+
+    def tensorboard_command(self):
+        """The shell command that serves this export."""
+        return f"tensorboard --logdir {_shell_quote(self.log_dir)}"
+
+
+def _shell_quote(path):
+    if re.fullmatch(r"[A-Za-z0-9_./:=+-]+", path):
+        return path
+    return "'" + path.replace("'", "'\"'\"'") + "'"
+
+
+# --------------------------------------------------------------------- tables
+@dataclasses.dataclass
+class EmbeddingSource:
+    """One table to export: its rows and per-row metadata columns."""
+
+    name: str
+    matrix: np.ndarray
+    columns: dict
+    counts: np.ndarray = None
+
+
+def _layer_path(layer):
+    return getattr(layer, "path", None) or layer.name
+
+
+def _to_numpy(value):
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value))
+
+
+def _plain_embedding_matrix(layer):
+    """Effective table of a `keras.layers.Embedding` (LoRA, quantization)."""
+    if getattr(layer, "quantization_mode", None) is None:
+        return _to_numpy(layer.embeddings)
+    # Quantized tables: let the layer dequantize its own rows.
+    import keras
+
+    rows = []
+    for start in range(0, layer.input_dim, 8192):
+        ids = np.arange(start, min(start + 8192, layer.input_dim), dtype="int32")
+        rows.append(_to_numpy(layer(keras.ops.convert_to_tensor(ids))))
+    return np.concatenate(rows, axis=0)
+
+
+def _vocabulary_labels(vocabulary, rows):
+    labels = [str(w) for w in vocabulary]
+    if len(labels) > rows:
+        raise ValueError(
+            f"The vocabulary has {len(labels)} entries but the table only {rows} rows."
+        )
+    if labels and labels[0] == "":
+        labels[0] = PAD_LABEL
+    # Rows past the vocabulary (e.g. hashed buckets) are labelled by id.
+    labels += [f"#{i}" for i in range(len(labels), rows)]
+    return labels
+
+
+def _iter_layers(root):
+    flatten = getattr(root, "_flatten_layers", None)
+    if callable(flatten):
+        yield from flatten(include_self=True, recursive=True)
+        return
+    seen, stack = set(), [root]
+    while stack:
+        layer = stack.pop(0)
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        yield layer
+        stack[:0] = list(getattr(layer, "layers", None) or ())
+
+
+def layer_sources(root, layers=None):
+    """Every embedding table found in a layer or model, outermost first.
+
+    Finds the tables of keras_embedx layers (through their
+    `embedding_tables()`) and of plain `keras.layers.Embedding` layers, also
+    when nested inside other layers or models. A table reachable from
+    several layers is listed once.
+
+    Args:
+        root: a Keras layer or model.
+        layers: optional list of layer names, paths or layer objects to keep;
+            their nested tables are included.
+
+    Returns:
+        A list of `EmbeddingSource`.
+    """
+    import keras
+
+    found, seen = [], set()
+    chosen = None
+    if layers is not None:
+        chosen = _select_layers(root, layers)
+    for layer in _iter_layers(root):
+        if chosen is not None and not any(layer is c for c in chosen):
+            continue
+        for sub in _iter_layers(layer) if chosen is not None else (layer,):
+            found.extend(_tables_of(sub, seen, keras))
+    # Name tables relative to the model (Sequential puts its name in paths).
+    prefix = f"{root.name}/"
+    for source in found:
+        if source.name.startswith(prefix):
+            source.name = source.name[len(prefix) :]
+    return found
+
+
+def _select_layers(root, layers):
+    if isinstance(layers, str) or not hasattr(layers, "__iter__"):
+        layers = [layers]
+    all_layers = list(_iter_layers(root))
+    chosen = []
+    for want in layers:
+        if isinstance(want, str):
+            match = [
+                layer
+                for layer in all_layers
+                if want in (layer.name, _layer_path(layer))
+            ]
+            if not match:
+                names = sorted({_layer_path(layer) for layer in all_layers})
+                raise ValueError(
+                    f"No layer named {want!r} in {root.name!r}. Layers: {names}"
+                )
+            chosen.extend(match[:1])
+        elif any(want is layer for layer in all_layers):
+            chosen.append(want)
+        else:
+            raise ValueError(
+                f"`layers` must name layers of {root.name!r}. Received: {want!r}"
+            )
+    return chosen
+
+
+def _tables_of(layer, seen, keras):
+    out = []
+    if callable(getattr(layer, "embedding_tables", None)):
+        tables = list(layer.embedding_tables())
+        sources = None
+        if callable(getattr(layer, "row_sources", None)):
+            sources = list(layer.row_sources())
+        for table_name, table, vocabulary in tables:
+            if id(table) in seen:
+                continue
+            seen.add(id(table))
+            if callable(getattr(table, "full_table", None)):
+                matrix = np.asarray(table.full_table())
+            else:
+                matrix = _to_numpy(table)
+            name = _layer_path(layer)
+            if len(tables) > 1:
+                name = f"{name}/{table_name}"
+            columns = {}
+            if vocabulary is not None:
+                columns["word"] = _vocabulary_labels(vocabulary, len(matrix))
+            else:
+                columns["id"] = [str(i) for i in range(len(matrix))]
+            if len(tables) == 1 and sources is not None:
+                if len(sources) == len(matrix):
+                    columns["source"] = sources
+            out.append(EmbeddingSource(name, matrix, columns))
+    elif callable(getattr(layer, "full_table", None)):
+        # A bare keras_embedx EmbeddingTable used inside a custom layer.
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            matrix = np.asarray(layer.full_table())
+            ids = [str(i) for i in range(len(matrix))]
+            out.append(EmbeddingSource(_layer_path(layer), matrix, {"id": ids}))
+    elif isinstance(layer, keras.layers.Embedding) and id(layer) not in seen:
+        seen.add(id(layer))
+        matrix = _plain_embedding_matrix(layer)
+        ids = [str(i) for i in range(len(matrix))]
+        out.append(EmbeddingSource(_layer_path(layer), matrix, {"id": ids}))
+    return out
+
+
+def _sources_of(source):
+    """Resolve `source` into a list of `EmbeddingSource`."""
+    if hasattr(source, "words") and hasattr(source, "vectors"):
+        columns = {"word": list(source.words)}
+        counts = getattr(source, "counts", None)
+        if counts is not None:
+            columns["count"] = [str(int(c)) for c in counts]
+        name = "vectors"
+        origin = getattr(source, "source", None)
+        if isinstance(origin, str) and origin:
+            name = os.path.basename(origin.rstrip("/\\")) or name
+        return [EmbeddingSource(name, np.asarray(source.vectors), columns, counts)]
+    if hasattr(source, "index_to_key") and hasattr(source, "vectors"):
+        # gensim KeyedVectors
+        words = list(source.index_to_key)
+        return [EmbeddingSource("vectors", np.asarray(source.vectors), {"word": words})]
+    if isinstance(source, np.ndarray) or isinstance(source, (list, tuple)):
+        matrix = np.asarray(source)
+        ids = [str(i) for i in range(len(matrix))] if matrix.ndim == 2 else []
+        return [EmbeddingSource("embedding", matrix, {"id": ids})]
+    import keras
+
+    if isinstance(source, keras.layers.Layer):
+        found = layer_sources(source)
+        if not found:
+            raise ValueError(
+                f"Layer {source.name!r} has no embedding table: expected a "
+                "keras_embedx layer, a `keras.layers.Embedding`, or a model "
+                "containing one."
+            )
+        return found
+    if isinstance(source, keras.Variable) or hasattr(source, "__array__"):
+        matrix = _to_numpy(source)
+        ids = [str(i) for i in range(len(matrix))] if matrix.ndim == 2 else []
+        name = getattr(source, "path", None) or "embedding"
+        return [EmbeddingSource(name, matrix, {"id": ids})]
+    raise TypeError(
+        "`source` must be a keras_embedx.WordVectors, a Keras layer or model, or "
+        f"a 2D array. Received: {type(source).__name__}"
+    )
+
+
+# ----------------------------------------------------------------- checking
+_LINE_BREAKS = re.compile(r"[\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def safe_label(label):
+    """A metadata cell the Projector shows as written.
+
+    Tabs and line breaks become spaces (they would split cells and rows);
+    blank labels become `"<blank>"` (the frontend drops them and shifts every
+    later label).
+    """
+    text = _LINE_BREAKS.sub(" ", str(label))
+    return text if text.strip() else BLANK_LABEL
+
+
+def safe_name(name):
+    """A tensor name safe in URLs and file names: `[A-Za-z0-9_.-/]` only."""
+    text = re.sub(r"[^A-Za-z0-9_.\-/]+", "_", str(name))
+    parts = [part.strip(".") for part in text.split("/")]
+    text = "/".join(part for part in parts if part)
+    return text[:200] or "embedding"
+
+
+def _check_shape(matrix):
+    if matrix.ndim != 2:
+        raise ValueError(
+            f"The table must be 2D `[rows, dim]`. Received: shape={tuple(matrix.shape)}"
+        )
+    if matrix.shape[0] == 0 or matrix.shape[1] == 0:
+        raise ValueError(
+            "The table must have at least one row and one column. Received: "
+            f"shape={tuple(matrix.shape)}"
+        )
+    if not np.issubdtype(matrix.dtype, np.number) or np.iscomplexobj(matrix):
+        raise ValueError(
+            f"The table must hold real numbers. Received: dtype={matrix.dtype}"
+        )
+
+
+def _check_finite(matrix, labels):
+    finite = np.isfinite(matrix).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        shown = ", ".join(f"{i} ({labels[i]!r})" if labels else str(i) for i in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValueError(
+            f"The table has {len(bad)} row(s) with NaN or infinite values: rows "
+            f"{shown}{more}. The Projector cannot place them; fix the table "
+            "(a diverged training run?) or drop those rows before exporting."
+        )
+
+
+def _metadata_columns(metadata, rows, default):
+    """Validate user metadata into `{column: list of str}`."""
+    if metadata is None:
+        columns = default
+    elif hasattr(metadata, "items") and not isinstance(metadata, str):
+        columns = {str(k): list(v) for k, v in metadata.items()}
+        if not columns:
+            raise ValueError("`metadata` must have at least one column.")
+    elif isinstance(metadata, str) or not hasattr(metadata, "__len__"):
+        raise TypeError(
+            "`metadata` must be a list of labels (one per row) or a dict of "
+            f"columns. Received: {type(metadata).__name__}"
+        )
+    else:
+        columns = {"label": list(metadata)}
+    for column, values in columns.items():
+        if len(values) != rows:
+            raise ValueError(
+                f"`metadata` must have one entry per table row ({rows} rows). "
+                f"Received: {len(values)} entries in column {column!r}"
+            )
+    return columns
+
+
+def _pick_rows(rows, max_rows, counts):
+    if max_rows is not None and (
+        isinstance(max_rows, bool)
+        or not isinstance(max_rows, (int, np.integer))
+        or max_rows < 1
+    ):
+        raise ValueError(
+            f"`max_rows` must be a positive int or None. Received: {max_rows!r}"
+        )
+    if max_rows is None or max_rows >= rows:
+        return np.arange(rows)
+    if counts is None:
+        return np.arange(max_rows)
+    # Most frequent first; ties keep table order.
+    return np.argsort(-np.asarray(counts, dtype=np.float64), kind="stable")[:max_rows]
+
+
+# ------------------------------------------------------------ tensor bytes
+def _readable_as_binary(data):
+    """True when TensorBoard's reader will fall back to binary for `data`.
+
+    The Projector first reads a tensor file as UTF-8 text, line by line, and
+    reads it as raw float32 only when that raises `UnicodeDecodeError`. If the
+    first non-empty line decodes (all-zero rows do), it parses text and fails.
+    Lines are split both as TensorFlow's GFile does (on `\\n`) and as the
+    TensorFlow-free stub does (universal newlines).
+    """
+    for pattern in (rb"\n", rb"\r\n|\r|\n"):
+        pos = 0
+        for match in re.finditer(pattern, data):
+            line, pos = data[pos : match.start()], match.end()
+            if line:
+                break
+        else:
+            line = data[pos:]
+        if not line:
+            return False
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return False
+    return True
+
+
+def _tensor_payload(matrix):
+    """(bytes, format) for the tensor file."""
+    data = np.ascontiguousarray(matrix, dtype="<f4").tobytes()
+    if _readable_as_binary(data):
+        return data, "binary"
+    lines = ["\t".join(f"{v:.9g}" for v in row) for row in matrix.tolist()]
+    return ("\n".join(lines) + "\n").encode("ascii"), "tsv"
+
+
+# ------------------------------------------------------------------- config
+# Fields of tensorboard/plugins/projector/projector_config.proto.
+_SCHEMA = {
+    "ProjectorConfig": {
+        "model_checkpoint_path": ("string", False),
+        "embeddings": ("EmbeddingInfo", True),
+        "model_checkpoint_dir": ("string", False),
+    },
+    "EmbeddingInfo": {
+        "tensor_name": ("string", False),
+        "metadata_path": ("string", False),
+        "bookmarks_path": ("string", False),
+        "tensor_shape": ("uint32", True),
+        "sprite": ("SpriteMetadata", False),
+        "tensor_path": ("string", False),
+    },
+    "SpriteMetadata": {
+        "image_path": ("string", False),
+        "single_image_dim": ("uint32", True),
+    },
+}
+
+_TOKEN = re.compile(
+    r"""(?P<skip>\s+|\#[^\n]*)
+    |(?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+    |(?P<number>[-+]?(?:0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?))
+    |(?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+    |(?P<punct>[{}<>:;,\[\]])""",
+    re.VERBOSE,
+)
+
+
+class _ConfigParser:
+    """Parser for the text-format `ProjectorConfig` TensorBoard reads.
+
+    Accepts what protobuf's text format accepts for this message (comments,
+    `field: value`, `field { }` / `field < >`, `[a, b]` lists, `;`/`,`
+    separators) and rejects unknown fields, as TensorBoard would.
+    """
+
+    def __init__(self, text, path):
+        self.text, self.path = text, path
+        self.tokens = []
+        pos = 0
+        while pos < len(text):
+            match = _TOKEN.match(text, pos)
+            if not match:
+                self._fail(pos, f"unexpected character {text[pos]!r}")
+            if match.lastgroup != "skip":
+                self.tokens.append((match.lastgroup, match.group(), pos, match.end()))
+            pos = match.end()
+        self.i = 0
+
+    def _fail(self, pos, message):
+        line = self.text.count("\n", 0, pos) + 1
+        raise ProjectorConfigError(
+            f"{self.path} line {line}: {message}. The Projector cannot read this "
+            "file; it was left unchanged. Fix or remove it, or export to another "
+            "log_dir."
+        )
+
+    def _peek(self):
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def _next(self, what):
+        tok = self._peek()
+        if tok is None:
+            self._fail(len(self.text), f"expected {what}, found the end of the file")
+        self.i += 1
+        return tok
+
+    def _accept(self, value):
+        tok = self._peek()
+        if tok is not None and tok[0] == "punct" and tok[1] == value:
+            self.i += 1
+            return tok
+        return None
+
+    def parse(self):
+        """Return `[(field, value, start, end)]` for the top-level fields."""
+        return self._message("ProjectorConfig", closing=None, top=True)
+
+    def _message(self, type_name, closing, top=False):
+        schema = _SCHEMA[type_name]
+        fields, items, seen = {}, [], set()
+        while True:
+            tok = self._peek()
+            if tok is None:
+                if closing is not None:
+                    self._fail(len(self.text), f"missing {closing!r}")
+                break
+            if closing is not None and tok[0] == "punct" and tok[1] == closing:
+                self.i += 1
+                break
+            kind, name, start, _ = self._next("a field name")
+            if kind != "ident":
+                self._fail(start, f"expected a field name, found {name!r}")
+            if name not in schema:
+                self._fail(
+                    start,
+                    f"{type_name} has no field {name!r} (fields: {', '.join(schema)})",
+                )
+            field_type, repeated = schema[name]
+            if not repeated and name in seen:
+                self._fail(start, f"field {name!r} appears more than once")
+            seen.add(name)
+            values = self._field_values(field_type, name, start)
+            if repeated:
+                fields.setdefault(name, []).extend(values)
+            else:
+                fields[name] = values[0]
+            if not self._accept(";"):
+                self._accept(",")
+            end = self.tokens[self.i - 1][3]
+            if top:
+                for value in values:
+                    items.append((name, value, start, end))
+        return items if top else fields
+
+    def _field_values(self, field_type, name, start):
+        is_message = field_type in _SCHEMA
+        colon = self._accept(":")
+        if self._accept("["):
+            if not colon:
+                self._fail(start, f"expected ':' after {name!r}")
+            values = []
+            if self._accept("]"):
+                return values
+            while True:
+                values.append(self._value(field_type, name))
+                if self._accept("]"):
+                    return values
+                if not self._accept(","):
+                    tok = self._peek()
+                    self._fail(tok[2] if tok else len(self.text), "expected ',' or ']'")
+        if not is_message and not colon:
+            self._fail(start, f"expected ':' after {name!r}")
+        return [self._value(field_type, name)]
+
+    def _value(self, field_type, name):
+        if field_type in _SCHEMA:
+            if self._accept("{"):
+                return self._message(field_type, "}")
+            if self._accept("<"):
+                return self._message(field_type, ">")
+            tok = self._peek()
+            self._fail(
+                tok[2] if tok else len(self.text), f"expected '{{' after {name!r}"
+            )
+        kind, text, start, _ = self._next(f"a value for {name!r}")
+        if field_type == "string":
+            if kind != "string":
+                self._fail(start, f"{name!r} takes a quoted string, found {text!r}")
+            parts = [text]
+            while self._peek() is not None and self._peek()[0] == "string":
+                parts.append(self._next("a string")[1])
+            try:
+                raw = b"".join(
+                    codecs.escape_decode(p[1:-1].encode("utf-8"))[0] for p in parts
+                )
+                return raw.decode("utf-8")
+            except (ValueError, UnicodeDecodeError) as e:
+                self._fail(start, f"bad string {text}: {e}")
+        if kind != "number" or not re.fullmatch(r"[0-9]+|0[xX][0-9a-fA-F]+", text):
+            self._fail(start, f"{name!r} takes a non-negative integer, found {text!r}")
+        value = int(text, 0) if text.lower().startswith("0x") else int(text)
+        if value >= 2**32:
+            self._fail(start, f"{name!r} is out of the uint32 range: {text}")
+        return value
+
+
+def read_config(log_dir):
+    """Parse `log_dir/projector_config.pbtxt`.
+
+    Returns:
+        A list of dicts, one per `embeddings` entry (keys as in the proto:
+        `tensor_name`, `tensor_path`, `metadata_path`, `tensor_shape`, ...);
+        an empty list when there is no config.
+
+    Raises:
+        ProjectorConfigError: the file exists but does not parse.
+    """
+    path = os.path.join(log_dir, CONFIG_NAME)
+    if not os.path.exists(path):
+        return []
+    text = _read_text(path)
+    items = _ConfigParser(text, path).parse()
+    return [value for field, value, _, _ in items if field == "embeddings"]
+
+
+def _read_text(path):
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise OSError(f"Cannot read {path}: {e.strerror or e}") from e
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ProjectorConfigError(
+            f"{path} line {line}: not UTF-8 text ({e.reason}). The file was left "
+            "unchanged."
+        ) from None
+
+
+def _quote(text):
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _entry_text(name, tensor_rel, metadata_rel, shape):
+    lines = [
+        "embeddings {",
+        f"  tensor_name: {_quote(name)}",
+        f"  tensor_path: {_quote(tensor_rel)}",
+        f"  metadata_path: {_quote(metadata_rel)}",
+        f"  tensor_shape: {int(shape[0])}",
+        f"  tensor_shape: {int(shape[1])}",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# -------------------------------------------------------------------- files
+def _prepare_dir(log_dir):
+    log_dir = os.fspath(log_dir)
+    if os.path.exists(log_dir) and not os.path.isdir(log_dir):
+        raise NotADirectoryError(
+            f"`log_dir` must be a directory. Received: log_dir={log_dir!r}, which "
+            "is a file."
+        )
+    try:
+        os.makedirs(os.path.join(log_dir, DATA_DIR), exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        raise NotADirectoryError(
+            f"Cannot create `log_dir`={log_dir!r}: {e.filename!r} is a file, not "
+            "a directory."
+        ) from None
+    except OSError as e:
+        raise PermissionError(
+            f"Cannot write to `log_dir`={log_dir!r}: {e.strerror or e}. Choose a "
+            "writable directory."
+        ) from None
+
+
+def _atomic_write(path, data):
+    tmp = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise PermissionError(
+            f"Cannot write {path}: {e.strerror or e}. Choose a writable `log_dir`."
+        ) from None
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _metadata_payload(columns, row_ids):
+    names = list(columns)
+    cells = [[safe_label(columns[n][i]) for n in names] for i in row_ids.tolist()]
+    lines = []
+    if len(names) > 1:
+        lines.append("\t".join(safe_label(n) for n in names))
+    lines.extend("\t".join(row) for row in cells)
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _unique_name(name, taken):
+    if name not in taken:
+        return name
+    k = 2
+    while f"{name}-{k}" in taken:
+        k += 1
+    return f"{name}-{k}"
+
+
+# ------------------------------------------------------------------ refresh
+def _crc32c_table():
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def _masked_crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC32C[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    crc ^= 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def event_file_bytes(wall_time=None):
+    """A TensorBoard event file holding one `Event{wall_time, file_version}`.
+
+    TFRecord framing (length, masked CRC32C of the length, data, masked
+    CRC32C of the data) around a hand-encoded `tensorboard.Event` proto, so
+    no TensorFlow or protobuf is needed.
+    """
+    wall_time = time.time() if wall_time is None else float(wall_time)
+    version = b"brain.Event:2"
+    event = b"\x09" + struct.pack("<d", wall_time) + b"\x1a"
+    event += bytes([len(version)]) + version
+    header = struct.pack("<Q", len(event))
+    return (
+        header
+        + struct.pack("<I", _masked_crc32c(header))
+        + event
+        + struct.pack("<I", _masked_crc32c(event))
+    )
+
+
+def _signal_refresh(log_dir):
+    """Make a running TensorBoard re-read `projector_config.pbtxt`.
+
+    The Projector re-reads configs only when the set of runs changes, so
+    this replaces the run `.projector-refresh/<token>` (one event file, no
+    data) by a new one. Best effort: failures are ignored.
+    """
+    base = os.path.join(log_dir, REFRESH_DIR)
+    try:
+        old = os.listdir(base) if os.path.isdir(base) else []
+        run = os.path.join(base, secrets.token_hex(4))
+        os.makedirs(run)
+        stamp = time.time()
+        path = os.path.join(run, f"events.out.tfevents.{int(stamp)}.keras_embedx")
+        _atomic_write(path, event_file_bytes(stamp))
+        for name in old:
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------- API
+def export_projector(
+    log_dir,
+    source,
+    metadata=None,
+    name=None,
+    max_rows=None,
+    counts=None,
+    if_exists="replace",
+    refresh=False,
+):
+    """Write an embedding table where the TensorBoard Projector shows it.
+
+    Adds one `embeddings` entry to `log_dir/projector_config.pbtxt` (created
+    if needed; other entries are kept) and writes the table and its labels
+    under `log_dir/projector/`. No TensorFlow and no checkpoint are needed:
+    run `tensorboard --logdir LOG_DIR` and open the Projector tab (run `"."`).
+
+    The table goes to raw little-endian float32 with `tensor_shape`, which
+    TensorBoard loads fast; when those bytes would be misread as text (an
+    all-zero table decodes as UTF-8) it goes to a TSV of floats instead.
+    Metadata gets a header row when it has several columns. Labels are made
+    safe: tabs and line breaks become spaces, the padding token `""` becomes
+    `"<pad>"` and other blank labels `"<blank>"`.
+
+    The Projector shows at most 100,000 points; `max_rows` keeps the most
+    frequent rows (by `counts` when known, else the first rows, which is
+    frequency order for vector files and vocabularies built from text).
+
+    Args:
+        log_dir: directory to write to (created if needed): the one you give
+            `tensorboard --logdir`.
+        source: a `keras_embedx.WordVectors` (labels: word, and count when
+            known) or gensim `KeyedVectors`; a Keras layer or model (every
+            keras_embedx table and `keras.layers.Embedding` in it; labels: the
+            layer's vocabulary, and where each row came from for
+            `PretrainedEmbedding`); or a 2D array (labels: row ids).
+        metadata: optional labels replacing the default ones: a list with one
+            label per table row, or a dict `{column: list}` for several
+            columns.
+        name: tensor name shown in the Projector. Defaults to the layer path,
+            or `"vectors"`/the vector file's name, or `"embedding"`. Made
+            URL-safe (`[A-Za-z0-9_.-/]`).
+        max_rows: optional int, keep at most this many rows.
+        counts: optional frequencies, one per table row, used by `max_rows`
+            and written as a `count` column. Defaults to `WordVectors.counts`.
+        if_exists: what to do when `log_dir` already has an entry with this
+            name: `"replace"` (default) it, `"rename"` the new one
+            (`name-2`, ...), or `"error"`.
+        refresh: bool, make a TensorBoard that is already running show the
+            new entry. TensorBoard re-reads projector configs only when its
+            set of runs changes, so this swaps a data-less run
+            `.projector-refresh/<token>` for a new one (it then appears in
+            TensorBoard's run lists). Defaults to `False`; the callback
+            turns it on.
+
+    Returns:
+        A `ProjectorExport` (name, paths, shape, format, rows written); a
+        list of them when `source` holds several tables.
+
+    Raises:
+        ValueError: NaN/infinite rows, metadata of the wrong length, an
+            unparsable `projector_config.pbtxt` (`ProjectorConfigError`; the
+            file is left unchanged).
+        NotADirectoryError, PermissionError: `log_dir` is a file or cannot
+            be written.
+
+    Example:
+
+    >>> import tempfile
+    >>> from gensim.test.utils import datapath
+    >>> wv = keras_embedx.load_vectors(datapath("toy-model.vec"))
+    >>> out = keras_embedx.export_projector(tempfile.mkdtemp(), wv, name="toy")
+    >>> out.name, out.shape, out.tensor_format
+    ('toy', (22, 5), 'binary')
+    """
+    if if_exists not in _IF_EXISTS:
+        raise ValueError(
+            f"`if_exists` must be one of {_IF_EXISTS}. Received: {if_exists!r}"
+        )
+    log_dir = os.fspath(log_dir)
+    sources = _sources_of(source)
+    if name is not None and len(sources) > 1:
+        for s in sources:
+            s.name = f"{name}/{s.name}"
+    elif name is not None:
+        sources[0].name = str(name)
+    if len(sources) > 1 and (metadata is not None or counts is not None):
+        raise ValueError(
+            f"`source` holds {len(sources)} tables "
+            f"({[s.name for s in sources]}); `metadata` and `counts` apply to one "
+            "table. Export each table on its own."
+        )
+    results = [
+        _export_one(log_dir, s, metadata, max_rows, counts, if_exists) for s in sources
+    ]
+    if refresh:
+        _signal_refresh(log_dir)
+    return results[0] if len(results) == 1 else results
+
+
+def _export_one(log_dir, src, metadata, max_rows, counts, if_exists):
+    matrix = np.asarray(src.matrix)
+    _check_shape(matrix)
+    rows = matrix.shape[0]
+    if counts is not None:
+        counts = np.asarray(counts)
+        if counts.shape != (rows,):
+            raise ValueError(
+                f"`counts` must have one entry per table row ({rows} rows). "
+                f"Received: shape={counts.shape}"
+            )
+        src.columns = {k: v for k, v in src.columns.items() if k != "count"}
+        if metadata is None:
+            src.columns["count"] = [str(int(c)) for c in counts]
+    else:
+        counts = src.counts
+    columns = _metadata_columns(metadata, rows, src.columns)
+    _check_finite(matrix, next(iter(columns.values()), None))
+    row_ids = _pick_rows(rows, max_rows, counts)
+    table = np.ascontiguousarray(matrix[row_ids], dtype=np.float32)
+    if len(table) > MAX_POINTS:
+        warnings.warn(
+            f"Exporting {len(table)} rows: the Projector shows only the first "
+            f"{MAX_POINTS}. Pass max_rows={MAX_POINTS} to keep the most frequent.",
+            stacklevel=3,
+        )
+    tensor_bytes, tensor_format = _tensor_payload(table)
+    metadata_bytes = _metadata_payload(columns, row_ids)
+
+    # Parse the existing config before touching anything on disk.
+    config_path = os.path.join(log_dir, CONFIG_NAME)
+    if os.path.isdir(log_dir) and os.path.exists(config_path):
+        text = _read_text(config_path)
+        items = _ConfigParser(text, config_path).parse()
+    else:
+        text, items = "", []
+    taken = {v.get("tensor_name", "") for f, v, _, _ in items if f == "embeddings"}
+    name = safe_name(src.name)
+    if name in taken:
+        if if_exists == "error":
+            raise ValueError(
+                f"{config_path} already has an embedding named {name!r}. Pass "
+                "if_exists='replace' or 'rename', or another `name`."
+            )
+        if if_exists == "rename":
+            name = _unique_name(name, taken)
+
+    _prepare_dir(log_dir)
+    stem = f"{name.replace('/', '_')}-{secrets.token_hex(3)}"
+    tensor_rel = (
+        f"{DATA_DIR}/{stem}.tensor.{'bin' if tensor_format == 'binary' else 'tsv'}"
+    )
+    metadata_rel = f"{DATA_DIR}/{stem}.metadata.tsv"
+    tensor_path = os.path.join(log_dir, *tensor_rel.split("/"))
+    metadata_path = os.path.join(log_dir, *metadata_rel.split("/"))
+    _atomic_write(tensor_path, tensor_bytes)
+    try:
+        _atomic_write(metadata_path, metadata_bytes)
+        # Drop the entries this one replaces, keep everything else verbatim.
+        replaced = [
+            (start, end, value)
+            for field, value, start, end in items
+            if field == "embeddings" and value.get("tensor_name") == name
+        ]
+        new_text = text
+        for start, end, _ in sorted(replaced, reverse=True):
+            if new_text[end : end + 1] == "\n":
+                end += 1
+            new_text = new_text[:start] + new_text[end:]
+        if new_text and not new_text.endswith("\n"):
+            new_text += "\n"
+        new_text += _entry_text(name, tensor_rel, metadata_rel, table.shape)
+        _atomic_write(config_path, new_text.encode("utf-8"))
+    except BaseException:
+        for path in (tensor_path, metadata_path):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+        raise
+    for _, _, value in replaced:
+        _remove_own_files(log_dir, value, keep=(tensor_rel, metadata_rel))
+    return ProjectorExport(
+        name=name,
+        log_dir=log_dir,
+        run=".",
+        config_path=config_path,
+        tensor_path=tensor_path,
+        metadata_path=metadata_path,
+        shape=tuple(int(s) for s in table.shape),
+        tensor_format=tensor_format,
+        row_ids=row_ids,
+        columns=tuple(columns),
+    )
+
+
+def _remove_own_files(log_dir, entry, keep):
+    """Delete a replaced entry's files, only those this module wrote."""
+    for key in ("tensor_path", "metadata_path"):
+        rel = entry.get(key, "")
+        if not rel.startswith(DATA_DIR + "/") or rel in keep or ".." in rel:
+            continue
+        try:
+            os.remove(os.path.join(log_dir, *rel.split("/")))
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------- CLI
+def add_project_parser(subparsers):
+    """Register `keras-embedx project PATH --log-dir DIR [--max-rows N]`."""
+    parser = subparsers.add_parser(
+        "project",
+        help="export a vector file to the TensorBoard Projector",
+        description=(
+            "Export a vector file (GloVe, word2vec, fastText .vec/.bin, or the "
+            "keras_embedx cache) where the TensorBoard Projector shows it, and "
+            "print the command that opens TensorBoard."
+        ),
+    )
+    parser.add_argument("path", help="vector file")
+    parser.add_argument("--log-dir", required=True, help="TensorBoard log directory")
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        default=MAX_POINTS,
+        help=f"keep the N most frequent words (default {MAX_POINTS}, the most "
+        "the Projector shows)",
+    )
+    parser.add_argument("--name", default=None, help="tensor name in the Projector")
+    parser.add_argument(
+        "--format", default="auto", help="vector file format (default: auto)"
+    )
+    parser.add_argument(
+        "--errors",
+        default="strict",
+        choices=("strict", "replace", "ignore"),
+        help="what to do with words that are not UTF-8 (default: strict)",
+    )
+    parser.set_defaults(func=run_project)
+    return parser
+
+
+def run_project(args):
+    """Handler of `keras-embedx project`; returns the exit status."""
+    from keras_embedx.vectors import load_vectors
+
+    if args.max_rows is not None and args.max_rows < 1:
+        raise SystemExit(
+            f"--max-rows must be a positive int. Received: {args.max_rows}"
+        )
+    wv = load_vectors(args.path, format=args.format, errors=args.errors, progress=False)
+    name = args.name or os.path.basename(args.path)
+    result = export_projector(args.log_dir, wv, name=name, max_rows=args.max_rows)
+    print(
+        f"Wrote {result.shape[0]} x {result.shape[1]} ({result.tensor_format}) as "
+        f"{result.name!r} to {result.log_dir}"
+    )
+    print("Open it with:")
+    print(f"  {result.tensorboard_command()}")
+    print("then the PROJECTOR tab (http://localhost:6006/#projector).")
+    return 0

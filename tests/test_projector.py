@@ -1,0 +1,469 @@
+"""`keras_embedx.export_projector`, checked against a real TensorBoard and Chromium.
+
+One TensorBoard serves the whole module: every export it must show is written
+before it starts (and one more while it runs, to check `refresh=True`). It runs
+without TensorFlow (the reader a JAX/PyTorch user without TensorFlow gets, and
+3 s to start instead of 15); test_callbacks_projector.py serves with
+TensorFlow under the TensorFlow backend. Expected tables come from gensim's
+own reader, and configs are re-read with TensorBoard's own protobuf parser.
+"""
+
+import argparse
+import os
+import stat
+import sys
+
+import numpy as np
+import pytest
+
+import keras_embedx
+from keras_embedx import projector as P
+
+sys.path.insert(0, os.path.dirname(__file__))
+import _servers  # noqa: E402
+
+CP_VEC = "crime-and-punishment.vec"
+PANG_VEC = "pang_lee_polarity_fasttext.vec"
+
+
+def gensim_kv(name, **kwargs):
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath
+
+    return KeyedVectors.load_word2vec_format(datapath(name), **kwargs)
+
+
+def as_word_vectors(kv, counts=None):
+    return keras_embedx.WordVectors(kv.index_to_key, kv.vectors, counts=counts)
+
+
+def tb_config(log_dir):
+    """Parse `projector_config.pbtxt` with TensorBoard's own proto parser."""
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    with open(os.path.join(log_dir, P.CONFIG_NAME)) as f:
+        return text_format.Parse(f.read(), ProjectorConfig())
+
+
+def read_metadata(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read().split("\n")[:-1]
+
+
+# A float32 whose little-endian bytes are b"abc\n": written raw, TensorBoard
+# would read the line "abc" as text and fail instead of falling back to binary.
+TEXT_LOOKING = np.frombuffer(b"abc\n", dtype="<f4")[0]
+
+
+# ------------------------------------------------------------- one server
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    log_dir = str(tmp_path_factory.mktemp("projector_logs"))
+    kv = gensim_kv(CP_VEC)
+    rng = np.random.default_rng(0)
+    exports = {
+        "words": P.export_projector(log_dir, as_word_vectors(kv), name="crime/words"),
+        "zeros": P.export_projector(log_dir, np.zeros((6, 3), "float32"), name="zeros"),
+    }
+    crafted = rng.normal(size=(4, 2)).astype("float32")
+    crafted[0, 0] = TEXT_LOOKING
+    exports["crafted"] = P.export_projector(log_dir, crafted, name="crafted")
+    odd = ["", "tab\there", "new\nline", "  ", "ok"]
+    exports["odd"] = P.export_projector(
+        log_dir,
+        rng.normal(size=(5, 3)).astype("float32"),
+        metadata={"word": odd, "kind": ["a", "b", "c", "d", "e"]},
+        name="odd labels",
+    )
+    exports["cli_out"] = run_cli(
+        ["project", vec_path(PANG_VEC), "--log-dir", log_dir, "--errors", "replace"]
+    )
+    data = {
+        "words": kv.vectors,
+        "zeros": np.zeros((6, 3), "float32"),
+        "crafted": crafted,
+        "kv": kv,
+        "odd": odd,
+    }
+    with _servers.TensorBoard(log_dir, tensorflow=False) as tb:
+        yield tb, log_dir, exports, data
+
+
+def vec_path(name):
+    from gensim.test.utils import datapath
+
+    return datapath(name)
+
+
+def run_cli(argv):
+    """`keras-embedx project ...` through the parser this module registers."""
+    import contextlib
+    import io
+
+    parser = argparse.ArgumentParser(prog="keras-embedx")
+    P.add_project_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert args.func(args) == 0
+    return out.getvalue()
+
+
+@pytest.mark.server
+def test_runs_and_info_list_every_export(served):
+    tb, log_dir, exports, _ = served
+    info = tb.wait_for_tensors(["crime/words", "zeros", "crafted", "odd_labels"])
+    assert tb.projector_json("runs") == ["."]
+    shapes = {e["tensorName"]: e["tensorShape"] for e in info["embeddings"]}
+    assert shapes == {
+        "crime/words": [291, 5],
+        "zeros": [6, 3],
+        "crafted": [4, 2],
+        "odd_labels": [5, 3],
+        PANG_VEC: [1694, 100],
+    }
+
+
+@pytest.mark.server
+def test_tensor_bytes_equal_gensim_vectors(served):
+    tb, _, exports, data = served
+    assert exports["words"].tensor_format == "binary"
+    status, body = tb.projector("tensor", run=".", name="crime/words")
+    assert status == 200
+    assert body == data["words"].astype("<f4").tobytes()
+
+
+@pytest.mark.server
+def test_metadata_is_the_word_list(served):
+    tb, _, _, data = served
+    status, body = tb.projector("metadata", run=".", name="crime/words")
+    assert status == 200
+    assert body.decode("utf-8").split("\n")[:-1] == data["kv"].index_to_key
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("name", ["zeros", "crafted"])
+def test_text_looking_tables_fall_back_to_tsv_and_round_trip(served, name):
+    tb, _, exports, data = served
+    assert exports[name].tensor_format == "tsv"
+    status, body = tb.projector("tensor", run=".", name=name)
+    assert status == 200, body[:300]
+    assert body == data[name].astype("<f4").tobytes()
+
+
+@pytest.mark.server
+def test_odd_labels_are_made_safe_with_a_header(served):
+    tb, _, _, _ = served
+    status, body = tb.projector("metadata", run=".", name="odd_labels")
+    assert status == 200
+    lines = body.decode("utf-8").split("\n")[:-1]
+    assert lines == [
+        "word\tkind",
+        "<blank>\ta",
+        "tab here\tb",
+        "new line\tc",
+        "<blank>\td",
+        "ok\te",
+    ]
+
+
+@pytest.mark.server
+def test_cli_export_is_served(served):
+    tb, log_dir, exports, _ = served
+    assert f"tensorboard --logdir {log_dir}" in exports["cli_out"]
+    kv = gensim_kv(PANG_VEC, unicode_errors="replace")
+    status, body = tb.projector("tensor", run=".", name=PANG_VEC)
+    assert status == 200 and body == kv.vectors.astype("<f4").tobytes()
+    status, body = tb.projector("metadata", run=".", name=PANG_VEC)
+    assert body.decode("utf-8").split("\n")[:-1] == kv.index_to_key
+
+
+@pytest.mark.server
+def test_refresh_makes_a_running_tensorboard_show_a_new_export(served):
+    tb, log_dir, _, _ = served
+    table = np.random.default_rng(5).normal(size=(7, 4)).astype("float32")
+    P.export_projector(log_dir, table, name="late", refresh=True)
+    tb.wait_for_tensors(["late"])
+    status, body = tb.projector("tensor", run=".", name="late")
+    assert status == 200 and body == table.tobytes()
+
+
+@pytest.mark.server
+@pytest.mark.browser
+@pytest.mark.slow
+def test_headless_chromium_renders_the_points(served, tmp_path):
+    import keras
+
+    if keras.config.backend() != "jax":
+        # The page does not depend on the Keras backend: render it once a suite.
+        pytest.skip("backend-independent; runs in the KERAS_BACKEND=jax pass")
+    if _servers.chromium_executable() is None:
+        message = (
+            "!!! Chromium is NOT installed: the Projector browser test cannot run. "
+            "Install it with `apt-get install -y chromium` (.ci/run does). !!!"
+        )
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        print(message, file=sys.stderr)
+        pytest.skip(message)
+    tb, _, _, _ = served
+    png = _servers.screenshot(tb.url + "/#projector", str(tmp_path / "shot.png"))
+    assert _servers.count_point_pixels(png) > 3000
+
+
+# ------------------------------------------------------- files and config
+def test_config_keeps_other_entries_and_parses_with_protobuf(tmp_path):
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    config = ProjectorConfig()
+    other = config.embeddings.add()
+    other.tensor_name = "layer_with_weights-0/embeddings/.ATTRIBUTES/VARIABLE_VALUE"
+    other.metadata_path = "meta.tsv"
+    other.sprite.image_path = "sprite.png"
+    other.sprite.single_image_dim.extend([8, 8])
+    config.model_checkpoint_path = "ckpt"
+    original = "# written by another tool\n" + text_format.MessageToString(config)
+    (tmp_path / P.CONFIG_NAME).write_text(original)
+
+    table = np.arange(12, dtype="float32").reshape(4, 3) + 1
+    P.export_projector(tmp_path, table, name="mine")
+    parsed = tb_config(tmp_path)
+    assert parsed.model_checkpoint_path == "ckpt"
+    assert [e.tensor_name for e in parsed.embeddings] == [other.tensor_name, "mine"]
+    assert parsed.embeddings[0] == other
+    mine = parsed.embeddings[1]
+    assert list(mine.tensor_shape) == [4, 3]
+    raw = np.fromfile(tmp_path / mine.tensor_path, dtype="<f4")
+    np.testing.assert_array_equal(raw.reshape(4, 3), table)
+    assert (tmp_path / P.CONFIG_NAME).read_text().startswith(original)
+
+
+def test_replace_keeps_one_entry_and_removes_its_old_files(tmp_path):
+    first = P.export_projector(tmp_path, np.ones((3, 2), "float32") * 2, name="t")
+    P.export_projector(tmp_path, np.ones((5, 2), "float32") * 3, name="other")
+    second = P.export_projector(tmp_path, np.ones((4, 2), "float32") * 4, name="t")
+    parsed = tb_config(tmp_path)
+    assert sorted(e.tensor_name for e in parsed.embeddings) == ["other", "t"]
+    [t] = [e for e in parsed.embeddings if e.tensor_name == "t"]
+    assert list(t.tensor_shape) == [4, 2]
+    assert not os.path.exists(first.tensor_path)
+    assert not os.path.exists(first.metadata_path)
+    assert os.path.exists(second.tensor_path)
+
+
+def test_rename_and_error_when_the_name_exists(tmp_path):
+    table = np.ones((3, 2), "float32") * 2
+    P.export_projector(tmp_path, table, name="t")
+    renamed = P.export_projector(tmp_path, table, name="t", if_exists="rename")
+    assert renamed.name == "t-2"
+    with pytest.raises(ValueError, match="already has an embedding named 't'"):
+        P.export_projector(tmp_path, table, name="t", if_exists="error")
+    assert [e.tensor_name for e in tb_config(tmp_path).embeddings] == ["t", "t-2"]
+
+
+def test_names_are_url_safe():
+    assert P.safe_name("my layer/emb?x=1&y") == "my_layer/emb_x_1_y"
+    assert P.safe_name("../../etc/passwd") == "etc/passwd"
+    assert P.safe_name("") == "embedding"
+    assert P.safe_name("//a//b/") == "a/b"
+    assert P.safe_name("a:0") == "a_0"
+
+
+def test_max_rows_keeps_the_most_frequent_rows(tmp_path):
+    kv = gensim_kv(CP_VEC)
+    counts = np.random.default_rng(3).permutation(len(kv)) + 1
+    wv = as_word_vectors(kv, counts=counts)
+    out = P.export_projector(tmp_path, wv, name="top", max_rows=10)
+    top = np.argsort(-counts)[:10]
+    raw = np.fromfile(out.tensor_path, dtype="<f4").reshape(10, kv.vector_size)
+    np.testing.assert_array_equal(raw, kv.vectors[top])
+    lines = read_metadata(out.metadata_path)
+    assert lines[0] == "word\tcount"
+    assert lines[1:] == [f"{kv.index_to_key[i]}\t{counts[i]}" for i in top]
+
+
+def test_max_rows_without_counts_keeps_the_first_rows(tmp_path):
+    kv = gensim_kv(CP_VEC)
+    out = P.export_projector(tmp_path, as_word_vectors(kv), max_rows=7)
+    assert out.shape == (7, kv.vector_size)
+    assert read_metadata(out.metadata_path) == kv.index_to_key[:7]
+
+
+def test_layer_source_is_labelled_with_vocabulary_and_row_sources(tmp_path):
+    kv = gensim_kv("toy-model.vec")
+    vocab = keras_embedx.Vocabulary.from_texts(["the human interface", "zzz unknown"])
+    layer = keras_embedx.layers.PretrainedEmbedding.from_vectors(
+        as_word_vectors(kv), vocab, name="words"
+    )
+    out = P.export_projector(tmp_path, layer)
+    assert out.name == "words"
+    lines = read_metadata(out.metadata_path)
+    assert lines[0] == "word\tsource"
+    rows = [line.split("\t") for line in lines[1:]]
+    assert [r[0] for r in rows] == ["<pad>"] + layer.get_vocabulary()[1:]
+    assert [r[1] for r in rows] == layer.row_sources()
+    raw = np.fromfile(out.tensor_path, dtype="<f4").reshape(out.shape)
+    for (word, source), row in zip(rows, raw):
+        if source == "pretrained":
+            np.testing.assert_array_equal(row, kv[word])
+
+
+def test_plain_keras_embedding_is_labelled_by_id(tmp_path):
+    import keras
+
+    layer = keras.layers.Embedding(9, 4, name="plain")
+    layer.build((None,))
+    out = P.export_projector(tmp_path, layer)
+    assert out.name == "plain"
+    assert read_metadata(out.metadata_path) == [str(i) for i in range(9)]
+    raw = np.fromfile(out.tensor_path, dtype="<f4").reshape(9, 4)
+    np.testing.assert_array_equal(raw, keras.ops.convert_to_numpy(layer.embeddings))
+
+
+# ------------------------------------------------------------- bad input
+def snapshot(path):
+    return {
+        os.path.relpath(os.path.join(root, f), path): open(
+            os.path.join(root, f), "rb"
+        ).read()
+        for root, _, files in os.walk(path)
+        for f in files
+    }
+
+
+@pytest.fixture
+def existing(tmp_path):
+    """A log_dir with one valid export, and a snapshot of its files."""
+    P.export_projector(tmp_path, np.ones((3, 2), "float32") * 2, name="keep")
+    return tmp_path
+
+
+def test_log_dir_that_is_a_file(tmp_path):
+    path = tmp_path / "not_a_dir"
+    path.write_text("hello")
+    with pytest.raises(NotADirectoryError, match="must be a directory"):
+        P.export_projector(path, np.ones((2, 2), "float32"))
+    assert path.read_text() == "hello"
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        P.export_projector(path / "sub", np.ones((2, 2), "float32"))
+
+
+def test_read_only_log_dir(tmp_path):
+    if os.geteuid() != 0:
+        target = tmp_path / "ro"
+        target.mkdir()
+        target.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    else:
+        # chmod does not stop root; sysfs refuses new files even to root.
+        target = "/sys/kernel"
+        if not os.path.isdir(target) or _can_create(target):
+            pytest.skip("no directory here is read-only to root")
+    try:
+        with pytest.raises(PermissionError, match="Cannot write to `log_dir`"):
+            P.export_projector(target, np.ones((2, 2), "float32"))
+    finally:
+        if os.geteuid() != 0:
+            os.chmod(target, stat.S_IRWXU)
+
+
+def _can_create(directory):
+    try:
+        fd = os.open(os.path.join(directory, ".probe"), os.O_CREAT | os.O_WRONLY)
+    except OSError:
+        return False
+    os.close(fd)
+    os.remove(os.path.join(directory, ".probe"))
+    return True
+
+
+def test_metadata_of_the_wrong_length(existing):
+    before = snapshot(existing)
+    with pytest.raises(ValueError, match=r"one entry per table row \(4 rows\).*3"):
+        P.export_projector(
+            existing, np.ones((4, 2), "float32"), metadata=["a", "b", "c"]
+        )
+    with pytest.raises(ValueError, match="column 'count'"):
+        P.export_projector(
+            existing,
+            np.ones((4, 2), "float32"),
+            metadata={"word": list("abcd"), "count": [1, 2]},
+        )
+    assert snapshot(existing) == before
+
+
+def test_nan_rows_are_refused_with_their_labels(existing):
+    before = snapshot(existing)
+    table = np.ones((4, 2), "float32")
+    table[2, 1] = np.nan
+    table[3, 0] = np.inf
+    with pytest.raises(ValueError, match=r"2 row\(s\) with NaN.*2 \('c'\), 3 \('d'\)"):
+        P.export_projector(existing, table, metadata=list("abcd"))
+    assert snapshot(existing) == before
+
+
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        ("embeddings {\n  tensor_name: 'x'\n", "missing '}'"),
+        ("embedings {\n}\n", "no field 'embedings'"),
+        ("embeddings {\n  tensor_shape: -3\n}\n", "non-negative integer"),
+        ("embeddings {\n  tensor_name: x\n}\n", "quoted string"),
+        ("model_checkpoint_path: 'a'\nmodel_checkpoint_path: 'b'\n", "more than once"),
+    ],
+)
+def test_unparsable_config_is_left_untouched(tmp_path, text, where):
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    with pytest.raises(text_format.ParseError):  # TensorBoard would fail too.
+        text_format.Parse(text, ProjectorConfig())
+    (tmp_path / P.CONFIG_NAME).write_text(text)
+    before = snapshot(tmp_path)
+    with pytest.raises(P.ProjectorConfigError, match=where) as info:
+        P.export_projector(tmp_path, np.ones((2, 2), "float32"))
+    assert P.CONFIG_NAME in str(info.value) and "line " in str(info.value)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_crash_while_writing_the_config_leaves_the_old_one(existing, monkeypatch):
+    before = snapshot(existing)
+    real = P._atomic_write
+
+    def crash_on_config(path, data):
+        if path.endswith(P.CONFIG_NAME):
+            raise KeyboardInterrupt("simulated crash")
+        real(path, data)
+
+    monkeypatch.setattr(P, "_atomic_write", crash_on_config)
+    with pytest.raises(KeyboardInterrupt):
+        P.export_projector(existing, np.ones((5, 2), "float32"), name="new")
+    assert snapshot(existing) == before
+
+
+def test_event_file_has_valid_framing_and_event(tmp_path):
+    # TensorBoard's own CRC and Event proto (neither imports TensorFlow).
+    import struct
+
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    data = P.event_file_bytes(wall_time=12.5)
+    (length,) = struct.unpack("<Q", data[:8])
+    assert struct.unpack("<I", data[8:12])[0] == masked_crc32c(data[:8])
+    payload = data[12 : 12 + length]
+    assert struct.unpack("<I", data[12 + length :])[0] == masked_crc32c(payload)
+    event = Event.FromString(payload)
+    assert event.wall_time == 12.5 and event.file_version == "brain.Event:2"
+
+
+def test_bad_source_and_arguments(tmp_path):
+    with pytest.raises(ValueError, match="must be 2D"):
+        P.export_projector(tmp_path, np.ones(5, "float32"))
+    with pytest.raises(TypeError, match="`source` must be"):
+        P.export_projector(tmp_path, object())
+    with pytest.raises(ValueError, match="`max_rows` must be a positive int"):
+        P.export_projector(tmp_path, np.ones((3, 2), "float32"), max_rows=0)
+    with pytest.raises(ValueError, match="`if_exists` must be one of"):
+        P.export_projector(tmp_path, np.ones((3, 2), "float32"), if_exists="keep")
