@@ -90,6 +90,21 @@ def _accuracy(model, x, y):
     return float((pred == y).mean())
 
 
+def _look_at(layer, vocab, output_dir):
+    """Save a PCA picture and a Projector export of the trained table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from keras_embedx.plot import plot_embeddings
+    from keras_embedx.projector import export_projector
+
+    picture = os.path.join(output_dir, "pca.png")
+    figure = plot_embeddings(layer, words=vocab.tokens[:60], method="pca")
+    figure.savefig(picture, dpi=100)
+    export = export_projector(os.path.join(output_dir, "projector"), layer)
+    return picture, export
+
+
 def run(
     vectors=None,
     corpus=None,
@@ -156,7 +171,7 @@ def run(
         results[name] = (model, _accuracy(model, x_test, y_test))
     acc, base_acc = results["pretrained"][1], results["baseline"][1]
     log(
-        f"held-out accuracy ({len(test_idx)} sentences): "
+        f"held-out accuracy ({len(test_idx)} sentences, so +-8 points of noise): "
         f"PretrainedEmbedding {acc:.1%}, random keras.layers.Embedding {base_acc:.1%}"
     )
 
@@ -178,6 +193,13 @@ def run(
     )
     log(f"saved {path}; reloaded model predicts identically: {same}")
     log(f"pretrained rows unchanged by training: {kept}")
+    picture, export = _look_at(layer, vocab, output_dir)
+    log(f"PCA picture of the 60 most frequent words: {picture}")
+    log(
+        f"Projector export '{export.name}' ({export.shape[0]} rows); "
+        f"to see it run:  {export.tensorboard_command()}"
+    )
+    results_extra = {"projector_log_dir": export.log_dir, "pca_png": picture}
     elapsed = time.perf_counter() - start
     log(f"done in {elapsed:.0f} s")
     return {
@@ -187,4 +209,5 @@ def run(
         "reload_identical": same,
         "model_path": path,
         "seconds": elapsed,
+        **results_extra,
     }
