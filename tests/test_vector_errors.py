@@ -126,6 +126,37 @@ def test_non_utf8_word_with_errors_replace_equals_gensim(tmp_path):
     np.testing.assert_array_equal(wv.vectors, kv.vectors)
 
 
+def test_byte_undefined_in_the_given_encoding(tmp_path):
+    # 0x81 has no character in cp1252 (Latin-1 reads every byte).
+    path = write(tmp_path, "v.txt", GOOD.encode() + b"caf\xe9\x81 1 2 3\n")
+    check(
+        path,
+        "line 4",
+        "not valid cp1252",
+        "0x81",
+        "errors='replace'",
+        encoding="cp1252",
+    )
+    wv = load_vectors(path, encoding="cp1252", errors="replace")
+    kv = KeyedVectors.load_word2vec_format(
+        path, no_header=True, encoding="cp1252", unicode_errors="replace"
+    )
+    assert wv.words == kv.index_to_key == ["the", "of", "and", "caf\xe9\ufffd"]
+    np.testing.assert_array_equal(wv.vectors, kv.vectors)
+    assert load_vectors(path, encoding="latin-1").words[3] == "caf\xe9\x81"
+
+
+def test_word2vec_binary_word_undefined_in_the_given_encoding(tmp_path):
+    row = struct.pack("<3f", 1, 2, 3)
+    path = write(tmp_path, "v.bin", b"2 3\nthe " + row + b"caf\x81 " + row)
+    check(path, "row 2", "not valid cp1252", "0x81", encoding="cp1252")
+    wv = load_vectors(path, encoding="cp1252", errors="replace")
+    kv = KeyedVectors.load_word2vec_format(
+        path, binary=True, encoding="cp1252", unicode_errors="replace"
+    )
+    assert wv.words == kv.index_to_key == ["the", "caf\ufffd"]
+
+
 def test_empty_word(tmp_path):
     path = write(tmp_path, "v.txt", GOOD + " 0.1 0.2 0.3\n")
     check(path, "line 4", "expected a word before the 3 numbers")

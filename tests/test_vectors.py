@@ -314,3 +314,130 @@ def test_load_vectors_is_the_top_level_function(datapath):
         warnings.simplefilter("error")
         wv = keras_embedx.load_vectors(datapath("test_glove.txt"))
     assert isinstance(wv, keras_embedx.WordVectors)
+
+
+# -- encodings -----------------------------------------------------------------
+
+PANG_LEE = "pang_lee_polarity_fasttext.vec"  # cp1252 text: 0x97 (a dash), 0xe9...
+
+
+def gensim_words_and_vectors(kv):
+    """gensim's words and vectors, without the `None` slots it leaves at the
+    end of `index_to_key` when a file repeats words."""
+    words = list(kv.index_to_key)
+    while words and words[-1] is None:
+        words.pop()
+    assert None not in words
+    return words, kv.vectors[: len(words)]
+
+
+@pytest.mark.parametrize("pandas", [True, False])
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1", "Windows-1252"])
+def test_single_byte_encodings_equal_gensim(datapath, monkeypatch, encoding, pandas):
+    if not pandas:
+        monkeypatch.setattr(_text_parser, "_pandas", lambda: None)
+    wv = load_vectors(datapath(PANG_LEE), encoding=encoding)
+    kv = gensim_kv(datapath, PANG_LEE, encoding=encoding)
+    words, vectors = gensim_words_and_vectors(kv)
+    assert wv.words == words
+    np.testing.assert_array_equal(wv.vectors, vectors)
+    assert wv.skipped == 0 and wv.duplicates == 0
+    # Line 150 is the byte 0x97 alone: an em dash in cp1252, a C1 control in
+    # Latin-1. Both decode "clichés" from b"clich\xe9s".
+    assert wv.words[148] == ("\x97" if encoding == "latin-1" else "\u2014")
+    assert "clichés" in wv
+
+
+@pytest.mark.parametrize("pandas", [True, False])
+def test_bytes_that_are_also_valid_utf8_decode_in_the_given_encoding(
+    tmp_path, monkeypatch, pandas
+):
+    # b"\xc3\xa9" is "é" in UTF-8 but "Ã©" in cp1252: every path must decode
+    # with the encoding given, not only the careful one.
+    if not pandas:
+        monkeypatch.setattr(_text_parser, "_pandas", lambda: None)
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"the 1 2\ncaf\xc3\xa9 3 4\n")
+    wv = load_vectors(path, encoding="cp1252")
+    kv = KeyedVectors.load_word2vec_format(path, no_header=True, encoding="cp1252")
+    assert wv.words == kv.index_to_key == ["the", "caf\u00c3\u00a9"]
+    np.testing.assert_array_equal(wv.vectors, kv.vectors)
+
+
+def test_cp1252_vectors_match_the_words_of_the_corpus_beside_them(datapath):
+    # The demo reads pang_lee_polarity.cor with encoding="cp1252": its
+    # non-ASCII words must find their vectors.
+    wv = load_vectors(datapath(PANG_LEE), encoding="cp1252")
+    with open(datapath("pang_lee_polarity.cor"), encoding="cp1252") as f:
+        tokens = set(f.read().split())
+    non_ascii = {t for t in tokens if not t.isascii()}
+    assert {"clichés", "\u2014"} <= non_ascii
+    assert {"clichés", "\u2014"} <= {t for t in non_ascii if t in wv}
+    assert not any("\ufffd" in w for w in wv.words)
+
+
+def test_default_utf8_still_refuses_the_cp1252_file_and_says_how_to_load_it(
+    datapath,
+):
+    with pytest.raises(VectorFileError, match="line 150") as info:
+        load_vectors(datapath(PANG_LEE))
+    message = str(info.value)
+    assert "not valid UTF-8 (byte 0x97" in message
+    assert "encoding='cp1252'" in message and "encoding='latin-1'" in message
+    assert "errors='replace'" in message and "errors='skip'" in message
+
+
+def test_word2vec_binary_in_cp1252_equals_gensim(datapath, tmp_path):
+    # gensim writes binary words as UTF-8 only, so build the file by hand from
+    # gensim's own cp1252 load of the shipped .vec.
+    kv = gensim_kv(datapath, PANG_LEE, encoding="cp1252")
+    words, vectors = gensim_words_and_vectors(kv)
+    rows = [
+        w.encode("cp1252") + b" " + v.astype("<f4").tobytes()
+        for w, v in zip(words, vectors)
+    ]
+    path = tmp_path / "pang_lee.bin"
+    path.write_bytes(f"{len(words)} {kv.vector_size}\n".encode() + b"".join(rows))
+    wv = load_vectors(path, encoding="cp1252")
+    assert wv.format == "word2vec_binary"
+    again = KeyedVectors.load_word2vec_format(path, binary=True, encoding="cp1252")
+    assert wv.words == again.index_to_key == words
+    np.testing.assert_array_equal(wv.vectors, vectors)
+    with pytest.raises(VectorFileError, match="row 149: .*not valid UTF-8"):
+        load_vectors(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "UTF-32", "utf-7"])
+def test_encodings_that_are_not_ascii_compatible_are_refused_up_front(
+    tmp_path, encoding
+):
+    # Up front: before the file is even looked for.
+    with pytest.raises(ValueError, match=f"Received: encoding='{encoding}'") as info:
+        load_vectors(tmp_path / "missing.txt", encoding=encoding)
+    assert "ASCII-compatible" in str(info.value)
+
+
+def test_unknown_or_non_text_encodings_are_refused(tmp_path):
+    for encoding in ["klingon", "hex"]:
+        with pytest.raises(ValueError, match="text encoding Python knows"):
+            load_vectors(tmp_path / "missing.txt", encoding=encoding)
+    with pytest.raises(TypeError, match="`encoding` must be a str"):
+        load_vectors(tmp_path / "missing.txt", encoding=None)
+
+
+def test_fasttext_bin_accepts_only_utf8_and_the_cache_ignores_encoding(
+    datapath, tmp_path
+):
+    name = "toy-model.bin"
+    with pytest.raises(ValueError, match="store their words in UTF-8") as info:
+        load_vectors(datapath(name), encoding="latin-1")
+    assert "Received: encoding='latin-1'" in str(info.value)
+    assert load_vectors(datapath(name), encoding="UTF8").words == (
+        load_facebook_vectors(datapath(name)).index_to_key
+    )
+    source = load_vectors(datapath(PANG_LEE), encoding="cp1252")
+    source.save(tmp_path / "c.kxv")
+    for encoding in ["utf-8", "latin-1"]:
+        assert load_vectors(tmp_path / "c.kxv", encoding=encoding).words == (
+            source.words
+        )

@@ -196,5 +196,44 @@ def test_writers_refuse_words_they_cannot_hold(tmp_path):
         wv.save(tmp_path / "w.x", format="npy")
 
 
+@pytest.mark.parametrize(
+    "fmt,gensim_kwargs",
+    [
+        ("glove", {"no_header": True}),
+        ("word2vec_text", {}),
+        ("word2vec_binary", {"binary": True}),
+    ],
+)
+def test_writers_in_cp1252_read_back_by_gensim(datapath, tmp_path, fmt, gensim_kwargs):
+    source = load_vectors(datapath("pang_lee_polarity_fasttext.vec"), encoding="cp1252")
+    path = tmp_path / f"out.{fmt}"
+    source.save(path, format=fmt, encoding="cp1252")
+    assert b"clich\xe9s " in path.read_bytes()
+    kv = KeyedVectors.load_word2vec_format(path, encoding="cp1252", **gensim_kwargs)
+    assert kv.index_to_key == source.words
+    np.testing.assert_array_equal(kv.vectors, source.vectors)
+    again = load_vectors(path, encoding="cp1252")
+    assert again.words == source.words
+
+
+@pytest.mark.parametrize("fmt", ["glove", "word2vec_text", "word2vec_binary"])
+def test_writers_refuse_words_the_encoding_cannot_hold(tmp_path, fmt):
+    wv = WordVectors(["the", "caf\u00e9", "\u6771\u4eac"], np.zeros((3, 2)))
+    path = tmp_path / "w.out"
+    with pytest.raises(
+        ValueError, match="Cannot write the word '\u6771\u4eac' in cp1252"
+    ):
+        wv.save(path, format=fmt, encoding="cp1252")
+    assert not path.exists()
+    with pytest.raises(ValueError, match="Received: encoding='utf-16'"):
+        wv.save(path, format=fmt, encoding="utf-16")
+
+
+def test_cache_always_stores_utf8_whatever_the_encoding(tmp_path):
+    words = ["the", "\u6771\u4eac"]  # not Latin-1
+    WordVectors(words, np.zeros((2, 2))).save(tmp_path / "c.kxv", encoding="latin-1")
+    assert WordVectors.load(tmp_path / "c.kxv").words == words
+
+
 def test_top_level_export():
     assert keras_embedx.WordVectors is WordVectors

@@ -3,9 +3,12 @@
 Compression is recognised by the file's first bytes, not its name. A member of
 a zip archive is named like a file in a folder, `"glove.6B.zip/glove.6B.50d.txt"`;
 an archive holding a single file needs no member name.
+
+Also the checks on `encoding` shared by the readers and writers.
 """
 
 import bz2
+import codecs
 import gzip
 import lzma
 import os
@@ -22,6 +25,15 @@ _COMPRESSION_MAGICS = (
 )
 _OPENERS = {"gzip": gzip.GzipFile, "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}
 _PEEK_BYTES = 1 << 16
+_ASCII = bytes(range(128))
+
+#: What to do about words that do not decode, for the end of an error message.
+DECODE_HINT = (
+    "If the file is in another encoding, pass it: encoding='cp1252' (Windows "
+    "text) or encoding='latin-1' (any byte is a character). Or pass "
+    "errors='replace' to load such words with U+FFFD in place of the bad bytes, "
+    "or errors='skip' to drop these rows."
+)
 
 
 def compression_of(path):
@@ -221,3 +233,62 @@ def open_for_writing(path):
     if path.endswith(".xz"):
         return lzma.open(path, "wb")
     return open(path, "wb")
+
+
+def check_encoding(encoding):
+    """The codec name of `encoding` (`"utf-8"`, `"cp1252"`, `"iso8859-1"`...).
+
+    Vector files are split into lines and fields on the bytes of `"\\n"` and
+    `" "` before words are decoded, so the encoding must be ASCII-compatible:
+    bytes below 128 mean the ASCII characters (UTF-8, Latin-1, Windows code
+    pages, Shift-JIS, GBK...; not UTF-16 or UTF-32). `"utf-8-sig"` gives
+    `"utf-8"`: readers drop a leading byte-order mark anyway, and writers
+    would otherwise put one before every word or block.
+    """
+    if not isinstance(encoding, str):
+        raise TypeError(
+            f"`encoding` must be a str. Received: encoding={encoding!r} of type "
+            f"{type(encoding).__name__}"
+        )
+    try:
+        name = codecs.lookup(encoding).name
+        compatible = _ASCII.decode(name) == _ASCII.decode("ascii")
+    except LookupError:
+        raise ValueError(
+            "`encoding` must name a text encoding Python knows, such as 'utf-8', "
+            f"'latin-1' or 'cp1252'. Received: encoding={encoding!r}"
+        ) from None
+    except UnicodeError:  # UnicodeDecodeError, or idna's complaints
+        compatible = False
+    if not compatible:
+        raise ValueError(
+            "`encoding` must be ASCII-compatible, such as 'utf-8', 'latin-1', "
+            "'cp1252', 'shift_jis' or 'gbk': vector files are split on the bytes "
+            "of ' ' and '\\n' before words are decoded, which UTF-16, UTF-32 and "
+            "the like do not allow. Convert the file to UTF-8 first (e.g. "
+            f"`iconv -f {encoding} -t UTF-8`). Received: encoding={encoding!r}"
+        )
+    return "utf-8" if name == "utf-8-sig" else name
+
+
+def encoding_label(encoding):
+    """How messages name a codec: `"UTF-8"`, else its codec name."""
+    return "UTF-8" if encoding == "utf-8" else encoding
+
+
+def check_encodable(words, encoding):
+    """Raise `ValueError` naming the first word `encoding` cannot write."""
+    try:
+        "".join(words).encode(encoding)
+        return
+    except UnicodeEncodeError:
+        pass
+    for word in words:
+        try:
+            word.encode(encoding)
+        except UnicodeEncodeError as e:
+            raise ValueError(
+                f"Cannot write the word {word!r} in {encoding_label(encoding)}: "
+                f"{word[e.start : e.end]!r} has no encoding there. Pass "
+                "encoding='utf-8' (the default), which can write any word."
+            ) from None

@@ -12,6 +12,8 @@ import io
 
 import numpy as np
 
+from keras_embedx.vectors._source import DECODE_HINT, encoding_label
+
 _BISECT_MIN_LINES = 32
 
 
@@ -30,9 +32,10 @@ def _pandas():
 class BlockParser:
     """Parses blocks of whole lines into (words, vectors, line numbers, problems)."""
 
-    def __init__(self, name, decode_errors):
+    def __init__(self, name, decode_errors, encoding="utf-8"):
         self.name = name
         self.decode_errors = decode_errors
+        self.encoding = encoding
         self.pd = _pandas()
         self._dim = None
 
@@ -99,6 +102,8 @@ class BlockParser:
         options = {}
         if trailing:
             options.update(names=list(range(dim + 2)), usecols=list(range(dim + 1)))
+        if self.encoding != "utf-8":  # pandas' default; options cost time
+            options.update(encoding=self.encoding)
         if self.decode_errors != "strict":
             options.update(encoding_errors=self.decode_errors)
         try:
@@ -132,7 +137,7 @@ class BlockParser:
         try:
             # Every line has a space here (regular lines, or a checked block).
             words = [
-                block[s : find(b" ", s)].decode("utf-8", self.decode_errors)
+                block[s : find(b" ", s)].decode(self.encoding, self.decode_errors)
                 for s in starts
             ]
             vectors = np.loadtxt(
@@ -285,13 +290,12 @@ class BlockParser:
         if not text.strip():
             return None
         try:
-            text = text.decode("utf-8", self.decode_errors)
+            text = text.decode(self.encoding, self.decode_errors)
         except UnicodeDecodeError as e:
+            label = encoding_label(self.encoding)
             raise _RowProblem(
-                f"the line is not valid UTF-8 (byte {text[e.start]:#04x} at column "
-                f"{e.start + 1}); expected UTF-8 text. Pass errors='replace' to "
-                "load such words with U+FFFD in place of the bad bytes, or "
-                "errors='skip' to drop these rows."
+                f"the line is not valid {label} (byte {text[e.start]:#04x} at "
+                f"column {e.start + 1}); expected {label} text. {DECODE_HINT}"
             ) from None
         fields = text.split()
         if len(fields) == dim and text[:1].isspace():

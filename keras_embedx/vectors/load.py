@@ -7,7 +7,7 @@ import tempfile
 
 from keras_embedx.vectors import cache
 from keras_embedx.vectors._rows import vocabulary_set
-from keras_embedx.vectors._source import open_source
+from keras_embedx.vectors._source import check_encoding, open_source
 from keras_embedx.vectors.errors import VectorFileError
 
 #: The formats `load_vectors` reads (`format="auto"` picks one by content).
@@ -34,6 +34,7 @@ def load_vectors(
     errors="strict",
     progress=True,
     *,
+    encoding="utf-8",
     vocabulary=None,
     mmap=True,
 ):
@@ -73,9 +74,16 @@ def load_vectors(
         errors: what to do with malformed rows. `"strict"` (default) raises
             `VectorFileError` naming the file, the line (or row) and the
             problem. `"skip"` drops bad rows, counts them in `wv.skipped` and
-            warns. `"replace"` loads words that are not valid UTF-8 with
-            U+FFFD in place of the bad bytes (other problems still raise).
+            warns. `"replace"` loads words that do not decode (see
+            `encoding`) with U+FFFD in place of the bad bytes (other problems
+            still raise).
         progress: bool, show a progress bar on stderr for files over 8 MB.
+        encoding: str, the encoding of the words in text and word2vec binary
+            files: `"utf-8"` (default), or any ASCII-compatible encoding
+            Python knows, such as `"cp1252"` (Windows text) or `"latin-1"`
+            (every byte is a character); not UTF-16 or UTF-32. fastText
+            `.bin` models store UTF-8 words and accept only `"utf-8"`; cache
+            files always hold UTF-8 and ignore `encoding`.
         vocabulary: optional collection of words (or a `Vocabulary`): keep
             only these, so memory grows with the vocabulary, not the file.
         mmap: bool, for cache files: memory-map the vectors read-only
@@ -87,6 +95,8 @@ def load_vectors(
 
     Raises:
         FileNotFoundError: nothing at `path`.
+        ValueError: a bad argument, such as an `encoding` that is unknown or
+            not ASCII-compatible.
         VectorFileError: (a `ValueError`) the file is malformed, truncated,
             a directory, or not a vector file.
 
@@ -113,13 +123,20 @@ def load_vectors(
         raise ValueError(
             f"`errors` must be one of {ERRORS}. Received: errors={errors!r}"
         )
+    codec = check_encoding(encoding)
     vocab = vocabulary_set(vocabulary)
 
     with open_source(path) as src:
         head = src.peek()
         if format == "auto":
             format = sniff(head, src.name)
-        kwargs = dict(errors=errors, limit=limit, vocabulary=vocab, progress=progress)
+        kwargs = dict(
+            errors=errors,
+            limit=limit,
+            vocabulary=vocab,
+            progress=progress,
+            encoding=codec,
+        )
         counts = None
         source_name = src.name
         if format in ("glove", "word2vec_text", "fasttext_vec"):
@@ -133,6 +150,13 @@ def load_vectors(
 
             words, vectors, index, info = read_word2vec_binary(src, **kwargs)
         elif format == "fasttext_bin":
+            if codec != "utf-8":
+                raise ValueError(
+                    "fastText .bin models store their words in UTF-8; `encoding` "
+                    "applies to text and word2vec binary files. Load "
+                    f"{src.name!r} without `encoding`. Received: "
+                    f"encoding={encoding!r}"
+                )
             words, vectors, counts, index = _read_fasttext_bin(src, head, limit, vocab)
             info = {"skipped": 0, "duplicates": 0}
         else:  # cache

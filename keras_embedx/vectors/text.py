@@ -23,7 +23,7 @@ import numpy as np
 
 from keras_embedx.vectors._progress import Progress
 from keras_embedx.vectors._rows import RowCollector
-from keras_embedx.vectors._source import open_for_writing
+from keras_embedx.vectors._source import check_encodable, open_for_writing
 from keras_embedx.vectors._text_parser import BlockParser
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 
@@ -43,7 +43,14 @@ _FORMAT_HINT = {
 
 
 def read_text(
-    src, *, header, errors="strict", limit=None, vocabulary=None, progress=True
+    src,
+    *,
+    header,
+    errors="strict",
+    limit=None,
+    vocabulary=None,
+    progress=True,
+    encoding="utf-8",
 ):
     """Read a GloVe (`header=False`) or word2vec/fastText text file.
 
@@ -54,13 +61,14 @@ def read_text(
         limit: optional int, read only the first `limit` rows.
         vocabulary: optional set of str, keep only these words.
         progress: bool, show a progress bar for large files.
+        encoding: str, the words' encoding, a name from `check_encoding`.
 
     Returns:
         `(words, vectors, index, info)` where `info` is a dict with `skipped`
         and `duplicates`.
     """
     decode_errors = "replace" if errors == "replace" else "strict"
-    parser = BlockParser(src.name, decode_errors)
+    parser = BlockParser(src.name, decode_errors, encoding)
     blocks = _line_blocks(src)
     block = next(blocks, None)
     if block is None or not block.strip():
@@ -268,12 +276,13 @@ def _infer_dim(block, name, sample=200):
 # -- writing ---------------------------------------------------------------------
 
 
-def write_text(path, words, vectors, *, header, precision=None):
+def write_text(path, words, vectors, *, header, precision=None, encoding="utf-8"):
     """Write GloVe (`header=False`) or word2vec text (`header=True`).
 
     Numbers are written in the shortest form that reads back to the same
     float32 (`precision=None`), or with `precision` significant digits.
-    A path ending in `.gz`, `.bz2` or `.xz` is compressed.
+    A path ending in `.gz`, `.bz2` or `.xz` is compressed. Words are written
+    in `encoding` (checked by `check_encoding`).
     """
     vectors = np.asarray(vectors, np.float32)
     for word in words:
@@ -289,6 +298,7 @@ def write_text(path, words, vectors, *, header, precision=None):
                 "containing spaces cannot be read back by word2vec tools. Use "
                 "format='glove' (this package reads such words back) or 'cache'."
             )
+    check_encodable(words, encoding)
     with open_for_writing(path) as f:
         if header:
             f.write(f"{len(words)} {vectors.shape[1]}\n".encode())
@@ -301,6 +311,6 @@ def write_text(path, words, vectors, *, header, precision=None):
                 numbers = " ".join([fmt % x for x in row.tolist()])
             lines.append(f"{word} {numbers}\n")
             if len(lines) >= 4096:
-                f.write("".join(lines).encode("utf-8"))
+                f.write("".join(lines).encode(encoding))
                 lines = []
-        f.write("".join(lines).encode("utf-8"))
+        f.write("".join(lines).encode(encoding))

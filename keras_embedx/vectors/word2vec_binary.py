@@ -1,6 +1,7 @@
 """word2vec's binary format: a text header `count dim\\n`, then per row the
-word's UTF-8 bytes, a space, and `dim` little-endian float32 values (word2vec.c
-writes a newline after each row; gensim writes none; both are read).
+word's bytes (UTF-8 unless an `encoding` is given), a space, and `dim`
+little-endian float32 values (word2vec.c writes a newline after each row;
+gensim writes none; both are read).
 """
 
 import re
@@ -10,7 +11,12 @@ import numpy as np
 
 from keras_embedx.vectors._progress import Progress
 from keras_embedx.vectors._rows import RowCollector
-from keras_embedx.vectors._source import open_for_writing
+from keras_embedx.vectors._source import (
+    DECODE_HINT,
+    check_encodable,
+    encoding_label,
+    open_for_writing,
+)
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 
 _HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
@@ -21,7 +27,13 @@ _COMPRESSED_RATIO_GUESS = 2
 
 
 def read_word2vec_binary(
-    src, *, errors="strict", limit=None, vocabulary=None, progress=True
+    src,
+    *,
+    errors="strict",
+    limit=None,
+    vocabulary=None,
+    progress=True,
+    encoding="utf-8",
 ):
     """Read a word2vec binary file. Same arguments and result as `read_text`."""
     name = src.name
@@ -142,14 +154,13 @@ def read_word2vec_binary(
         raw_word = buf[pos:space]
         pos = space + 1 + row_bytes
         try:
-            word = raw_word.decode("utf-8", decode_errors)
+            word = raw_word.decode(encoding, decode_errors)
         except UnicodeDecodeError as e:
             word = None
+            label = encoding_label(encoding)
             message = (
-                f"the word at byte offset {row_start} is not valid UTF-8 (byte "
-                f"{raw_word[e.start]:#04x}); expected UTF-8. Pass errors='replace' "
-                "to load it with U+FFFD in place of the bad bytes, or "
-                "errors='skip' to drop such rows."
+                f"the word at byte offset {row_start} is not valid {label} (byte "
+                f"{raw_word[e.start]:#04x}); expected {label}. {DECODE_HINT}"
             )
         else:
             if not word:
@@ -199,8 +210,9 @@ def _note(skipped, where, bad, message, most=3):
         skipped.append((where[i], message))
 
 
-def write_word2vec_binary(path, words, vectors):
-    """Write word2vec binary (as word2vec.c does: a newline after each row)."""
+def write_word2vec_binary(path, words, vectors, encoding="utf-8"):
+    """Write word2vec binary (as word2vec.c does: a newline after each row),
+    words in `encoding` (checked by `check_encoding`)."""
     vectors = np.ascontiguousarray(vectors, dtype="<f4")
     for word in words:
         if not word or " " in word or "\n" in word:
@@ -209,11 +221,12 @@ def write_word2vec_binary(path, words, vectors):
                 "must be non-empty, without spaces or line breaks. Use "
                 "format='cache' to keep any word."
             )
+    check_encodable(words, encoding)
     with open_for_writing(path) as f:
         f.write(f"{len(words)} {vectors.shape[1]}\n".encode())
         parts = []
         for word, row in zip(words, vectors):
-            parts.append(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
+            parts.append(word.encode(encoding) + b" " + row.tobytes() + b"\n")
             if len(parts) >= 4096:
                 f.write(b"".join(parts))
                 parts = []

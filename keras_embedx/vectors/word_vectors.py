@@ -252,7 +252,7 @@ class WordVectors:
 
     # -- files ---------------------------------------------------------------------
 
-    def save(self, path, format="cache", *, precision=None):
+    def save(self, path, format="cache", *, precision=None, encoding="utf-8"):
         """Write the vectors to `path`.
 
         The default, `format="cache"`, is the package's own file (see
@@ -269,17 +269,25 @@ class WordVectors:
             precision: text formats only: significant digits per number;
                 `None` (default) writes the shortest text that reads back as
                 the same float32.
+            encoding: text and word2vec binary formats: the encoding of the
+                words, `"utf-8"` (default) or another ASCII-compatible
+                encoding (as `load_vectors` takes); a word it cannot write
+                raises `ValueError` before anything is written. The cache
+                always stores UTF-8 and ignores it.
 
         Returns:
             The path written (str).
         """
         import os
 
+        from keras_embedx.vectors._source import check_encoding
+
         fmt = str(format).lower().replace("-", "_")
         if fmt not in SAVE_FORMATS:
             raise ValueError(
                 f"`format` must be one of {SAVE_FORMATS}. Received: format={format!r}"
             )
+        codec = check_encoding(encoding)
         path = os.fspath(path)
         if fmt == "cache":
             from keras_embedx.vectors.cache import save_cache
@@ -288,7 +296,7 @@ class WordVectors:
         if fmt == "word2vec_binary":
             from keras_embedx.vectors.word2vec_binary import write_word2vec_binary
 
-            write_word2vec_binary(path, self.words, self.vectors)
+            write_word2vec_binary(path, self.words, self.vectors, codec)
             return path
         from keras_embedx.vectors.text import write_text
 
@@ -298,6 +306,7 @@ class WordVectors:
             self.vectors,
             header=fmt == "word2vec_text",
             precision=precision,
+            encoding=codec,
         )
         return path
 
