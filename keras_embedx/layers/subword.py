@@ -1,0 +1,842 @@
+"""`SubwordEmbedding`: word vectors composed from subword units.
+
+Two kinds of units:
+
+- fastText's hashed character n-grams (`SubwordEmbedding(num_buckets=...)`,
+  `SubwordEmbedding.from_fasttext(path)`), reproducing fastText's vectors
+  exactly, for words it never saw too;
+- the units of a keras-hub tokenizer (BPE, WordPiece, SentencePiece;
+  `SubwordEmbedding.from_tokenizer(tokenizer)`), pooled to one vector per
+  word or left as a unit sequence.
+
+The n-gram bookkeeping is `keras_embedx.subwords`; the `.bin` reader is
+`keras_embedx.vectors.fasttext_bin`.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_embedx import subwords
+from keras_embedx.layers._table import (
+    EmbeddingTable,
+    check_choice,
+    check_positive_int,
+)
+
+UNITS = ("ngrams", "tokenizer")
+FREEZE_MODES = ("none", "words", "all")
+POOLINGS = ("mean", "sum", "first", "last", None)
+HASHES = ("fasttext",)
+NUM_RESERVED = 2  # row 0: padding, row 1: OOV (a word with no rows at all)
+OOV_ID = 1
+_VOCAB_ASSET = "subword_vocabulary.json"
+
+
+def _split_batch(words_or_sentences):
+    """A batch of sentences (lists of words) from what `encode` accepts."""
+    data = words_or_sentences
+    if isinstance(data, np.ndarray):
+        data = data.tolist()
+    if isinstance(data, (str, bytes)):
+        return [data.split()], True
+    data = list(data)
+    if all(isinstance(w, (str, bytes)) for w in data):
+        return [data], True
+    batch = []
+    for i, sentence in enumerate(data):
+        if isinstance(sentence, np.ndarray):
+            sentence = sentence.tolist()
+        if isinstance(sentence, (str, bytes)):
+            sentence = sentence.split()
+        elif not isinstance(sentence, (list, tuple)):
+            raise TypeError(
+                "Expected a str, a list of words or a list of sentences (lists "
+                f"of words). Received at index {i}: {type(sentence).__name__}"
+            )
+        batch.append(list(sentence))
+    return batch, False
+
+
+def _pad_bags(bags, counts, width):
+    """Rows `[n, width]` from concatenated bags (`counts` entries each), 0-padded."""
+    n = counts.shape[0]
+    out = np.zeros((n, width), np.int32)
+    keep = np.minimum(counts, width)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    word = np.repeat(np.arange(n), keep)
+    pos = np.arange(word.shape[0]) - np.repeat(np.cumsum(keep) - keep, keep)
+    out[word, pos] = bags[np.repeat(starts, keep) + pos]
+    return out
+
+
+@keras.saving.register_keras_serializable(package="keras_embedx")
+class SubwordEmbedding(keras.layers.Layer):
+    """Word vectors composed from subword units: fastText n-grams or tokenizer units.
+
+    **fastText units** (`units="ngrams"`, the default). The table holds,
+    after the padding row 0 and the OOV row 1, one row per vocabulary word
+    (`num_words`, possibly 0) and `num_buckets` hashed character n-gram rows.
+    A word's vector is the mean of its own row (when in the vocabulary) and
+    the rows of its character n-grams of `minn..maxn` characters, exactly as
+    fastText computes it (see `keras_embedx.subwords`): `from_fasttext(path)`
+    gives fastText's `get_word_vector` for every word, seen or not, bit for
+    bit in `word_vectors` and in the layer's output. A word with no row at
+    all (not in the vocabulary and no n-gram, e.g. `""`) gets zeros, as in
+    fastText.
+
+    The layer takes the int32 array `layer.encode(words)` makes:
+    `[batch, words, 1 + max_ngrams]`, per word its own row (or 1, the OOV
+    row, for a word not in the vocabulary; the OOV row never contributes)
+    then its n-gram rows, padded with 0. A padding word (all zeros) is
+    masked and gives zeros. The mean is a running sum over the n-gram
+    columns, so `[batch, words, ngrams, output_dim]` is never materialised.
+
+    **Tokenizer units** (`from_tokenizer(tokenizer)`). The table holds one
+    row per tokenizer id (row = id + 2). `encode` runs the keras-hub
+    tokenizer on each word and the layer pools the units back to one vector
+    per word (`pooling="mean"`, `"sum"`, `"first"` or `"last"` unit), or,
+    with `pooling=None`, tokenizes whole texts and returns one vector per
+    unit (`[batch, units, output_dim]`).
+
+    `freeze`: `"none"` (every row trains), `"words"` (the word rows are
+    frozen, the n-gram rows train; for tokenizer units, `"words"` is not
+    available) or `"all"`. Frozen rows live in a non-trainable variable
+    (no optimizer cost, optionally `storage_dtype="float16"`, `"bfloat16"`
+    or `"int8"`); with `schedulable=True`, `UnfreezeSchedule` thaws them
+    during `fit`.
+
+    The output is computed in float32 and cast to the layer's compute dtype
+    (mixed precision works). The vocabulary (words, or tokenizer units) is
+    saved as an asset of the `.keras` file; the table in the weights file;
+    the hashing parameters in the config.
+
+    Args:
+        num_buckets: int, n-gram hash buckets (fastText's `bucket`; its
+            default is 2,000,000). For tokenizer units, the number of units.
+        output_dim: int, width of the vectors.
+        minn: int, shortest n-gram in characters (default 3).
+        maxn: int, longest n-gram (default 6); 0 means words only.
+        num_words: int, vocabulary word rows before the buckets.
+        vocabulary: optional list of `num_words` words (or, for tokenizer
+            units, `num_buckets` unit strings).
+        units: `"ngrams"` or `"tokenizer"`.
+        pooling: for tokenizer units: `"mean"` (default), `"sum"`,
+            `"first"`, `"last"` or None (unit sequence).
+        tokenizer: for tokenizer units, the keras-hub tokenizer `encode`
+            uses (not needed by `call`).
+        hash: `"fasttext"`, the n-gram hash variant (fastText's FNV-1a with
+            sign-extended bytes).
+        max_word_chars: None (exact) or an int: `encode` and `word_vectors`
+            cut longer words to that many characters first, bounding the
+            cost of a huge word (a 10,000-character word otherwise costs
+            about 40,000 n-grams with the defaults).
+        freeze: `"none"`, `"words"` or `"all"`, see above.
+        num_frozen: int, set by the constructors; leave it out.
+        schedulable: bool, let `UnfreezeSchedule` thaw frozen rows.
+        storage_dtype: dtype of the frozen rows.
+        mask_zero: bool, mask padding words. Defaults to `True`.
+        embeddings_initializer: initializer of a fresh table.
+        embeddings_regularizer: regularizer of the trainable rows.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: int tensor from `encode`, `(batch, words, 1 + max_ngrams)`
+            (or `(batch, units)` for tokenizer units with `pooling=None`).
+
+    Input shape:
+        `(batch_size, sequence_length, bag_size)`.
+
+    Output shape:
+        `(batch_size, sequence_length, output_dim)`.
+
+    Example:
+
+    >>> from gensim.test.utils import datapath
+    >>> layer = keras_embedx.layers.SubwordEmbedding.from_fasttext(
+    ...     datapath("toy-model.bin"))
+    >>> x = layer.encode(["night", "nightz"])
+    >>> layer(x).shape
+    (1, 2, 5)
+    >>> layer.word_vectors(["nightz"]).shape
+    (1, 5)
+
+    Reference:
+        - [Bojanowski et al., 2017](https://arxiv.org/abs/1607.04606)
+        - fastText, `src/dictionary.cc`, `src/fasttext.cc`
+    """
+
+    def __init__(
+        self,
+        num_buckets,
+        output_dim,
+        minn=3,
+        maxn=6,
+        num_words=0,
+        vocabulary=None,
+        units="ngrams",
+        pooling="mean",
+        tokenizer=None,
+        hash="fasttext",
+        max_word_chars=None,
+        freeze="none",
+        num_frozen=None,
+        schedulable=False,
+        storage_dtype="float32",
+        mask_zero=True,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        **kwargs,
+    ):
+        num_buckets = check_positive_int("num_buckets", num_buckets)
+        output_dim = check_positive_int("output_dim", output_dim)
+        minn = check_positive_int("minn", minn, allow_zero=True)
+        maxn = check_positive_int("maxn", maxn, allow_zero=True)
+        num_words = check_positive_int("num_words", num_words, allow_zero=True)
+        check_choice("units", units, UNITS)
+        check_choice("pooling", pooling, POOLINGS)
+        check_choice("hash", hash, HASHES)
+        check_choice("freeze", freeze, FREEZE_MODES)
+        if max_word_chars is not None:
+            max_word_chars = check_positive_int("max_word_chars", max_word_chars)
+        if units == "tokenizer" and num_words:
+            raise ValueError(
+                "Tokenizer units have no word rows: `num_words` must be 0. "
+                f"Received: num_words={num_words}"
+            )
+        if units == "tokenizer" and freeze == "words":
+            raise ValueError(
+                "freeze='words' freezes word rows, which tokenizer units do not "
+                "have. Use freeze='none' or 'all'."
+            )
+        num_rows = NUM_RESERVED + num_words + num_buckets
+        default_frozen = {
+            "none": 0,
+            "words": NUM_RESERVED + num_words,
+            "all": num_rows,
+        }[freeze]
+        if num_frozen is None:
+            num_frozen = default_frozen
+        if num_frozen != default_frozen:
+            raise ValueError(
+                f"freeze={freeze!r} freezes {default_frozen} rows. Received: "
+                f"num_frozen={num_frozen}"
+            )
+        super().__init__(**kwargs)
+        self.num_buckets = num_buckets
+        self.output_dim = output_dim
+        self.minn = minn
+        self.maxn = maxn
+        self.num_words = num_words
+        self.units = units
+        self.pooling = pooling
+        self.hash = hash
+        self.max_word_chars = max_word_chars
+        self.freeze = freeze
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
+        self.autocast = False
+        self.tokenizer = tokenizer
+        self.table = EmbeddingTable(
+            num_rows,
+            output_dim,
+            num_frozen=num_frozen,
+            schedulable=schedulable,
+            storage_dtype=storage_dtype,
+            embeddings_initializer=embeddings_initializer,
+            embeddings_regularizer=embeddings_regularizer,
+            dtype="float32",
+            name="table",
+        )
+        self._vocabulary = None
+        self._index = None
+        self._word_bags = {}
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    @property
+    def num_rows(self):
+        return self.table.num_rows
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def from_fasttext(cls, path, freeze="all", encoding="utf-8", **kwargs):
+        """The layer of a fastText `.bin` model: its words and n-gram buckets.
+
+        `layer.word_vectors(words)` and the layer's output then equal
+        fastText's `get_word_vector` for any word.
+
+        Args:
+            path: a fastText `.bin` (unsupervised cbow/skipgram, format 11 or
+                12); errors for other files come from
+                `keras_embedx.vectors.fasttext_bin.read_fasttext_bin`.
+            freeze: `"all"` (default: keep fastText's rows), `"words"` or
+                `"none"`.
+            encoding: text encoding of the words in the file.
+            **kwargs: passed to the constructor (`schedulable`,
+                `storage_dtype`, `max_word_chars`, `name`, ...).
+        """
+        from keras_embedx.vectors.fasttext_bin import read_fasttext_bin
+
+        model = read_fasttext_bin(path, encoding=encoding)
+        if model.bucket == 0:
+            raise ValueError(
+                f"{model.path}: the model has no n-gram buckets (bucket=0), so "
+                "it gives no vectors for unseen words. Load its word vectors "
+                "with `keras_embedx.load_vectors` and PretrainedEmbedding."
+            )
+        layer = cls(
+            num_buckets=model.bucket,
+            output_dim=model.dim,
+            minn=model.minn,
+            maxn=model.maxn,
+            num_words=model.nwords,
+            vocabulary=model.words,
+            freeze=freeze,
+            **kwargs,
+        )
+        # Build the table straight from the file's matrix (no random draw).
+        layer.table.build()
+        matrix = np.zeros((layer.num_rows, model.dim), np.float32)
+        matrix[NUM_RESERVED:] = model.matrix
+        layer.table.set_table(matrix)
+        layer.built = True
+        return layer
+
+    @classmethod
+    def from_tokenizer(
+        cls, tokenizer, vectors=None, output_dim=None, pooling="mean", **kwargs
+    ):
+        """A layer over the units of a keras-hub tokenizer.
+
+        Args:
+            tokenizer: a keras-hub (or keras_nlp) tokenizer with
+                `get_vocabulary()`: `BytePairTokenizer`, `WordPieceTokenizer`,
+                `SentencePieceTokenizer`, ...
+            vectors: optional `keras_embedx.WordVectors` keyed by unit (e.g.
+                BPEmb's word2vec-format files, loaded with
+                `keras_embedx.load_vectors`); units found there get their
+                vector, the others keep the initializer's values.
+            output_dim: int; defaults to `vectors.dim`.
+            pooling: `"mean"`, `"sum"`, `"first"`, `"last"` or None.
+            **kwargs: passed to the constructor (`freeze`, ...).
+
+        Returns:
+            A built `SubwordEmbedding`; `layer.units_found` is how many units
+            got a pretrained vector.
+        """
+        if not callable(getattr(tokenizer, "get_vocabulary", None)):
+            raise TypeError(
+                "`tokenizer` must be a keras-hub tokenizer with get_vocabulary(). "
+                f"Received: {type(tokenizer).__name__}"
+            )
+        units = [str(u) for u in tokenizer.get_vocabulary()]
+        if output_dim is None:
+            if vectors is None:
+                raise ValueError("Pass `output_dim` or `vectors`.")
+            output_dim = vectors.dim
+        elif vectors is not None and vectors.dim != output_dim:
+            raise ValueError(
+                f"`output_dim`={output_dim} disagrees with the vectors' dim "
+                f"{vectors.dim}. Leave `output_dim` out."
+            )
+        layer = cls(
+            num_buckets=len(units),
+            output_dim=output_dim,
+            minn=0,
+            maxn=0,
+            units="tokenizer",
+            pooling=pooling,
+            tokenizer=tokenizer,
+            vocabulary=units,
+            **kwargs,
+        )
+        layer.build()
+        layer.units_found = 0
+        if vectors is not None:
+            matrix = layer.table.full_table()
+            index = {w: i for i, w in reversed(list(enumerate(vectors.words)))}
+            rows = np.array([index.get(u, -1) for u in units], np.int64)
+            found = rows >= 0
+            matrix[NUM_RESERVED:][found] = vectors.vectors[rows[found]]
+            matrix[:NUM_RESERVED] = 0
+            layer.table.set_table(matrix, layer.table.frozen_mask())
+            layer.units_found = int(found.sum())
+        return layer
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.table.build()
+        if self.table.num_frozen and self.table.num_trainable == 0:
+            # A wholly frozen fresh table still needs values (loaded weights
+            # or `from_fasttext` overwrite them).
+            init = self.table.embeddings_initializer
+            shape = (self.num_rows, self.output_dim)
+            self.table.set_table(ops.convert_to_numpy(init(shape, dtype="float32")))
+        self.built = True
+
+    # ---------------------------------------------------------------- call
+    def call(self, inputs):
+        ids = inputs
+        if ops.dtype(ids) != "int32":
+            ids = ops.cast(ids, "int32")
+        # Ids outside the table go to the OOV row, which never contributes.
+        bad = ops.logical_or(ops.less(ids, 0), ops.greater_equal(ids, self.num_rows))
+        ids = ops.where(bad, ops.full_like(ids, OOV_ID), ids)
+        if self.units == "tokenizer" and self.pooling is None:
+            used = ops.greater_equal(ids, NUM_RESERVED)
+            out = self.table(ids) * ops.expand_dims(ops.cast(used, "float32"), -1)
+            return ops.cast(out, self.compute_dtype)
+        width = ids.shape[-1]
+        if width is None:
+            raise ValueError(
+                "SubwordEmbedding needs a static last dimension (the bag size). "
+                f"Received input shape {ids.shape}. Pass `max_ngrams` to encode()."
+            )
+        used = ops.cast(ops.greater_equal(ids, NUM_RESERVED), "float32")
+        count = ops.sum(used, axis=-1)
+        if self.pooling == "first" and self.units == "tokenizer":
+            out = self.table(ids[..., 0]) * ops.expand_dims(used[..., 0], -1)
+        elif self.pooling == "last" and self.units == "tokenizer":
+            last = ops.maximum(ops.cast(count, "int32") - 1, 0)
+            pick = ops.take_along_axis(ids, ops.expand_dims(last, -1), axis=-1)
+            pick = pick[..., 0]
+            keep = ops.cast(ops.greater_equal(pick, NUM_RESERVED), "float32")
+            out = self.table(pick) * ops.expand_dims(keep, -1)
+        else:
+            # fastText's order: add the rows one after another in float32,
+            # then multiply by float32(1 / n) (Vector::mul(1.0 / n)).
+            out = None
+            for j in range(width):
+                rows = self.table(ids[..., j]) * ops.expand_dims(used[..., j], -1)
+                out = rows if out is None else out + rows
+            if self.pooling == "mean" or self.units == "ngrams":
+                inverse = np.zeros(width + 1, np.float32)
+                inverse[1:] = (1.0 / np.arange(1, width + 1)).astype(np.float32)
+                scale = ops.take(
+                    ops.convert_to_tensor(inverse), ops.cast(count, "int32"), axis=0
+                )
+                out = out * ops.expand_dims(scale, -1)
+        return ops.cast(out, self.compute_dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        if self.units == "tokenizer" and self.pooling is None:
+            return ops.not_equal(inputs, 0)
+        return ops.any(ops.not_equal(inputs, 0), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        if self.units == "tokenizer" and self.pooling is None:
+            return (*input_shape, self.output_dim)
+        return (*input_shape[:-1], self.output_dim)
+
+    # ------------------------------------------------------------ encoding
+    def encode(self, words_or_sentences, sequence_length=None, max_ngrams=None):
+        """The int32 inputs of the layer, with NumPy only (no TensorFlow).
+
+        A flat list of words is one sentence (batch of 1); a list of lists
+        (or of str, each split on whitespace) is a batch, padded with
+        padding words to the longest sentence or cut/padded to
+        `sequence_length`. A str is one text split on whitespace. Words are
+        str or bytes (bytes are hashed as they are, like fastText; a str
+        that cannot be encoded as UTF-8 raises `ValueError`).
+
+        For fastText units each word becomes its own row (1 when it is not
+        in the vocabulary) then its n-gram rows; for tokenizer units its
+        unit rows. With `pooling=None` (tokenizer units) each text becomes
+        its unit rows, `[batch, units]`.
+
+        Args:
+            words_or_sentences: see above.
+            sequence_length: int, words per row; None: the longest sentence.
+            max_ngrams: int, n-gram (or unit) columns per word; None: as
+                many as the batch needs (exact). A word with more loses the
+                rest, and its vector differs from fastText's. Fix it for
+                static shapes (tf.data, compiled models).
+
+        Returns:
+            int32 ndarray `[batch, words, 1 + max_ngrams]` for fastText
+            units, `[batch, words, max_ngrams]` for pooled tokenizer units.
+        """
+        if self.units == "tokenizer" and self.pooling is None:
+            return self._encode_texts(words_or_sentences, sequence_length)
+        batch, _ = _split_batch(words_or_sentences)
+        lengths = [len(s) for s in batch]
+        seq = max(lengths, default=0) if sequence_length is None else sequence_length
+        seq = check_positive_int("sequence_length", seq, allow_zero=True)
+        flat = [w for s in batch for w in s[:seq]]
+        if self.units == "tokenizer":
+            bags, counts = self._unit_bags(flat)
+            width = int(counts.max(initial=0)) if max_ngrams is None else max_ngrams
+            rows = _pad_bags(bags, counts, check_positive_int("max_ngrams", width))
+        else:
+            rows = self._ngram_rows(flat, max_ngrams)
+        out = np.zeros((len(batch), seq, rows.shape[1]), np.int32)
+        kept = np.minimum(lengths, seq)
+        out[np.repeat(np.arange(len(batch)), kept), _positions(kept)] = rows
+        return out
+
+    def encode_ids(self, word_ids, max_ngrams):
+        """Bags for vocabulary ids, from a per-id cache (fastText units).
+
+        `word_ids` use this layer's `get_vocabulary()` indices (0 padding,
+        1 OOV, then the words), e.g. from `StringLookup` or a `Vocabulary`
+        built on the same list. Each word's n-grams are hashed once and
+        cached, so repeated batches cost only an array lookup.
+
+        Args:
+            word_ids: int array, any shape.
+            max_ngrams: int, n-gram columns per word.
+
+        Returns:
+            int32 ndarray `[*word_ids.shape, 1 + max_ngrams]`.
+        """
+        if self.units != "ngrams":
+            raise ValueError("encode_ids works with fastText units only.")
+        max_ngrams = check_positive_int("max_ngrams", max_ngrams, allow_zero=True)
+        table = self._word_bags.get(max_ngrams)
+        if table is None:
+            words = self.get_vocabulary()[NUM_RESERVED:]
+            table = np.zeros((self.num_rows, 1 + max_ngrams), np.int32)
+            table[OOV_ID, 0] = OOV_ID
+            if words:
+                table[NUM_RESERVED : NUM_RESERVED + len(words)] = self._ngram_rows(
+                    words, max_ngrams
+                )
+            self._word_bags = {max_ngrams: table}
+        ids = np.asarray(word_ids, np.int64)
+        ids = np.where((ids < 0) | (ids >= NUM_RESERVED + self.num_words), 1, ids)
+        return table[ids]
+
+    def tf_encode(self, words, max_ngrams):
+        """`encode` for tf.data: a string tensor `[batch, words]` -> int32 ids.
+
+        Wraps the NumPy path in `tf.numpy_function` with a fixed
+        `max_ngrams`, so the result has a static last dimension. Needs
+        TensorFlow; padding words are `""` (encoded as padding rows).
+        """
+        import tensorflow as tf
+
+        max_ngrams = check_positive_int("max_ngrams", max_ngrams)
+        width = max_ngrams + (1 if self.units == "ngrams" else 0)
+
+        def run(batch):
+            batch = np.asarray(batch)
+            flat = [w for w in batch.reshape(-1).tolist()]
+            keep = np.array([len(w) > 0 for w in flat], bool)
+            out = np.zeros((len(flat), width), np.int32)
+            picked = [w for w, k in zip(flat, keep) if k]
+            if picked:
+                out[keep] = self.encode([picked], max_ngrams=max_ngrams)[0]
+            return out.reshape(*batch.shape, width)
+
+        out = tf.numpy_function(run, [words], tf.int32, stateful=False)
+        out.set_shape([*words.shape, width])
+        return out
+
+    def _ngram_rows(self, words, max_ngrams):
+        if self.units != "ngrams":
+            raise ValueError("This layer embeds tokenizer units, not n-grams.")
+        own = self._word_ids(words)
+        rows, splits = subwords.subword_rows(
+            words,
+            self.num_words,
+            self.minn,
+            self.maxn,
+            self.num_buckets,
+            word_ids=own,
+            max_word_chars=self.max_word_chars,
+        )
+        rows += NUM_RESERVED
+        has_own = own >= 0
+        counts = np.diff(splits) - has_own
+        first = np.where(has_own, own + NUM_RESERVED, OOV_ID).astype(np.int32)
+        # Drop each word's own row from the flat list, keeping the n-grams.
+        drop = np.zeros(rows.shape[0], bool)
+        drop[splits[:-1][has_own]] = True
+        width = int(counts.max(initial=0)) if max_ngrams is None else max_ngrams
+        width = check_positive_int("max_ngrams", width, allow_zero=True)
+        grams = _pad_bags(rows[~drop], counts, width)
+        return np.concatenate([first[:, None], grams], axis=1)
+
+    def _word_ids(self, words):
+        if not self.num_words:
+            return np.full(len(words), -1, np.int64)
+        if self._index is None:
+            index = {}
+            for i, w in enumerate(self.get_vocabulary()[NUM_RESERVED:]):
+                index.setdefault(w, i)
+            self._index = index
+        out = np.empty(len(words), np.int64)
+        for k, w in enumerate(words):
+            if isinstance(w, (bytes, bytearray)):
+                try:
+                    w = bytes(w).decode("utf-8")
+                except UnicodeDecodeError:
+                    out[k] = -1
+                    continue
+            elif not isinstance(w, str):
+                raise TypeError(
+                    f"Each word must be a str or bytes. Received at index {k}: "
+                    f"{type(w).__name__} {w!r:.60}"
+                )
+            out[k] = self._index.get(w, -1)
+        return out
+
+    def _tokenizer(self):
+        if self.tokenizer is None:
+            raise ValueError(
+                f"Layer {self.name!r} has no tokenizer to encode text with. Pass "
+                "`tokenizer=` (the same one the layer was built from)."
+            )
+        return self.tokenizer
+
+    def _unit_bags(self, words):
+        tok = self._tokenizer()
+        out = tok([w.decode("utf-8") if isinstance(w, bytes) else w for w in words])
+        out = [np.asarray(ops.convert_to_numpy(u)).reshape(-1) for u in out]
+        counts = np.array([len(u) for u in out], np.int64)
+        bags = np.concatenate(out or [np.zeros(0)]).astype(np.int64) + NUM_RESERVED
+        return bags, counts
+
+    def _encode_texts(self, texts, sequence_length):
+        if isinstance(texts, str):
+            texts = [texts]
+        bags, counts = self._unit_bags(list(texts))
+        width = int(counts.max(initial=0)) if sequence_length is None else None
+        width = sequence_length if width is None else width
+        return _pad_bags(bags, counts, check_positive_int("sequence_length", width))
+
+    # ---------------------------------------------------------- NumPy access
+    def word_vectors(self, words):
+        """Vectors for any words, in NumPy: float32 `[len(words), output_dim]`.
+
+        For fastText units, exactly fastText's `get_word_vector` with this
+        layer's current table (bit-identical for `from_fasttext` layers):
+        rows added in fastText's order, times float32(1 / n). For tokenizer
+        units, the pooled units of each word, as the layer computes them.
+        Only the rows the words use are read from the table.
+        """
+        if isinstance(words, (str, bytes)):
+            raise TypeError(
+                f"`words` must be a list of words. Received: {words!r:.60}. "
+                "Wrap it in a list."
+            )
+        words = list(words)
+        if self.units == "tokenizer":
+            return ops.convert_to_numpy(self(self.encode([words])))[0].astype(
+                np.float32
+            )
+        rows, splits = subwords.subword_rows(
+            words,
+            self.num_words,
+            self.minn,
+            self.maxn,
+            self.num_buckets,
+            word_ids=self._word_ids(words),
+            max_word_chars=self.max_word_chars,
+        )
+        unique, inverse = np.unique(rows, return_inverse=True)
+        matrix = self.rows(unique + NUM_RESERVED)
+        return subwords.segment_mean(matrix, inverse.reshape(-1), splits)
+
+    def rows(self, ids):
+        """Rows of the effective table (float32 NumPy) for int `ids`."""
+        ids = np.asarray(ids, np.int32)
+        if ids.size == 0:
+            return np.zeros((*ids.shape, self.output_dim), np.float32)
+        if not self.built:
+            self.build()
+        return np.asarray(ops.convert_to_numpy(self.table(ids)), np.float32)
+
+    # ---------------------------------------------------------- inspection
+    def get_vocabulary(self):
+        """Labels of the rows: `""`, `"[UNK]"`, then words (or units).
+
+        For fastText units the bucket rows are not labelled; the list has
+        `2 + num_words` entries, so `StringLookup(mask_token="",
+        vocabulary=layer.get_vocabulary())` gives the ids `encode_ids`
+        takes.
+        """
+        words = self._vocabulary if self._vocabulary is not None else []
+        return ["", "[UNK]", *words]
+
+    def set_vocabulary(self, vocabulary):
+        vocabulary = [str(w) for w in vocabulary]
+        if vocabulary[:NUM_RESERVED] == ["", "[UNK]"]:
+            vocabulary = vocabulary[NUM_RESERVED:]
+        expected = self.num_words if self.units == "ngrams" else self.num_buckets
+        if len(vocabulary) != expected:
+            raise ValueError(
+                f"The vocabulary must have {expected} entries (one per "
+                f"{'word' if self.units == 'ngrams' else 'unit'} row). Received: "
+                f"{len(vocabulary)} entries"
+            )
+        self._vocabulary = vocabulary
+        self._index = None
+        self._word_bags = {}
+
+    def embedding_tables(self):
+        """`[("subwords", EmbeddingTable, labels)]`; labels cover every row."""
+        labels = self.get_vocabulary()
+        if self.units == "ngrams":
+            labels = labels + [f"[BUCKET {i}]" for i in range(self.num_buckets)]
+        return [("subwords", self.table, labels)]
+
+    @property
+    def embeddings(self):
+        """The whole table as a float32 NumPy array `[num_rows, output_dim]`."""
+        return self.table.full_table()
+
+    # -------------------------------------------------------------- saving
+    def save_assets(self, dir_path):
+        with open(os.path.join(dir_path, _VOCAB_ASSET), "w", encoding="utf-8") as f:
+            json.dump({"vocabulary": self._vocabulary}, f, ensure_ascii=False)
+
+    def load_assets(self, dir_path):
+        path = os.path.join(dir_path, _VOCAB_ASSET)
+        if not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            payload = json.load(f)
+        if payload.get("vocabulary") is not None:
+            self.set_vocabulary(payload["vocabulary"])
+
+    def get_config(self):
+        config = super().get_config()
+        table = self.table
+        config.update(
+            {
+                "num_buckets": self.num_buckets,
+                "output_dim": self.output_dim,
+                "minn": self.minn,
+                "maxn": self.maxn,
+                "num_words": self.num_words,
+                "units": self.units,
+                "pooling": self.pooling,
+                "hash": self.hash,
+                "max_word_chars": self.max_word_chars,
+                "freeze": self.freeze,
+                "num_frozen": table.num_frozen,
+                "schedulable": table.schedulable,
+                "storage_dtype": table.storage_dtype,
+                "mask_zero": self.mask_zero,
+                "embeddings_initializer": keras.initializers.serialize(
+                    table.embeddings_initializer
+                ),
+                "embeddings_regularizer": keras.regularizers.serialize(
+                    table.embeddings_regularizer
+                ),
+            }
+        )
+        if self.tokenizer is not None:
+            config["tokenizer"] = keras.saving.serialize_keras_object(self.tokenizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("tokenizer"), dict):
+            config["tokenizer"] = keras.saving.deserialize_keras_object(
+                config["tokenizer"]
+            )
+        return cls(**config)
+
+
+def _positions(kept):
+    """Position within its sentence of each kept word."""
+    total = int(np.sum(kept))
+    return np.arange(total) - np.repeat(np.cumsum(kept) - kept, kept)
+
+
+def fill_missing_rows(pretrained, subword, words=None):
+    """Give the rows of a `PretrainedEmbedding` that had no vector a subword vector.
+
+    For each vocabulary word of `pretrained` whose row is `"missing"` (no
+    pretrained vector; see `row_sources()`), the row becomes
+    `subword.word_vectors([word])`. Rows that came from the file are left
+    alone. Frozen/trainable status does not change.
+
+    Args:
+        pretrained: a `keras_embedx.layers.PretrainedEmbedding` built with
+            `from_vectors`.
+        subword: a `SubwordEmbedding` with the same `output_dim`.
+        words: optional subset of words to fill; default all missing ones.
+
+    Returns:
+        int, how many rows were filled.
+    """
+    if subword.output_dim != pretrained.output_dim:
+        raise ValueError(
+            f"The subword vectors have {subword.output_dim} dims but the table has "
+            f"{pretrained.output_dim}. Use a SubwordEmbedding of the same width."
+        )
+    vocab = pretrained.get_vocabulary()
+    sources = pretrained.row_sources()
+    wanted = None if words is None else set(words)
+    fill = [
+        i
+        for i, (w, s) in enumerate(zip(vocab, sources))
+        if s == "missing" and (wanted is None or w in wanted)
+    ]
+    if not fill:
+        return 0
+    table = pretrained.table
+    matrix = table.full_table()
+    matrix[fill] = subword.word_vectors([vocab[i] for i in fill])
+    table.set_table(matrix, table.frozen_mask())
+    return len(fill)
+
+
+def fit_to_vectors(
+    wv,
+    num_buckets=100_000,
+    minn=3,
+    maxn=6,
+    epochs=10,
+    batch_size=256,
+    learning_rate=0.05,
+    max_ngrams=40,
+    seed=0,
+):
+    """A fresh `SubwordEmbedding` whose n-gram rows reproduce pretrained vectors.
+
+    For vectors that come with no subword information (a `.vec`/GloVe file,
+    or a supervised fastText model, which has no n-gram buckets): trains
+    the bucket rows so that the mean of each known word's n-gram rows
+    approaches its pretrained vector (mean squared error, Adam), in the
+    spirit of Pinter et al. 2017 ("Mimicking Word Embeddings using Subword
+    RNNs") with fastText's n-gram bag as the model. The result gives
+    vectors, of the same width, to words the file lacks; they are
+    approximations learned from the file, not fastText's.
+
+    Args:
+        wv: a `keras_embedx.WordVectors`.
+        num_buckets: int, hash buckets of the new layer.
+        minn, maxn: n-gram lengths.
+        epochs, batch_size, learning_rate: training settings.
+        max_ngrams: int, n-grams used per word while training.
+        seed: int, random seed.
+
+    Returns:
+        A `SubwordEmbedding` with `num_words=0` and `output_dim=wv.dim`.
+    """
+    keras.utils.set_random_seed(seed)
+    layer = SubwordEmbedding(
+        num_buckets=num_buckets,
+        output_dim=wv.dim,
+        minn=minn,
+        maxn=maxn,
+        embeddings_initializer="zeros",
+    )
+    x = layer.encode([[w] for w in wv.words], max_ngrams=max_ngrams)
+    y = np.asarray(wv.vectors, np.float32)[:, None, :]
+    model = keras.Sequential([keras.Input(x.shape[1:], dtype="int32"), layer])
+    model.compile(keras.optimizers.Adam(learning_rate), "mse")
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True)
+    return layer

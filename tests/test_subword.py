@@ -1,0 +1,427 @@
+"""SubwordEmbedding, checked against fastText, gensim and keras-hub's tokenizers."""
+
+import io
+import pathlib
+import struct
+import sys
+
+import keras
+import numpy as np
+import pytest
+from gensim.models.fasttext import load_facebook_vectors
+from gensim.test.utils import datapath
+
+import keras_embedx
+from keras_embedx.callbacks.unfreeze import find_table_layers
+from keras_embedx.layers.subword import SubwordEmbedding, fill_missing_rows
+from keras_embedx.vectors.fasttext_bin import FastTextFormatError
+from tests._crossbackend import other_backend, run_in_backend
+
+if "/tmp/ftlib" not in sys.path and pathlib.Path("/tmp/ftlib").is_dir():
+    sys.path.append("/tmp/ftlib")
+
+FIXTURES = ["crime-and-punishment.bin", "toy-model.bin", "lee_fasttext_new.bin"]
+UNSEEN = [
+    "тестирование",  # Cyrillic
+    "Раскольникова",
+    "テスト",  # CJK
+    "試し",
+    "café",  # accented Latin, composed and decomposed
+    "cafe\u0301",
+    "naïveté",
+    "🚑🚒🚓",  # emoji
+    "q",  # shorter than minn once bracketed
+    "zq",
+    "",
+    " ",
+    "at the",
+    "nightz",
+    "Governments",
+]
+WORDS_IN_VOCAB = 40
+
+
+@pytest.fixture(scope="module")
+def layers():
+    return {name: SubwordEmbedding.from_fasttext(datapath(name)) for name in FIXTURES}
+
+
+def test_fb_ngrams_fixture_rows_are_what_the_layer_averages(layers):
+    # fb-ngrams.txt: fastText's own printed n-gram vectors of unseen words.
+    from tests.test_subwords import read_fb_ngrams
+
+    layer = layers["crime-and-punishment.bin"]
+    for word, _, printed in read_fb_ngrams(datapath("fb-ngrams.txt")):
+        np.testing.assert_allclose(
+            layer.word_vectors([word])[0], printed.mean(axis=0), rtol=1e-3, atol=1e-5
+        )
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_word_vectors_equal_gensim(name, layers):
+    layer = layers[name]
+    kv = load_facebook_vectors(datapath(name))
+    # gensim adds n-grams to "</s>", fastText does not: leave it out here.
+    words = [w for w in kv.index_to_key[:WORDS_IN_VOCAB] if w != "</s>"] + UNSEEN
+    words = [w for w in words if w]  # gensim raises for a word with no n-grams
+    expected = np.stack([kv[w] for w in words])
+    np.testing.assert_allclose(layer.word_vectors(words), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_word_vectors_and_model_output_equal_fasttext(name, layers):
+    fasttext = pytest.importorskip("fasttext")
+    reference = fasttext.load_model(datapath(name))
+    layer = layers[name]
+    words = reference.words[:WORDS_IN_VOCAB] + UNSEEN + ["</s>"]
+    expected = np.stack([reference.get_word_vector(w) for w in words])
+    np.testing.assert_array_equal(layer.word_vectors(words), expected)
+    raw = [b"\xe9t\xe9", b"\x80\x80ab", b"caf\xc3"]  # invalid UTF-8, as bytes
+    np.testing.assert_array_equal(
+        layer.word_vectors(raw), np.stack([reference.get_word_vector(w) for w in raw])
+    )
+    x = layer.encode(words)
+    model = keras.Sequential([keras.Input(x.shape[1:], dtype="int32"), layer])
+    out = model.predict(x, verbose=0)[0]
+    # Eager: bit-identical. In a compiled TF graph, grappler may regroup the
+    # float32 additions, so allow 1e-6.
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x))[0], expected)
+
+
+def test_encode_layout_padding_mask_and_ids(layers):
+    layer = layers["toy-model.bin"]
+    vocab = layer.get_vocabulary()
+    assert vocab[:2] == ["", "[UNK]"] and len(vocab) == 2 + layer.num_words
+    x = layer.encode([["society", "societyz"], ["society"]], max_ngrams=8)
+    assert x.shape == (2, 2, 9) and x.dtype == np.int32
+    assert x[0, 0, 0] == vocab.index("society")  # own row first
+    assert x[0, 1, 0] == 1  # unseen: the OOV row, which adds nothing
+    assert (x[1, 1] == 0).all()  # padding word
+    mask = keras.ops.convert_to_numpy(layer.compute_mask(x))
+    np.testing.assert_array_equal(mask, [[True, True], [True, False]])
+    out = keras.ops.convert_to_numpy(layer(x))
+    assert (out[1, 1] == 0).all()
+    # Same bags from vocabulary ids (StringLookup's layout) via the cache.
+    ids = np.array([[vocab.index("society"), 1]])
+    np.testing.assert_array_equal(layer.encode_ids(ids, 8)[0, 0], x[0, 0])
+    # A str is one text split on whitespace; sequence_length pads and cuts.
+    assert layer.encode("night nightz night", sequence_length=2).shape[:2] == (1, 2)
+    assert layer.encode([["night"]], sequence_length=3)[0, 1:].sum() == 0
+
+
+def test_stringlookup_accepts_vocabulary(layers):
+    layer = layers["toy-model.bin"]
+    lookup = keras.layers.StringLookup(mask_token="", vocabulary=layer.get_vocabulary())
+    ids = keras.ops.convert_to_numpy(lookup(["society", "societyz", ""]))
+    np.testing.assert_array_equal(ids, [2 + 11, 1, 0])
+
+
+def test_max_ngrams_cut_and_max_word_chars_bound_cost(datapath):
+    layer = SubwordEmbedding.from_fasttext(datapath("toy-model.bin"), max_word_chars=20)
+    huge = "a" * 10_000
+    x = layer.encode([huge])
+    # 20 chars + brackets: at most 22 * 4 n-grams with minn=3, maxn=6.
+    assert x.shape[-1] <= 1 + 22 * 4
+    np.testing.assert_array_equal(
+        layer.word_vectors([huge]), layer.word_vectors(["a" * 20])
+    )
+    exact = SubwordEmbedding.from_fasttext(datapath("toy-model.bin"))
+    cut = exact.encode(["nightz"], max_ngrams=3)
+    assert cut.shape == (1, 1, 4) and (cut[..., 1:] >= 2).all()
+
+
+def test_fresh_layer_learns_bucket_rows():
+    keras.utils.set_random_seed(0)
+    layer = SubwordEmbedding(num_buckets=64, output_dim=4, minn=2, maxn=3)
+    words = ["good", "great", "goody", "bad", "badly", "worse"]
+    labels = np.array([1, 1, 1, 0, 0, 0], "float32")
+    x = layer.encode([[w] for w in words])
+    model = keras.Sequential(
+        [
+            keras.Input(x.shape[1:], dtype="int32"),
+            layer,
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(keras.optimizers.Adam(0.05), "binary_crossentropy")
+    before = layer.embeddings.copy()
+    hist = model.fit(x, labels, epochs=10, verbose=0).history["loss"]
+    assert hist[-1] < 0.5 * hist[0]
+    used = np.unique(x[x >= 2])
+    assert not np.allclose(layer.embeddings[used], before[used])
+    unused = np.setdiff1d(np.arange(2, layer.num_rows), used)
+    np.testing.assert_array_equal(layer.embeddings[unused], before[unused])
+
+
+@pytest.mark.parametrize("freeze", ["words", "all"])
+def test_freeze_keeps_rows_bit_identical(freeze, datapath):
+    layer = SubwordEmbedding.from_fasttext(datapath("toy-model.bin"), freeze=freeze)
+    x = layer.encode([["night", "nights", "nightz", "light"]])
+    model = keras.Sequential(
+        [keras.Input(x.shape[1:], dtype="int32"), layer, keras.layers.Dense(1)]
+    )
+    model.compile(keras.optimizers.Adam(0.1), "mse")
+    before = layer.embeddings.copy()
+    model.fit(x, np.ones((1, 4, 1)), epochs=3, verbose=0)
+    after = layer.embeddings
+    words = slice(0, 2 + layer.num_words)
+    np.testing.assert_array_equal(after[words], before[words])
+    buckets = slice(2 + layer.num_words, None)
+    assert np.array_equal(after[buckets], before[buckets]) == (freeze == "all")
+    assert find_table_layers(model)  # UnfreezeSchedule / Projector see the table
+
+
+def test_unfreeze_schedule_thaws_frozen_rows(datapath):
+    from keras_embedx.callbacks.unfreeze import UnfreezeSchedule
+
+    layer = SubwordEmbedding.from_fasttext(
+        datapath("toy-model.bin"), freeze="all", schedulable=True
+    )
+    x = layer.encode([["night", "nightz"]])
+    model = keras.Sequential(
+        [keras.Input(x.shape[1:], dtype="int32"), layer, keras.layers.Dense(1)]
+    )
+    model.compile(keras.optimizers.Adam(0.1), "mse")
+    before = layer.embeddings.copy()
+    model.fit(x, np.ones((1, 2, 1)), epochs=1, verbose=0)
+    np.testing.assert_array_equal(layer.embeddings, before)
+    model.fit(
+        x,
+        np.ones((1, 2, 1)),
+        epochs=3,
+        verbose=0,
+        callbacks=[UnfreezeSchedule({0: 0.0, 1: 1.0})],
+    )
+    assert not np.array_equal(layer.embeddings, before)
+
+
+@pytest.mark.parametrize("storage_dtype", ["float16", "int8"])
+def test_low_precision_frozen_table(storage_dtype, datapath, layers):
+    layer = SubwordEmbedding.from_fasttext(
+        datapath("lee_fasttext_new.bin"), storage_dtype=storage_dtype
+    )
+    kv = load_facebook_vectors(datapath("lee_fasttext_new.bin"))
+    words = ["government", "governments", "тест", "nightz"]
+    expected = np.stack([kv[w] for w in words])
+    tol = 2e-3 if storage_dtype == "float16" else 2e-2
+    np.testing.assert_allclose(layer.word_vectors(words), expected, atol=tol)
+    out = keras.ops.convert_to_numpy(layer(layer.encode(words)))[0]
+    np.testing.assert_array_equal(out, layer.word_vectors(words))
+
+
+def _save_model(layer, x, path):
+    model = keras.Sequential([keras.Input(x.shape[1:], dtype="int32"), layer])
+    model.save(path)
+    return model.predict(x, verbose=0)
+
+
+def test_save_load_round_trip_and_config(tmp_path, datapath):
+    layer = SubwordEmbedding.from_fasttext(datapath("toy-model.bin"), freeze="words")
+    x = layer.encode([["night", "nightz", "тест"]], max_ngrams=30)
+    path = tmp_path / "m.keras"
+    expected = _save_model(layer, x, path)
+    config = layer.get_config()
+    assert (config["minn"], config["maxn"], config["num_buckets"]) == (3, 6, 100)
+    assert config["hash"] == "fasttext" and "vocabulary" not in config
+    reloaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(reloaded.predict(x, verbose=0), expected)
+    again = reloaded.layers[-1]
+    assert again.get_vocabulary() == layer.get_vocabulary()
+    np.testing.assert_array_equal(
+        again.word_vectors(["nightz"]), layer.word_vectors(["nightz"])
+    )
+
+
+@pytest.mark.slow
+def test_save_on_one_backend_load_on_another(tmp_path, backend, datapath):
+    layer = SubwordEmbedding.from_fasttext(datapath("toy-model.bin"))
+    x = layer.encode([["night", "nightz", "café"]], max_ngrams=30)
+    path = tmp_path / "m.keras"
+    np.save(tmp_path / "expected.npy", _save_model(layer, x, path))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "table.npy", layer.embeddings)
+    run_in_backend(
+        other_backend(backend),
+        f"""
+        import keras, numpy as np, keras_embedx
+        import keras_embedx.layers.subword  # registers SubwordEmbedding
+        m = keras.models.load_model({str(path)!r})
+        x = np.load({str(tmp_path / "x.npy")!r})
+        got = m.predict(x, verbose=0)
+        # Tables bit-identical; outputs to 1e-6 (a TF graph may regroup sums).
+        table = m.layers[-1].embeddings
+        np.testing.assert_array_equal(table, np.load({str(tmp_path / "table.npy")!r}))
+        expected = np.load({str(tmp_path / "expected.npy")!r})
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+        assert m.layers[-1].get_vocabulary()[2] == "the"
+        """,
+    )
+
+
+def test_tf_data_path(layers):
+    tf = pytest.importorskip("tensorflow")
+    layer = layers["toy-model.bin"]
+    sentences = [["night", "nightz"], ["light", ""]]
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant(sentences)).batch(2)
+    ds = ds.map(lambda s: layer.tf_encode(s, max_ngrams=20))
+    (got,) = [b.numpy() for b in ds]
+    assert got.shape == (2, 2, 21)
+    np.testing.assert_array_equal(got, layer.encode(sentences[:1] + [["light"]], 2, 20))
+
+
+def test_bad_input_errors(tmp_path, datapath):
+    source = pathlib.Path(datapath("toy-model.bin")).read_bytes()
+    truncated = tmp_path / "cut.bin"
+    truncated.write_bytes(source[: len(source) // 2])
+    with pytest.raises(FastTextFormatError, match="truncated"):
+        SubwordEmbedding.from_fasttext(truncated)
+    magic = tmp_path / "magic.bin"
+    magic.write_bytes(struct.pack("<i", 1234) + source[4:])
+    with pytest.raises(FastTextFormatError, match="magic"):
+        SubwordEmbedding.from_fasttext(magic)
+    bucket = tmp_path / "bucket.bin"
+    data = bytearray(source)
+    struct.pack_into("<i", data, 40, 99)  # header bucket != matrix rows
+    bucket.write_bytes(bytes(data))
+    with pytest.raises(FastTextFormatError, match="bucket"):
+        SubwordEmbedding.from_fasttext(bucket)
+    with pytest.raises(FastTextFormatError, match="supervised"):
+        SubwordEmbedding.from_fasttext(datapath("pang_lee_polarity_fasttext.bin"))
+    with pytest.raises(ValueError, match="num_buckets"):
+        SubwordEmbedding(num_buckets=0, output_dim=4)
+    with pytest.raises(ValueError, match="freeze"):
+        SubwordEmbedding(num_buckets=4, output_dim=4, freeze="pretrained")
+    layer = SubwordEmbedding(num_buckets=10, output_dim=4)
+    with pytest.raises(ValueError, match="UTF-8"):
+        layer.encode(["bad\ud800"])
+    with pytest.raises(TypeError, match="list"):
+        layer.word_vectors("word")
+    # Empty and whitespace-only words are words: "" has no rows (zeros, but
+    # not padding), " " has the n-grams of "< >".
+    x = layer.encode([["", " "]])
+    assert x[0, 0, 0] == 1 and (x[0, 0, 1:] == 0).all() and (x[0, 1, 1:] > 0).any()
+    assert keras.ops.convert_to_numpy(layer.compute_mask(x)).all()
+    np.testing.assert_array_equal(layer.word_vectors([""]), np.zeros((1, 4)))
+
+
+# ------------------------------------------------------------ tokenizer units
+def _unit_vectors(tmp_path, units, dim=3):
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((len(units), dim)).astype("float32")
+    path = tmp_path / "units.txt"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{len(units)} {dim}\n")
+        for u, v in zip(units, vectors):
+            f.write(u + " " + " ".join(repr(float(a)) for a in v) + "\n")
+    return keras_embedx.load_vectors(path, progress=False), dict(zip(units, vectors))
+
+
+def _wordpiece():
+    import keras_hub
+
+    vocab = ["[PAD]", "[UNK]", "the", "qu", "##ick", "fox", "##es", "brown"]
+    return keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocab, lowercase=True)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "sum", "first", "last"])
+def test_wordpiece_units_pooled(pooling, tmp_path):
+    tok = _wordpiece()
+    wv, by_unit = _unit_vectors(tmp_path, ["qu", "##ick", "fox", "##es", "the"])
+    layer = SubwordEmbedding.from_tokenizer(tok, vectors=wv, pooling=pooling)
+    assert layer.units_found == 5
+    x = layer.encode([["quick", "foxes", "the"], ["fox"]])
+    out = keras.ops.convert_to_numpy(layer(x))
+    pieces = {"quick": ["qu", "##ick"], "foxes": ["fox", "##es"], "the": ["the"]}
+    for i, word in enumerate(["quick", "foxes", "the"]):
+        vecs = np.stack([by_unit[u] for u in pieces[word]])
+        want = {
+            "mean": vecs.mean(0),
+            "sum": vecs.sum(0),
+            "first": vecs[0],
+            "last": vecs[-1],
+        }[pooling]
+        np.testing.assert_allclose(out[0, i], want, rtol=1e-6, atol=1e-6)
+    assert (out[1, 1] == 0).all()
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer.compute_mask(x)),
+        [[True, True, True], [True, False, False]],
+    )
+
+
+def test_unit_sequence_and_save_load(tmp_path):
+    tok = _wordpiece()
+    wv, by_unit = _unit_vectors(tmp_path, ["qu", "##ick", "brown", "fox"])
+    layer = SubwordEmbedding.from_tokenizer(tok, vectors=wv, pooling=None)
+    x = layer.encode(["the quick brown fox", "fox"])
+    assert x.shape == (2, 5)
+    out = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(
+        out[0, 1:],
+        np.stack([by_unit[u] for u in ["qu", "##ick", "brown", "fox"]]),
+        rtol=1e-6,
+    )
+    model = keras.Sequential([keras.Input((5,), dtype="int32"), layer])
+    path = tmp_path / "units.keras"
+    model.save(path)
+    again = keras.models.load_model(path)
+    np.testing.assert_array_equal(
+        again.predict(x, verbose=0), model.predict(x, verbose=0)
+    )
+    np.testing.assert_array_equal(
+        again.layers[-1].encode(["the quick brown fox", "fox"]), x
+    )
+
+
+def test_bpe_and_sentencepiece_units(tmp_path):
+    import keras_hub
+
+    vocab = {"a": 0, "b": 1, "ab": 2, "c": 3, "abc": 4}
+    bpe = keras_hub.tokenizers.BytePairTokenizer(
+        vocabulary=vocab, merges=["a b", "ab c"]
+    )
+    layer = SubwordEmbedding.from_tokenizer(bpe, output_dim=4, pooling="mean")
+    x = layer.encode([["abc", "ba"]])
+    table = layer.embeddings
+    out = keras.ops.convert_to_numpy(layer(x))[0]
+    np.testing.assert_allclose(out[0], table[2 + 4], rtol=1e-6)
+    np.testing.assert_allclose(out[1], (table[2 + 1] + table[2 + 0]) / 2, rtol=1e-6)
+
+    spm = pytest.importorskip("sentencepiece")
+    from keras_embedx.demo import read_labelled_corpus
+
+    texts, _, _ = read_labelled_corpus(datapath("pang_lee_polarity.cor"), "cp1252")
+    proto = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts[:300]),
+        model_writer=proto,
+        vocab_size=150,
+        minloglevel=2,
+    )
+    sp = keras_hub.tokenizers.SentencePieceTokenizer(proto=proto.getvalue())
+    layer = SubwordEmbedding.from_tokenizer(sp, output_dim=4, pooling="sum")
+    ids = [int(i) for i in keras.ops.convert_to_numpy(sp("wonderful"))]
+    x = layer.encode([["wonderful"]])
+    want = layer.embeddings[np.array(ids) + 2].sum(0)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(x))[0, 0], want, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_fill_missing_rows_of_pretrained(tmp_path):
+    ft = SubwordEmbedding.from_fasttext(datapath("lee_fasttext_new.bin"))
+    kv = load_facebook_vectors(datapath("lee_fasttext_new.bin"))
+    known = kv.index_to_key[10:20]
+    path = tmp_path / "v.txt"
+    with open(path, "w", encoding="utf-8") as f:
+        for w in known:
+            f.write(w + " " + " ".join(repr(float(a)) for a in kv[w]) + "\n")
+    wv = keras_embedx.load_vectors(path, format="glove", progress=False)
+    vocab = known + ["governmentz", "Раскольников"]
+    pre = keras_embedx.layers.PretrainedEmbedding.from_vectors(wv, vocab)
+    assert fill_missing_rows(pre, ft) == 2
+    rows = pre.embeddings
+    np.testing.assert_allclose(rows[-2], kv["governmentz"], atol=1e-6)
+    np.testing.assert_allclose(rows[-1], kv["Раскольников"], atol=1e-6)
+    np.testing.assert_array_equal(rows[2:12], np.stack([kv[w] for w in known]))
