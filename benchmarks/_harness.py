@@ -53,18 +53,120 @@ def device_kind():
 
 
 def synchronize(value=None):
-    """Block until `value` (or all queued device work) is computed."""
+    """Block until `value` (or all queued device work) is computed.
+
+    `value` may be a tensor or a nested list/tuple/dict of tensors (e.g.
+    gradients). On a GPU every backend waits for the device; on CPU, JAX
+    dispatches asynchronously and is waited for too.
+    """
     backend = backend_name()
-    if value is not None and hasattr(value, "block_until_ready"):
-        value.block_until_ready()
+    if backend == "jax":
+        import jax
+
+        if value is not None:
+            jax.block_until_ready(value)
     elif backend == "torch":
         import torch
 
         if torch.cuda.is_available():
             torch.cuda.synchronize()
-    elif value is not None and backend == "tensorflow":
-        _ = value.numpy() if hasattr(value, "numpy") else value
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        if device_kind() == "gpu" and hasattr(tf.experimental, "sync_devices"):
+            tf.experimental.sync_devices()
+        elif hasattr(value, "numpy"):
+            value.numpy()
     return value
+
+
+def device_copy(nbytes):
+    """A callable that moves `nbytes` through the device's memory.
+
+    It reads `nbytes / 2` bytes and writes as many (`x + 1` over float32,
+    compiled where the backend compiles), so it moves the same bytes as a
+    lookup that reads `nbytes / 2` of rows and writes its output. On a GPU
+    this is the device's memory speed limit for a lookup; on CPU use a NumPy
+    copy instead (`numpy_copy`).
+    """
+    n = max(int(nbytes) // 8, 1)
+    backend = backend_name()
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        x = jnp.ones((n,), "float32")
+        fn = jax.jit(lambda a: a + 1.0)
+        return lambda: fn(x)
+    if backend == "torch":
+        import torch
+
+        x = torch.ones(n, dtype=torch.float32, device="cuda" if _cuda() else "cpu")
+        return lambda: x + 1.0
+    import tensorflow as tf
+
+    x = tf.ones((n,), "float32")
+    fn = tf.function(lambda a: a + 1.0, jit_compile=True)
+    return lambda: fn(x)
+
+
+def numpy_copy(nbytes):
+    """A callable: a NumPy copy that reads and writes `nbytes / 2` bytes each."""
+    import numpy as np
+
+    src = np.ones(max(int(nbytes) // 8, 1), dtype="float32")
+    return src.copy
+
+
+def _cuda():
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def reset_peak_memory():
+    """Reset the device's peak-memory counter (GPU; no-op on CPU)."""
+    if device_kind() != "gpu":
+        return
+    backend = backend_name()
+    try:
+        if backend == "torch":
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.experimental.reset_memory_stats("GPU:0")
+    except Exception:
+        pass
+
+
+def peak_memory_mb():
+    """Peak memory in MiB: the device's on a GPU, else the process' RSS.
+
+    On a GPU, since the last `reset_peak_memory()` (JAX cannot reset its
+    counter: its figure is the process' peak). On CPU, the process' peak
+    resident memory so far.
+    """
+    if device_kind() == "gpu":
+        backend = backend_name()
+        try:
+            if backend == "torch":
+                import torch
+
+                return torch.cuda.max_memory_allocated() / 2**20
+            if backend == "tensorflow":
+                import tensorflow as tf
+
+                return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+            import jax
+
+            stats = jax.local_devices()[0].memory_stats() or {}
+            return stats.get("peak_bytes_in_use", 0) / 2**20
+        except Exception:
+            return None
+    return peak_rss_mb()
 
 
 def machine_info():

@@ -1,178 +1,525 @@
-"""Forward lookup speed: keras_embedx tables against stock Keras and raw gathers.
+"""Lookup speed: keras_embedx tables against stock Keras and raw gathers.
 
-`python -m benchmarks.lookup [--quick]` on the current `KERAS_BACKEND`.
+`python -m benchmarks.lookup [--quick] [--torch-compile]` on the current
+`KERAS_BACKEND`; `python -m benchmarks --only lookup` runs it on every
+backend.
 
-For each table size, width, batch and index distribution it times, in the
-same process:
+For each table (vocabulary size x width), batch of ids (batch x sequence)
+and index distribution (uniform, or Zipf with s = 1.1 as word frequencies),
+it times in one process, interleaving the subjects round by round so that a
+noisy machine slows them all alike:
 
-- `PretrainedEmbedding` (freeze="pretrained": 90% of the rows pretrained and
-  frozen, the rest trainable, so the mixed two-table path is exercised) and
-  `freeze="none"` (one trainable table), through `model.predict_on_batch`
-  with `jit_compile` on and off;
-- stock `keras.layers.Embedding` the same way;
-- `keras.ops.take` and NumPy's `np.take` on the same table and ids, and a
-  NumPy copy of the same number of bytes (the memory's limit).
+- the limits: a NumPy copy moving the same bytes (on a GPU, a device copy)
+  and NumPy's `np.take` on the same table and ids (CPU only);
+- the baselines a user would pick instead: the backend's own gather
+  (`tf.gather`, `jnp.take`, `torch.nn.functional.embedding`),
+  `keras.ops.take`, and `keras.layers.Embedding`;
+- keras_embedx's `PretrainedEmbedding` with `freeze="none"` (one trainable
+  table), `freeze="pretrained"` (90% of the rows frozen, the rest
+  trainable: the mixed two-table path) and `freeze="all"` (one frozen table).
 
-Effective GB/s counts the bytes a lookup must move: the gathered rows read
-plus the output written (2 x ids x width x 4 bytes).
+Each subject runs forward and forward+backward (the gradient of
+`sum(output)` with respect to its trainable tables), with `jit` off and on,
+as `model.compile(jit_compile=...)` would run it: off is a `tf.function`
+without XLA on TensorFlow and op-by-op eager on JAX and PyTorch; on is
+`tf.function(jit_compile=True)`, `jax.jit`, and on PyTorch `torch.compile`
+(only with `--torch-compile`: it compiles for minutes on a 2-core machine).
+The ids are handed over as a tensor already on the device.
+
+Effective GB/s counts the bytes a forward lookup must move: the rows read
+plus the output written, `2 x ids x width x 4`.
 """
 
 import argparse
 import gc
 import os
+import statistics
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks._harness import backend_name, measure, write_results  # noqa: E402
+from benchmarks import _harness  # noqa: E402
+
+FROZEN_SHARE = 0.9
+OURS = ("none", "pretrained", "all")
+PLOT_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "docs",
+    "img",
+    "benchmarks",
+)
 
 
+# ----------------------------------------------------------------- inputs
 def make_ids(distribution, vocab, shape, rng):
+    """Int32 ids: uniform over the rows, or Zipf-distributed ranks (s=1.1)."""
     if distribution == "uniform":
         return rng.integers(0, vocab, size=shape).astype("int32")
-    # Zipf over the vocabulary (s ~ 1.1, as word frequencies), id 0 excluded.
     ranks = rng.zipf(1.1, size=shape)
-    return (np.minimum(ranks, vocab - 1)).astype("int32")
+    return np.minimum(ranks, vocab - 1).astype("int32")
 
 
-def _model(layer, seq, jit):
-    inputs = keras.Input((seq,), dtype="int32")
-    model = keras.Model(inputs, layer(inputs))
-    model.compile(jit_compile=jit)
-    return model
-
-
-def _pretrained(table, freeze):
+def pretrained_layer(table, freeze, seed=0):
     from keras_embedx.layers import PretrainedEmbedding
 
-    vocab = table.shape[0]
+    vocab, dim = table.shape
+    num_frozen = {"none": 0, "pretrained": int(vocab * FROZEN_SHARE), "all": vocab}
     layer = PretrainedEmbedding(
-        vocab,
-        table.shape[1],
-        freeze=freeze,
-        num_frozen=0 if freeze == "none" else int(vocab * 0.9),
-        mask_zero=False,
+        vocab, dim, freeze=freeze, num_frozen=num_frozen[freeze], mask_zero=False
     )
     layer.build()
-    if freeze == "none":
-        layer.table.set_table(table)
-    else:
+    if freeze == "pretrained":
         mask = np.zeros(vocab, dtype=bool)
-        mask[np.random.default_rng(0).permutation(vocab)[: int(vocab * 0.9)]] = True
+        perm = np.random.default_rng(seed).permutation(vocab)
+        mask[perm[: num_frozen[freeze]]] = True
         layer.table.set_table(table, mask)
+    else:
+        layer.table.set_table(table)
     return layer
 
 
-def run_case(vocab, dim, batch, seq, distribution, repeats, rng):
-    table = rng.standard_normal((vocab, dim)).astype("float32")
-    ids = make_ids(distribution, vocab, (batch, seq), rng)
-    nbytes = 2 * ids.size * dim * 4
-    rows = []
+def stock_layer(table):
+    layer = keras.layers.Embedding(*table.shape)
+    layer.build()
+    layer.embeddings.assign(table)
+    return layer
 
-    def add(name, jit, fn):
-        t = measure(fn, repeats=repeats, warmup=2)
+
+def weights_mb(layer):
+    return (
+        sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in layer.weights)
+        / 2**20
+    )
+
+
+# ------------------------------------------------------ compiled callables
+def layer_functions(layer, jit):
+    """`(forward(ids), forward_backward(ids) or None)` for a Keras layer."""
+    backend = _harness.backend_name()
+    trainable = list(layer.trainable_variables)
+    if backend == "jax":
+        import jax
+
+        tv = [v.value for v in trainable]
+        ntv = [v.value for v in layer.non_trainable_variables]
+
+        def apply(tv, ntv, ids):
+            return layer.stateless_call(tv, ntv, ids)[0]
+
+        return _jax_functions(apply, tv, ntv, jit, bool(trainable), jax)
+    if backend == "tensorflow":
+        return _tf_functions(lambda ids: layer(ids), trainable, jit)
+    return _torch_functions(lambda ids: layer(ids), [v.value for v in trainable], jit)
+
+
+def raw_functions(kind, table, jit):
+    """Functions for a gather on a bare table: `kind` "backend" or "ops.take"."""
+    backend = _harness.backend_name()
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        gather = jnp.take if kind == "backend" else keras.ops.take
+
+        def apply(tv, ntv, ids):
+            return gather(tv[0], ids, axis=0)
+
+        return _jax_functions(apply, [jnp.asarray(table)], [], jit, True, jax)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        var = tf.Variable(table)
+        gather = tf.gather if kind == "backend" else keras.ops.take
+        return _tf_functions(lambda ids: gather(var, ids, axis=0), [var], jit)
+    import torch
+
+    weight = torch.tensor(table, device=_torch_device(), requires_grad=True)
+    if kind == "backend":
+        return _torch_functions(
+            lambda ids: torch.nn.functional.embedding(ids, weight), [weight], jit
+        )
+    return _torch_functions(
+        lambda ids: keras.ops.take(weight, ids, axis=0), [weight], jit
+    )
+
+
+def _jax_functions(apply, tv, ntv, jit, has_grad, jax):
+    def loss(tv, ntv, ids):
+        return apply(tv, ntv, ids).astype("float32").sum()
+
+    fwd = jax.jit(apply) if jit else apply
+    grad = jax.grad(loss)
+    grad = jax.jit(grad) if jit else grad
+    return (
+        lambda ids: fwd(tv, ntv, ids),
+        (lambda ids: grad(tv, ntv, ids)) if has_grad else None,
+    )
+
+
+def _tf_functions(apply, trainable, jit):
+    import tensorflow as tf
+
+    fwd = tf.function(apply, jit_compile=jit)
+
+    @tf.function(jit_compile=jit)
+    def grad(ids):
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(tf.cast(apply(ids), "float32"))
+        # A gather's gradient is an IndexedSlices: return its values.
+        return [getattr(g, "values", g) for g in tape.gradient(total, trainable)]
+
+    return fwd, (grad if trainable else None)
+
+
+def _torch_device():
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _torch_functions(apply, params, jit):
+    import torch
+
+    if jit:
+        apply = torch.compile(apply)
+
+    def fwd(ids):
+        with torch.no_grad():
+            return apply(ids)
+
+    def grad(ids):
+        return torch.autograd.grad(apply(ids).float().sum(), params)
+
+    return fwd, (grad if params else None)
+
+
+# ---------------------------------------------------------------- timing
+def interleaved(subjects, rounds, per_round):
+    """Times of each subject, measured round-robin.
+
+    Every subject is warmed up (compiled) first; then each round times each
+    subject `per_round` times, so slow phases of a shared machine hit all of
+    them. Returns `{name: {"median_s", "iqr_s", "min_s", "max_s",
+    "samples_s"}}` over all `rounds * per_round` calls.
+    """
+    samples = {}
+    for name, fn in subjects.items():
+        _harness.measure(fn, repeats=1, warmup=2)
+        samples[name] = []
+    for _ in range(rounds):
+        for name, fn in subjects.items():
+            for _ in range(per_round):
+                t = _harness.measure(fn, repeats=1, warmup=0)
+                samples[name].append(t["median_s"])
+    out = {}
+    for name, unsorted in samples.items():
+        times = sorted(unsorted)
+        q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+        out[name] = {
+            "median_s": statistics.median(times),
+            "iqr_s": q[2] - q[0],
+            "min_s": times[0],
+            "max_s": times[-1],
+            "samples_s": unsorted,
+        }
+    return out
+
+
+def run_case(case, rounds, per_round, torch_compile, rng):
+    vocab, dim, batch, seq, dist = case
+    backend = _harness.backend_name()
+    gpu = _harness.device_kind() == "gpu"
+    table = rng.standard_normal((vocab, dim)).astype("float32")
+    ids_np = make_ids(dist, vocab, (batch, seq), rng)
+    ids = keras.ops.convert_to_tensor(ids_np)
+    if backend == "torch":
+        ids = ids.to(_torch_device())
+    n = ids_np.size
+    nbytes = 2 * n * dim * 4
+    _harness.reset_peak_memory()
+
+    subjects = {}  # (subject, jit, mode) -> callable
+    memory = {}
+    if gpu:
+        subjects["device copy (same bytes)", "-", "forward"] = _harness.device_copy(
+            nbytes
+        )
+    else:
+        subjects["numpy copy (same bytes)", "-", "forward"] = _harness.numpy_copy(
+            nbytes
+        )
+        subjects["np.take", "-", "forward"] = lambda: np.take(table, ids_np, axis=0)
+    gather_name = {
+        "jax": "jnp.take",
+        "tensorflow": "tf.gather",
+        "torch": "F.embedding",
+    }[backend]
+    jits = [False, True] if backend != "torch" or torch_compile else [False]
+    layers = {"keras.layers.Embedding": stock_layer(table)}
+    for freeze in OURS:
+        layers[f'PretrainedEmbedding("{freeze}")'] = pretrained_layer(table, freeze)
+    for name, layer in layers.items():
+        memory[name] = weights_mb(layer)
+    for jit in jits:
+        fns = {
+            gather_name: raw_functions("backend", table, jit),
+            "keras.ops.take": raw_functions("ops.take", table, jit),
+        }
+        for name, layer in layers.items():
+            fns[name] = layer_functions(layer, jit)
+        for name, (fwd, grad) in fns.items():
+            subjects[name, jit, "forward"] = lambda f=fwd: f(ids)
+            if grad is not None:
+                subjects[name, jit, "forward+backward"] = lambda g=grad: g(ids)
+    times = interleaved(subjects, rounds, per_round)
+    peak = _harness.peak_memory_mb()
+
+    rows = []
+    for (name, jit, mode), t in times.items():
         rows.append(
             {
-                "backend": backend_name(),
+                "backend": backend,
+                "device": "gpu" if gpu else "cpu",
                 "vocab": vocab,
                 "dim": dim,
-                "ids": ids.size,
-                "dist": distribution,
+                "batch": batch,
+                "seq": seq,
+                "ids": n,
+                "dist": dist,
                 "subject": name,
                 "jit": jit,
+                "mode": mode,
                 "median_ms": t["median_s"] * 1e3,
                 "iqr_ms": t["iqr_s"] * 1e3,
-                "lookups_per_s": ids.size / t["median_s"],
-                "gb_per_s": nbytes / t["median_s"] / 1e9,
+                "min_ms": t["min_s"] * 1e3,
+                "max_ms": t["max_s"] * 1e3,
+                # Speeds from the fastest call (see `paired`) and the median.
+                "lookups_per_s": n / t["min_s"],
+                "lookups_per_s_median": n / t["median_s"],
+                "gb_per_s": nbytes / t["min_s"] / 1e9 if mode == "forward" else None,
+                "weights_mb": memory.get(name),
+                "peak_memory_mb": peak,
+                "samples_ms": [x * 1e3 for x in t["samples_s"]],
             }
         )
-
-    flat = table.ravel()
-    add("numpy copy (same bytes)", "-", lambda: flat[: nbytes // 8].copy())
-    add("np.take", "-", lambda: np.take(table, ids, axis=0))
-    k_table = keras.ops.convert_to_tensor(table)
-    k_ids = keras.ops.convert_to_tensor(ids)
-    add("keras.ops.take (eager)", False, lambda: keras.ops.take(k_table, k_ids, axis=0))
-    for jit in (False, True):
-        stock = keras.layers.Embedding(vocab, dim)
-        stock.build()
-        stock.embeddings.assign(table)
-        model = _model(stock, seq, jit)
-        add("keras.layers.Embedding", jit, lambda m=model: m.predict_on_batch(ids))
-        for freeze in ("none", "pretrained"):
-            model = _model(_pretrained(table, freeze), seq, jit)
-            add(
-                f"PretrainedEmbedding({freeze})",
-                jit,
-                lambda m=model: m.predict_on_batch(ids),
-            )
-    base = {
-        r["jit"]: r["median_ms"]
-        for r in rows
-        if r["subject"] == "keras.layers.Embedding"
-    }
-    take = next(r["median_ms"] for r in rows if r["subject"] == "np.take")
-    copy = rows[0]["median_ms"]
-    for r in rows:
-        r["vs_embedding"] = (
-            base[r["jit"]] / r["median_ms"] if r["jit"] in base else None
-        )
-        r["vs_np_take"] = take / r["median_ms"]
-        r["vs_copy"] = copy / r["median_ms"]
+    del subjects, layers, fns
     gc.collect()
     return rows
+
+
+# ------------------------------------------------------------- summaries
+def paired(base, other):
+    """`base`'s time / `other`'s, from the fastest call of each.
+
+    On a machine shared with other jobs the calls that ran undisturbed are
+    the fastest, so the minimum estimates the work itself; medians and
+    spread stay in the JSON.
+    """
+    return base["min_ms"] / other["min_ms"]
+
+
+def summarise(rows):
+    """One row per case, jit and mode: ratios of each subject to the baselines.
+
+    `x vs Embedding` is Embedding's time / x's time (> 1: x is faster);
+    `vs np.take` and `vs copy` are np.take's (the copy's) time / x's time,
+    i.e. the fraction of NumPy's gather speed (of the memory's speed).
+    Ratios come from the fastest call of each subject (see `paired`).
+    """
+    by_case = {}
+    for r in rows:
+        key = (r["vocab"], r["dim"], r["batch"], r["seq"], r["dist"])
+        by_case.setdefault(key, []).append(r)
+    out = []
+    for key, case_rows in by_case.items():
+        get = {(r["subject"], r["jit"], r["mode"]): r for r in case_rows}
+        limit = next((r for r in case_rows if "copy" in r["subject"]), None)
+        np_take = get.get(("np.take", "-", "forward"))
+        jits = sorted({r["jit"] for r in case_rows if r["jit"] != "-"})
+        gather = next(
+            r["subject"]
+            for r in case_rows
+            if r["subject"] in ("jnp.take", "tf.gather", "F.embedding")
+        )
+        for jit in jits:
+            for mode in ("forward", "forward+backward"):
+                base = get.get(("keras.layers.Embedding", jit, mode))
+                if base is None:
+                    continue
+                row = {
+                    "vocab": key[0],
+                    "dim": key[1],
+                    "ids": f"{key[2]}x{key[3]}",
+                    "dist": key[4],
+                    "jit": jit,
+                    "mode": mode,
+                    "embedding_ms": base["min_ms"],
+                    "embedding_gb_s": base["gb_per_s"],
+                }
+                for name, col in [
+                    (gather, "gather"),
+                    ("keras.ops.take", "ops_take"),
+                    *[(f'PretrainedEmbedding("{f}")', f) for f in OURS],
+                ]:
+                    r = get.get((name, jit, mode))
+                    row[col] = paired(base, r) if r else None
+                if mode == "forward":
+                    ours = [
+                        get.get((f'PretrainedEmbedding("{f}")', jit, mode))
+                        for f in OURS
+                    ]
+                    ours = [r for r in ours if r]
+                    row["np_take_ms"] = np_take["median_ms"] if np_take else None
+                    row["none_vs_np_take"] = (
+                        paired(np_take, ours[0]) if np_take else None
+                    )
+                    row["embedding_vs_np_take"] = (
+                        paired(np_take, base) if np_take else None
+                    )
+                    row["np_take_vs_copy"] = paired(limit, np_take) if np_take else None
+                    row["none_vs_copy"] = paired(limit, ours[0])
+                out.append(row)
+    return out
+
+
+COLUMNS = [
+    "vocab",
+    "dim",
+    "ids",
+    "dist",
+    "jit",
+    "mode",
+    ("embedding_ms", "Embedding ms"),
+    ("embedding_gb_s", "Embedding GB/s"),
+    ("gather", "backend gather"),
+    ("ops_take", "ops.take"),
+    ("none", 'ours "none"'),
+    ("pretrained", 'ours "pretrained"'),
+    ("all", 'ours "all"'),
+    ("none_vs_np_take", 'ours "none" / np.take'),
+    ("embedding_vs_np_take", "Embedding / np.take"),
+    ("np_take_vs_copy", "np.take / copy"),
+    ("none_vs_copy", 'ours "none" / copy'),
+]
+
+
+# ----------------------------------------------------------------- plots
+def plot(rows, backend):
+    """PNG: forward GB/s per subject against vocabulary size (or per subject)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(PLOT_DIR, exist_ok=True)
+    fwd = [r for r in rows if r["mode"] == "forward" and r["dist"] == "uniform"]
+    dims = sorted({r["dim"] for r in fwd})
+    dim = 128 if 128 in dims else dims[0]
+    fwd = [r for r in fwd if r["dim"] == dim]
+    sizes = sorted({r["ids"] for r in fwd})
+    fwd = [r for r in fwd if r["ids"] == sizes[len(sizes) // 2]]
+    jits = [j for j in (False, True) if any(r["jit"] == j for r in fwd)]
+    fig, axes = plt.subplots(1, len(jits), figsize=(6 * len(jits), 4.2), squeeze=False)
+    vocabs = sorted({r["vocab"] for r in fwd})
+    for ax, jit in zip(axes[0], jits):
+        names = []
+        for r in fwd:
+            if r["jit"] in (jit, "-") and r["subject"] not in names:
+                names.append(r["subject"])
+        for name in names:
+            pts = sorted(
+                (r["vocab"], r["gb_per_s"])
+                for r in fwd
+                if r["subject"] == name and r["jit"] in (jit, "-")
+            )
+            style = "--" if r_is_limit(name) else "-"
+            if len(vocabs) > 1:
+                ax.plot(*zip(*pts), style, marker="o", label=name)
+            else:
+                ax.bar(name, pts[0][1])
+        if len(vocabs) > 1:
+            ax.set_xscale("log")
+            ax.set_xlabel("vocabulary rows")
+            ax.legend(fontsize=7)
+        else:
+            ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+        ax.set_yscale("log")
+        ax.set_ylabel("effective GB/s (forward)")
+        ax.set_title(f"{backend}, jit={'on' if jit else 'off'}, width {dim}")
+    fig.tight_layout()
+    path = os.path.join(PLOT_DIR, f"lookup_{backend}.png")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def r_is_limit(name):
+    return "copy" in name or name == "np.take"
+
+
+# ------------------------------------------------------------------ main
+def grid(quick):
+    if quick:
+        return [(100_000, 128, 32, 256, d) for d in ("uniform", "zipf")]
+    center = (100_000, 128, 32, 256)
+    cases = []
+    for vocab in (1_000, 10_000, 100_000, 1_000_000):
+        for dist in ("uniform", "zipf"):
+            cases.append((vocab, *center[1:], dist))
+    for dim in (64, 256, 512):
+        cases.append((center[0], dim, *center[2:], "uniform"))
+    for batch, seq in ((8, 128), (256, 256)):
+        cases.append((center[0], center[1], batch, seq, "uniform"))
+    return cases
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small subset")
+    parser.add_argument(
+        "--torch-compile",
+        action="store_true",
+        help="also time PyTorch with torch.compile (jit on); slow to compile",
+    )
+    parser.add_argument("--name", default=None, help="result file stem")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
-    if args.quick:
-        grid = [(100_000, 128, 64, 128, d) for d in ("uniform", "zipf")]
-        repeats = 7
-    else:
-        grid = [
-            (vocab, dim, 256, 128, dist)
-            for vocab in (1_000, 100_000, 1_000_000)
-            for dim in (64, 512)
-            for dist in ("uniform", "zipf")
-        ]
-        repeats = 9
+    rounds, per_round = (5, 3) if args.quick else (7, 3)
+    backend = _harness.backend_name()
     rows = []
-    for vocab, dim, batch, seq, dist in grid:
-        print(f"vocab={vocab} dim={dim} ids={batch}x{seq} {dist}", flush=True)
-        rows.extend(run_case(vocab, dim, batch, seq, dist, repeats, rng))
-    backend = backend_name()
-    command = f"KERAS_BACKEND={backend} python -m benchmarks.lookup" + (
-        " --quick" if args.quick else ""
+    for case in grid(args.quick):
+        print("vocab={} dim={} ids={}x{} {}".format(*case), flush=True)
+        rows.extend(run_case(case, rounds, per_round, args.torch_compile, rng))
+    command = (
+        f"KERAS_BACKEND={backend} python -m benchmarks.lookup"
+        + (" --quick" if args.quick else "")
+        + (" --torch-compile" if args.torch_compile else "")
     )
-    write_results(
-        f"lookup_{backend}",
-        rows,
-        [
-            "vocab",
-            "dim",
-            "ids",
-            "dist",
-            "subject",
-            "jit",
-            ("median_ms", "ms"),
-            ("gb_per_s", "GB/s"),
-            ("vs_embedding", "speed vs Embedding"),
-            ("vs_np_take", "vs np.take"),
-            ("vs_copy", "vs copy"),
-        ],
-        title=f"Forward lookup ({backend})",
+    png = plot(rows, backend)
+    device = _harness.device_kind()
+    name = args.name or f"lookup_{backend}"
+    _harness.write_results(
+        name,
+        summarise(rows),
+        COLUMNS,
+        title=f"Lookup speed ({backend}, {device})",
         command=command,
         notes=(
-            "`speed vs Embedding` > 1 means faster than stock "
-            "`keras.layers.Embedding` with the same `jit` setting (target: >= 1). "
-            "Layers are timed through `model.predict_on_batch`, which includes "
-            "moving ids in and vectors out; raw gathers are not."
+            "Ratios are speeds relative to stock `keras.layers.Embedding` with the "
+            "same `jit` setting and mode, measured in the same process (> 1: "
+            "faster; target for ours: >= 1). `ours` is `PretrainedEmbedding` with "
+            'the `freeze=` shown ("pretrained": 90% of rows frozen, the rest '
+            "trainable). `/ np.take` is the fraction of NumPy's gather speed on "
+            "the same table and ids (target >= 0.8); `/ copy` the fraction of a "
+            "same-size copy. Ratios, ms and GB/s are from the fastest of "
+            f"{rounds * per_round} calls per subject (undisturbed by other jobs on a "
+            "shared machine), the calls interleaved across subjects. Every timing (with spread, peak memory and table "
+            f"bytes) is in `benchmarks/results/{name}.json`.\n\n"
+            f"![lookup {backend}](img/benchmarks/{os.path.basename(png)})"
         ),
+        extra={"timings": rows, "plot": os.path.relpath(png, PLOT_DIR)},
     )
 
 

@@ -5,6 +5,7 @@ Usage: `python -m benchmarks.report`
 
 import glob
 import os
+import shutil
 
 from benchmarks._harness import RESULTS_DIR
 
@@ -23,18 +24,31 @@ when one is present.
 """
 
 
+IMG_DIR = os.path.join(os.path.dirname(RESULTS_DIR), "..", "docs", "img", "benchmarks")
+
+
 def main():
     sections = sorted(glob.glob(os.path.join(RESULTS_DIR, "*.md")))
     parts = [INTRO]
     for path in sections:
         with open(path) as f:
             parts.append(f.read().strip())
-    for png in sorted(glob.glob(os.path.join(RESULTS_DIR, "*.png"))):
+    text = "\n\n".join(parts)
+    # Plots a section does not embed itself go at the end.
+    # (PNGs written next to the results are copied to where the page finds them.)
+    os.makedirs(IMG_DIR, exist_ok=True)
+    for png in glob.glob(os.path.join(RESULTS_DIR, "*.png")):
+        shutil.copy(png, IMG_DIR)
+    pngs = sorted(glob.glob(os.path.join(IMG_DIR, "*.png")))
+    extra = []
+    for png in pngs:
         name = os.path.basename(png)
-        parts.append(f"![{name}](img/benchmarks/{name})")
-    text = "\n\n".join(parts) + "\n"
+        if f"img/benchmarks/{name}" not in text:
+            extra.append(f"![{name}](img/benchmarks/{name})")
+    if extra:
+        text += "\n\n## Plots\n\n" + "\n\n".join(extra)
     with open(os.path.normpath(DOC), "w") as f:
-        f.write(text)
+        f.write(text + "\n")
     print(f"wrote {os.path.normpath(DOC)} from {len(sections)} result file(s)")
 
 

@@ -1,0 +1,257 @@
+"""Training step time: frozen rows cost nothing, a scheduled table costs little.
+
+`python -m benchmarks.train_step [--quick]` on the current `KERAS_BACKEND`.
+
+One small model (ids -> table -> mean over the sequence -> Dense(1), mse,
+Adam) timed per `train_on_batch` step, after warm-up, in one process:
+
+1. Frozen rows must not reach the optimizer: `PretrainedEmbedding` with
+   `freeze="pretrained"` and a 2,000,000-row table (all rows pretrained and
+   frozen except 2,000 "missing" rows that train) against the same model
+   with a 20,000-row table (the same 2,000 trainable rows). Target: at most
+   1.2x. Stock `keras.layers.Embedding` with 2,000,000 rows, trainable and
+   not, is shown beside it for reference (a trainable table is updated
+   densely by Adam: O(rows x dim) per step however small the batch).
+2. A schedulable table (`schedulable=True`, unfreeze factor 0.5, every row
+   learning) against a plain trainable one (`freeze="none"`) of the same
+   size. Target: at most 1.1x.
+
+`--quick` uses 200,000 rows instead of 2,000,000 and fewer repeats.
+"""
+
+import argparse
+import gc
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from benchmarks._harness import backend_name, measure, write_results  # noqa: E402
+
+DIM = 32
+BATCH = 256
+SEQ = 32
+NUM_TRAINABLE = 2_000  # "missing" words of a pretrained table: they train
+
+
+def pretrained_layer(rows, freeze, schedulable=False, factor=None, seed=0):
+    """A `PretrainedEmbedding` with random "pretrained" rows, built and filled."""
+    from keras_embedx.layers import PretrainedEmbedding
+
+    num_frozen = {"none": 0, "pretrained": rows - NUM_TRAINABLE}[freeze]
+    layer = PretrainedEmbedding(
+        rows,
+        DIM,
+        freeze=freeze,
+        num_frozen=num_frozen,
+        schedulable=schedulable,
+        mask_zero=False,
+    )
+    layer.build()
+    rng = np.random.default_rng(seed)
+    matrix = rng.standard_normal((rows, DIM), dtype="float32")
+    mask = np.zeros(rows, dtype=bool)
+    if num_frozen:
+        # The trainable rows are scattered through the table, as the words
+        # without a vector are in a real vocabulary.
+        mask[:] = True
+        mask[rng.choice(rows, NUM_TRAINABLE, replace=False)] = False
+    layer.table.set_table(matrix, mask)
+    if factor is not None:
+        layer.table.set_factor(factor)
+    return layer
+
+
+def stock_layer(rows, trainable):
+    layer = keras.layers.Embedding(rows, DIM, trainable=trainable)
+    layer.build()
+    return layer
+
+
+def compiled_model(layer, rows, seed=0):
+    """The benchmark model around `layer`, and one batch for it."""
+    rng = np.random.default_rng(seed)
+    inputs = keras.Input((SEQ,), dtype="int32")
+    x = keras.layers.GlobalAveragePooling1D()(layer(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1)(x))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    ids = rng.integers(0, rows, (BATCH, SEQ)).astype("int32")
+    y = rng.standard_normal((BATCH, 1)).astype("float32")
+    return model, ids, y
+
+
+def time_interleaved(cases, rounds, per_round):
+    """Median step seconds of each case, measured in alternating rounds.
+
+    Every round times each case in turn (`per_round` steps after the first
+    round's warm-up), so a busy machine slows all cases alike and the ratios
+    between them stay meaningful.
+    """
+    steps = {}
+    for name, (model, ids, y) in cases.items():
+        steps[name] = lambda m=model, i=ids, t=y: m.train_on_batch(i, t)
+        measure(steps[name], repeats=1, warmup=2)
+    times = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            times[name].append(measure(step, repeats=per_round, warmup=0)["median_s"])
+    out = {}
+    for name, values in times.items():
+        values = np.sort(values)
+        q1, q3 = np.percentile(values, [25, 75])
+        out[name] = {
+            "median_s": float(np.median(values)),
+            "min_s": float(values[0]),
+            "iqr_s": float(q3 - q1),
+        }
+    return out
+
+
+def run_part(part, specs, rounds, per_round, backend):
+    """Build each spec's model, time them interleaved, return result rows.
+
+    `specs`: list of dicts with `subject`, `rows`, `trainable_rows`, `make`
+    (builds the layer) and optionally `baseline` (index of the spec the
+    ratio refers to) and `target`.
+    """
+    cases = {}
+    for i, spec in enumerate(specs):
+        print(f"{part}: {spec['subject']}, {spec['rows']:,} rows", flush=True)
+        cases[i] = compiled_model(spec["make"](), spec["rows"])
+    timed = time_interleaved(cases, rounds, per_round)
+    rows = []
+    for i, spec in enumerate(specs):
+        t = timed[i]
+        row = {
+            "backend": backend,
+            "part": part,
+            "subject": spec["subject"],
+            "rows": spec["rows"],
+            "trainable_rows": spec["trainable_rows"],
+            "jit": bool(cases[i][0].jit_compile),
+            "step_ms": t["median_s"] * 1e3,
+            "min_ms": t["min_s"] * 1e3,
+            "iqr_ms": t["iqr_s"] * 1e3,
+            "ratio": None,
+            "target": spec.get("target"),
+        }
+        if spec.get("baseline") is not None:
+            row["ratio"] = t["median_s"] / timed[spec["baseline"]]["median_s"]
+        rows.append(row)
+    del cases
+    gc.collect()
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small subset")
+    args = parser.parse_args(argv)
+    big = 200_000 if args.quick else 2_000_000
+    small = 20_000
+    rounds, per_round = (5, 3) if args.quick else (9, 5)
+    backend = backend_name()
+    pretrained = 'PretrainedEmbedding(freeze="pretrained")'
+
+    # 1. Frozen rows stay out of the optimizer.
+    results = run_part(
+        "frozen",
+        [
+            {
+                "subject": pretrained,
+                "rows": small,
+                "trainable_rows": NUM_TRAINABLE,
+                "make": lambda: pretrained_layer(small, "pretrained"),
+            },
+            {
+                "subject": pretrained,
+                "rows": big,
+                "trainable_rows": NUM_TRAINABLE,
+                "make": lambda: pretrained_layer(big, "pretrained"),
+                "baseline": 0,
+                "target": "<= 1.2",
+            },
+            {
+                "subject": "keras.layers.Embedding(trainable=False)",
+                "rows": big,
+                "trainable_rows": 0,
+                "make": lambda: stock_layer(big, trainable=False),
+                "baseline": 0,
+            },
+            {
+                "subject": "keras.layers.Embedding(trainable=True)",
+                "rows": big,
+                "trainable_rows": big,
+                "make": lambda: stock_layer(big, trainable=True),
+                "baseline": 0,
+            },
+        ],
+        rounds,
+        per_round,
+        backend,
+    )
+    # 2. A scheduled table (factor 0.5) against a plain trainable one.
+    for rows in (small, big):
+        results += run_part(
+            "scheduled",
+            [
+                {
+                    "subject": 'PretrainedEmbedding(freeze="none")',
+                    "rows": rows,
+                    "trainable_rows": rows,
+                    "make": lambda r=rows: pretrained_layer(r, "none"),
+                },
+                {
+                    "subject": pretrained + ", schedulable=True, factor 0.5",
+                    "rows": rows,
+                    "trainable_rows": rows,
+                    "make": lambda r=rows: pretrained_layer(
+                        r, "pretrained", True, factor=0.5
+                    ),
+                    "baseline": 0,
+                    "target": "<= 1.1",
+                },
+            ],
+            rounds,
+            per_round,
+            backend,
+        )
+
+    command = f"KERAS_BACKEND={backend} python -m benchmarks.train_step" + (
+        " --quick" if args.quick else ""
+    )
+    write_results(
+        f"train_step_{backend}",
+        results,
+        [
+            "part",
+            "subject",
+            "rows",
+            ("trainable_rows", "rows that learn"),
+            "jit",
+            ("step_ms", "ms / step"),
+            ("min_ms", "min ms"),
+            ("iqr_ms", "IQR ms"),
+            "ratio",
+            "target",
+        ],
+        title=f"Training step time ({backend})",
+        command=command,
+        notes=(
+            f"One `train_on_batch` step (batch {BATCH} x {SEQ} ids, width {DIM}, "
+            "Adam, default `jit_compile`): median over rounds that alternate "
+            "between the models of a part, so machine noise hits them alike. "
+            'Part "frozen": `ratio` is the step time over that of the '
+            '20,000-row `freeze="pretrained"` model, which has the same 2,000 '
+            'trainable rows (target <= 1.2). Part "scheduled": `ratio` is the '
+            "step time of a `schedulable=True` table at factor 0.5 (all rows "
+            'learning) over that of a `freeze="none"` table of the same size '
+            "(target <= 1.1)."
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()
