@@ -199,7 +199,9 @@ class Vocabulary:
             max_tokens: int or None, the size of the whole vocabulary
                 including the padding and OOV ids, as for TextVectorization.
             min_count: int, drop tokens seen fewer times.
-            num_oov_indices, standardize, split: see the class.
+            num_oov_indices: int, how many OOV ids.
+            standardize: see the class.
+            split: see the class.
 
         Returns:
             A `Vocabulary`; ties in frequency keep first-seen order.
