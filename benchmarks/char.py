@@ -16,6 +16,7 @@ Without `--backend`, each backend runs in its own subprocess and writes
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 
@@ -101,7 +102,7 @@ def run_backend(quick):
     backend = keras.config.backend()
     rng = np.random.default_rng(0)
     rows = []
-    repeats = 3 if quick else 5
+    repeats = 5 if quick else 9
     configs = CONFIGS_QUICK if quick else CONFIGS_FULL
     for name, preset, max_chars, sentences, words in configs:
         keras.utils.set_random_seed(0)
@@ -121,21 +122,32 @@ def run_backend(quick):
         )
         x = sample_ids(layer, sentences, words, rng)
         y = rng.standard_normal((sentences, words, 128)).astype("float32")
-        seconds = {}
+        steps = {}
         for label, m in candidates:
             m.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
-            t = _harness.measure(
-                lambda m=m, x=x, y=y: m.train_on_batch(x, y), repeats, 2
-            )
-            seconds[label] = t["median_s"]
+            steps[label] = lambda m=m, x=x, y=y: m.train_on_batch(x, y)
+            _harness.measure(steps[label], repeats=1, warmup=2)
+        # Interleaved rounds, so load changes on a shared machine hit every
+        # model alike; each sample is one harness-timed step.
+        times = {label: [] for label in steps}
+        for r in range(repeats):
+            order = list(steps)[r % len(steps) :] + list(steps)[: r % len(steps)]
+            for label in order:
+                t = _harness.measure(steps[label], repeats=1, warmup=0)
+                times[label].append(t["median_s"])
+        seconds = {}
+        for label, m in candidates:
+            ts = sorted(times[label])
+            seconds[label] = statistics.median(ts)
+            q = statistics.quantiles(ts, n=4)
             rows.append(
                 {
                     "config": name,
                     "model": label,
                     "batch": f"{sentences}x{words}x{max_chars}",
-                    "ms_per_step": 1000 * t["median_s"],
-                    "iqr_ms": 1000 * t["iqr_s"],
-                    "words_per_s": sentences * words / t["median_s"],
+                    "ms_per_step": 1000 * seconds[label],
+                    "iqr_ms": 1000 * (q[2] - q[0]),
+                    "words_per_s": sentences * words / seconds[label],
                     "params": m.count_params(),
                 }
             )

@@ -151,7 +151,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     big = 200_000 if args.quick else 2_000_000
     small = 20_000
-    rounds, per_round = (5, 3) if args.quick else (9, 5)
+    rounds, per_round = (5, 3) if args.quick else (11, 3)
     backend = backend_name()
     pretrained = 'PretrainedEmbedding(freeze="pretrained")'
 

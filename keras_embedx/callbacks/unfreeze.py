@@ -122,10 +122,12 @@ class UnfreezeSchedule(keras.callbacks.Callback):
             `UnfreezeSchedule.step(...)` and `UnfreezeSchedule.linear(...)`.
         layers: None (default: every keras_embedx table in the model with
             frozen rows, nested models included), or a layer name, a layer
-            object, or a list of them (each must own a keras_embedx table).
+            object, or a list of them: keras_embedx layers, or layers and
+            nested models that contain some.
         per: `"epoch"` (default) or `"step"`.
         log_key: str, the key of the factor in the epoch logs, or None to
-            leave the logs alone. Defaults to `"unfreeze_factor"`.
+            leave the logs alone (give each of several schedules its own).
+            Defaults to `"unfreeze_factor"`.
         verbose: int, 1 prints the factor whenever it changes.
 
     Example:
@@ -146,7 +148,7 @@ class UnfreezeSchedule(keras.callbacks.Callback):
     >>> history = model.fit(
     ...     x, np.array([1.0, 0.0]), epochs=4, callbacks=[schedule], verbose=0
     ... )
-    >>> [round(f, 2) for f in history.history["unfreeze_factor"]]
+    >>> print(history.history["unfreeze_factor"])
     [0.0, 0.0, 0.5, 1.0]
 
     Reference:
@@ -199,9 +201,9 @@ class UnfreezeSchedule(keras.callbacks.Callback):
         self.verbose = int(verbose)
         self._tables = None
         self._applied = {}
-        self._current = None
         self._steps_per_epoch = None
         self._epoch_start_step = 0
+        self._counted_steps = None
 
     # ----------------------------------------------------- ready-made shapes
     @classmethod
@@ -287,50 +289,47 @@ class UnfreezeSchedule(keras.callbacks.Callback):
         return items
 
     def _resolve_tables(self):
+        """`[(display_name, EmbeddingTable)]` of the selected tables with frozen rows."""
         model = self.model
         owners = find_table_layers(model)
+        with_tables = sorted({layer.name for layer, _ in owners})
         if self._selection is None:
-            chosen = [pair for pair in owners]
-            if not chosen:
+            if not owners:
                 raise ValueError(
                     "UnfreezeSchedule found no keras_embedx table in the model "
                     f"{model.name!r}. It works with keras_embedx layers such as "
                     "PretrainedEmbedding built with frozen rows and "
                     "`schedulable=True`."
                 )
+            chosen = owners
         else:
-            by_name = {layer.name: (layer, tables) for layer, tables in owners}
-            by_id = {id(layer): (layer, tables) for layer, tables in owners}
-            all_names = [layer.name for layer in _walk(model, {id(model)})]
+            layers = list(_walk(model, {id(model)}))
+            by_name = {}
+            for layer in layers:
+                by_name.setdefault(layer.name, layer)
+            in_model = {id(layer) for layer in layers}
             chosen = []
             for item in self._selection:
                 if isinstance(item, str):
-                    if item in by_name:
-                        chosen.append(by_name[item])
-                    elif item in all_names:
-                        raise ValueError(
-                            f"Layer {item!r} has no keras_embedx embedding table, "
-                            "so UnfreezeSchedule cannot change it. Layers with "
-                            f"tables: {sorted(by_name)}"
-                        )
-                    else:
+                    if item not in by_name:
                         raise ValueError(
                             f"No layer named {item!r} in model {model.name!r}. "
-                            f"Layers with tables: {sorted(by_name)}; all layers: "
-                            f"{all_names}"
+                            f"Layers with tables: {with_tables}"
                         )
-                elif id(item) in by_id:
-                    chosen.append(by_id[id(item)])
-                elif callable(getattr(item, "embedding_tables", None)):
+                    layer = by_name[item]
+                elif id(item) not in in_model:
                     raise ValueError(
                         f"Layer {item.name!r} is not part of model {model.name!r}. "
-                        f"Layers with tables: {sorted(by_name)}"
+                        f"Layers with tables: {with_tables}"
                     )
                 else:
+                    layer = item
+                chosen.append((layer, self._tables_of(layer)))
+                if not chosen[-1][1]:
                     raise ValueError(
-                        f"Layer {item.name!r} ({type(item).__name__}) has no "
+                        f"Layer {layer.name!r} ({type(layer).__name__}) has no "
                         "keras_embedx embedding table, so UnfreezeSchedule cannot "
-                        f"change it. Layers with tables: {sorted(by_name)}"
+                        f"change it. Layers with tables: {with_tables}"
                     )
         tables, seen = [], set()
         for layer, owned in chosen:
@@ -354,6 +353,17 @@ class UnfreezeSchedule(keras.callbacks.Callback):
                 "`schedulable=True`."
             )
         return tables
+
+    @staticmethod
+    def _tables_of(layer):
+        """The tables of `layer`, or of the table layers nested in it."""
+        if callable(getattr(layer, "embedding_tables", None)):
+            return list(layer.embedding_tables())
+        return [
+            (f"{owner.name}/{name}", table, vocabulary)
+            for owner, owned in find_table_layers(layer)
+            for name, table, vocabulary in owned
+        ]
 
     # ------------------------------------------------------------ checking
     def _planned_factors(self):
@@ -389,8 +399,9 @@ class UnfreezeSchedule(keras.callbacks.Callback):
         tables = self._resolve_tables()
         self._check_tables(tables, self._planned_factors())
         self._tables = tables
-        self._applied = {id(table): table.factor for _, table in tables}
-        self._current = None
+        self._applied = {
+            id(table): table.factor if table.built else 0.0 for _, table in tables
+        }
         self._steps_per_epoch = self.params.get("steps") if self.params else None
         self._counted_steps = None
 

@@ -73,6 +73,22 @@ def to_int_ids(ids):
     return ids
 
 
+def take_rows(table, ids):
+    """Rows `table[ids]` for ids already known to lie in `[0, len(table))`.
+
+    Same values and gradients as `ops.take(table, ids, axis=0)`. On JAX,
+    `ops.take` uses `jnp.take`'s "fill" mode, which tests every id again and
+    selects NaN or the row for every output element; for ids that are in
+    range by construction, "clip" mode (XLA's native gather clamping) gives
+    the same rows without that per-element select (benchmarks/lookup.py).
+    """
+    if keras.config.backend() == "jax":
+        import jax.numpy as jnp  # backend fast path, imported only on JAX
+
+        return jnp.take(ops.convert_to_tensor(table), ids, axis=0, mode="clip")
+    return ops.take(table, ids, axis=0)
+
+
 def _is_concrete(x):
     """True when `x` holds values (eager), False inside a traced function."""
     try:
@@ -107,7 +123,7 @@ def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
                 "out_of_range='oov' to map them to the OOV row instead."
             )
         return ids, None
-    ids = ops.where(bad, ops.full_like(ids, oov_id), ids)
+    ids = ops.where(bad, oov_id, ids)
     return ids, (bad if mode == "error" else None)
 
 
@@ -201,6 +217,8 @@ class EmbeddingTable(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
         self.autocast = False
+        # Row-axis variables are padded to a multiple of this (set in build).
+        self._shards = 1
 
     @property
     def is_mixed(self):
@@ -209,12 +227,18 @@ class EmbeddingTable(keras.layers.Layer):
     def build(self, input_shape=None):
         if self.built:
             return
+        from keras_embedx.distribution import row_shards
+
+        # Under a keras.distribution that shards the rows (JAX needs even
+        # shards), zero rows are appended up to a multiple of the shards.
+        self._shards = row_shards(self)
         d = self.output_dim
+        n_frozen = self._padded(self.num_frozen)
         if self.num_frozen:
             frozen_init = "zeros"
             self.frozen_table = self.add_weight(
                 name="frozen_table",
-                shape=(self.num_frozen, d),
+                shape=(n_frozen, d),
                 dtype=self.storage_dtype,
                 initializer=frozen_init,
                 trainable=False,
@@ -222,7 +246,7 @@ class EmbeddingTable(keras.layers.Layer):
             if self.storage_dtype == "int8":
                 self.frozen_scale = self.add_weight(
                     name="frozen_scale",
-                    shape=(self.num_frozen, 1),
+                    shape=(n_frozen, 1),
                     dtype="float32",
                     initializer="ones",
                     trainable=False,
@@ -237,14 +261,14 @@ class EmbeddingTable(keras.layers.Layer):
             if self.schedulable:
                 self.frozen_delta = self.add_weight(
                     name="frozen_delta",
-                    shape=(self.num_frozen, d),
+                    shape=(n_frozen, d),
                     dtype="float32",
                     initializer="zeros",
                     trainable=True,
                 )
                 self.frozen_offset = self.add_weight(
                     name="frozen_offset",
-                    shape=(self.num_frozen, d),
+                    shape=(n_frozen, d),
                     dtype="float32",
                     initializer="zeros",
                     trainable=False,
@@ -252,7 +276,7 @@ class EmbeddingTable(keras.layers.Layer):
         if self.num_trainable:
             self.trainable_table = self.add_weight(
                 name="trainable_table",
-                shape=(self.num_trainable, d),
+                shape=(self._padded(self.num_trainable), d),
                 dtype="float32",
                 initializer=self.embeddings_initializer,
                 regularizer=self.embeddings_regularizer,
@@ -261,40 +285,42 @@ class EmbeddingTable(keras.layers.Layer):
         if self.is_mixed:
             self.row_index = self.add_weight(
                 name="row_index",
-                shape=(self.num_rows,),
+                shape=(self._padded(self.num_rows),),
                 dtype="int32",
                 initializer=keras.initializers.Constant(0),
                 trainable=False,
             )
             # Default layout: the first `num_frozen` rows frozen.
-            self.row_index.assign(np.arange(self.num_rows, dtype="int32"))
+            self.row_index.assign(
+                self._pad_rows(np.arange(self.num_rows, dtype="int32"))
+            )
         self.built = True
 
     # ------------------------------------------------------------------ lookup
     def _frozen_rows(self, slots):
-        rows = ops.take(self.frozen_table, slots, axis=0)
+        rows = take_rows(self.frozen_table, slots)
         if self.storage_dtype != "float32":
             rows = ops.cast(rows, "float32")
         if self.storage_dtype == "int8":
-            rows = rows * ops.take(self.frozen_scale, slots, axis=0)
+            rows = rows * take_rows(self.frozen_scale, slots)
         if self.schedulable:
-            rows = rows + ops.take(self.frozen_offset, slots, axis=0)
-            delta = ops.take(self.frozen_delta, slots, axis=0)
+            rows = rows + take_rows(self.frozen_offset, slots)
+            delta = take_rows(self.frozen_delta, slots)
             rows = rows + scaled_update(delta, self.unfreeze_factor)
         return rows
 
     def call(self, ids):
         ids = to_int_ids(ids)
         if not self.num_frozen:
-            out = ops.take(self.trainable_table, ids, axis=0)
+            out = take_rows(self.trainable_table, ids)
         elif not self.num_trainable:
             out = self._frozen_rows(ids)
         else:
-            slots = ops.take(self.row_index, ids, axis=0)
+            slots = take_rows(self.row_index, ids)
             is_frozen = ops.less(slots, self.num_frozen)
             frozen = self._frozen_rows(ops.minimum(slots, self.num_frozen - 1))
-            train = ops.take(
-                self.trainable_table, ops.maximum(slots - self.num_frozen, 0), axis=0
+            train = take_rows(
+                self.trainable_table, ops.maximum(slots - self.num_frozen, 0)
             )
             out = ops.where(ops.expand_dims(is_frozen, -1), frozen, train)
         return ops.cast(out, self.compute_dtype)
@@ -336,29 +362,29 @@ class EmbeddingTable(keras.layers.Layer):
         if self.num_frozen:
             self._assign_frozen(matrix[frozen_ids])
             if self.schedulable:
-                zeros = np.zeros((self.num_frozen, self.output_dim), "float32")
+                zeros = np.zeros(self.frozen_delta.shape, "float32")
                 self.frozen_delta.assign(zeros)
                 self.frozen_offset.assign(zeros)
         if self.num_trainable:
-            self.trainable_table.assign(matrix[train_ids])
+            self.trainable_table.assign(self._pad_rows(matrix[train_ids]))
         if self.is_mixed:
             slots = np.empty(self.num_rows, dtype="int32")
             slots[frozen_ids] = np.arange(self.num_frozen, dtype="int32")
             slots[train_ids] = self.num_frozen + np.arange(
                 self.num_trainable, dtype="int32"
             )
-            self.row_index.assign(slots)
+            self.row_index.assign(self._pad_rows(slots))
 
     def _assign_frozen(self, rows):
         if self.storage_dtype == "int8":
             scale = np.abs(rows).max(axis=1, keepdims=True) / 127.0
             scale = np.where(scale == 0, 1.0, scale).astype("float32")
-            self.frozen_scale.assign(scale)
+            self.frozen_scale.assign(self._pad_rows(scale))
             self.frozen_table.assign(
-                np.clip(np.rint(rows / scale), -127, 127).astype("int8")
+                self._pad_rows(np.clip(np.rint(rows / scale), -127, 127).astype("int8"))
             )
         else:
-            self.frozen_table.assign(rows)
+            self.frozen_table.assign(self._pad_rows(rows))
 
     def frozen_mask(self):
         """Bool NumPy array `[num_rows]`: which rows are frozen."""
@@ -366,7 +392,7 @@ class EmbeddingTable(keras.layers.Layer):
             return np.zeros(self.num_rows, dtype=bool)
         if not self.num_trainable:
             return np.ones(self.num_rows, dtype=bool)
-        return ops.convert_to_numpy(self.row_index) < self.num_frozen
+        return ops.convert_to_numpy(self.row_index)[: self.num_rows] < self.num_frozen
 
     def full_table(self):
         """The effective table as a float32 NumPy array `[num_rows, output_dim]`."""
@@ -375,24 +401,27 @@ class EmbeddingTable(keras.layers.Layer):
         out = np.empty((self.num_rows, self.output_dim), dtype="float32")
         mask = self.frozen_mask()
         if self.num_frozen:
-            frozen = ops.convert_to_numpy(ops.cast(self.frozen_table, "float32"))
+            k = self.num_frozen
+            frozen = ops.convert_to_numpy(ops.cast(self.frozen_table, "float32"))[:k]
             if self.storage_dtype == "int8":
-                frozen = frozen * ops.convert_to_numpy(self.frozen_scale)
+                frozen = frozen * ops.convert_to_numpy(self.frozen_scale)[:k]
             if self.schedulable:
-                frozen = frozen + ops.convert_to_numpy(self.frozen_offset)
-                frozen = frozen + np.float32(self.factor) * ops.convert_to_numpy(
-                    self.frozen_delta
+                frozen = frozen + ops.convert_to_numpy(self.frozen_offset)[:k]
+                frozen = (
+                    frozen
+                    + np.float32(self.factor)
+                    * ops.convert_to_numpy(self.frozen_delta)[:k]
                 )
             out[mask] = self._slot_order(frozen, mask, frozen=True)
         if self.num_trainable:
-            train = ops.convert_to_numpy(self.trainable_table)
+            train = ops.convert_to_numpy(self.trainable_table)[: self.num_trainable]
             out[~mask] = self._slot_order(train, mask, frozen=False)
         return out
 
     def _slot_order(self, rows, mask, frozen):
         if not self.is_mixed:
             return rows
-        slots = ops.convert_to_numpy(self.row_index)
+        slots = ops.convert_to_numpy(self.row_index)[: self.num_rows]
         picked = slots[mask] if frozen else slots[~mask] - self.num_frozen
         return rows[picked]
 
@@ -471,9 +500,63 @@ class EmbeddingTable(keras.layers.Layer):
         if self.num_frozen:
             parts.append(self._frozen_rows(ops.arange(self.num_frozen, dtype="int32")))
         if self.num_trainable:
-            parts.append(self.trainable_table)
+            train = self.trainable_table
+            if self._shards > 1:
+                train = train[: self.num_trainable]
+            parts.append(train)
         if len(parts) == 1:
             table = parts[0]
         else:
-            table = ops.take(ops.concatenate(parts, axis=0), self.row_index, axis=0)
+            index = self.row_index
+            if self._shards > 1:
+                index = index[: self.num_rows]
+            table = ops.take(ops.concatenate(parts, axis=0), index, axis=0)
         return ops.cast(table, self.compute_dtype)
+
+    # ------------------------------------------------- distribution padding
+    # Added for keras_embedx.distribution (issue 9): JAX shards only axes
+    # that divide evenly, so under a distribution that shards the rows the
+    # row-axis variables get zero rows at the end (never read). Saved
+    # weights leave them out, so files load on any mesh or backend.
+    def _padded(self, rows):
+        return -(-rows // self._shards) * self._shards
+
+    def _pad_rows(self, array):
+        array = np.asarray(array)
+        extra = self._padded(len(array)) - len(array)
+        if not extra:
+            return array
+        return np.concatenate([array, np.zeros((extra, *array.shape[1:]), array.dtype)])
+
+    def _logical_rows(self, variable):
+        if variable.name == "trainable_table":
+            return self.num_trainable
+        if variable.name == "row_index":
+            return self.num_rows
+        if variable.name.startswith("frozen_"):
+            return self.num_frozen
+        return None
+
+    def save_own_variables(self, store):
+        if self._shards == 1:
+            return super().save_own_variables(store)
+        staged = {}
+        super().save_own_variables(staged)
+        variables = self._trainable_variables + self._non_trainable_variables
+        for key, value in staged.items():
+            rows = self._logical_rows(variables[int(key)])
+            store[key] = value if rows is None else ops.convert_to_numpy(value)[:rows]
+
+    def load_own_variables(self, store):
+        if self._shards > 1:
+            variables = self._trainable_variables + self._non_trainable_variables
+            store = {
+                key: (
+                    self._pad_rows(store[key])
+                    if int(key) < len(variables)
+                    and self._logical_rows(variables[int(key)]) is not None
+                    else store[key]
+                )
+                for key in store.keys()
+            }
+        return super().load_own_variables(store)

@@ -55,14 +55,6 @@ _DEFAULTS = {
     "cnn": {"char_dim": 15, "highway_layers": 1},
     "bilstm": {"char_dim": 50, "highway_layers": 0},
 }
-# Lowest finite value per compute dtype: fills convolution windows that
-# overlap padding before the max, so they can never win it.
-_LOWEST = {
-    "float16": -65504.0,
-    "bfloat16": -3.38e38,
-    "float32": -3.4e38,
-    "float64": -1.79e308,
-}
 
 
 def _check_filters(filters):
@@ -193,7 +185,7 @@ class CharEmbedding(keras.layers.Layer):
     >>> ids = layer.encode([["unseen", "words"], ["work"]])
     >>> ids.shape
     (2, 2, 12)
-    >>> layer(ids).shape
+    >>> tuple(layer(ids).shape)
     (2, 2, 32)
     >>> keras.ops.convert_to_numpy(layer.compute_mask(ids)).tolist()
     [[True, True], [True, False]]
@@ -409,13 +401,15 @@ class CharEmbedding(keras.layers.Layer):
         for conv, (width, _) in zip(self.convs, self.filters):
             y = conv(x)
             start = ops.expand_dims(ops.arange(ops.shape(y)[1], dtype="int32"), 0)
-            # Windows wholly on real characters, or the first one for short words.
+            # Windows wholly on real characters, or the first one for words
+            # shorter than the filter; the others get -inf, so they never win
+            # the max (the first window always counts, so the max is finite).
             valid = ops.logical_or(
                 ops.less_equal(start + width, lengths), ops.equal(start, 0)
             )
-            low = ops.cast(_LOWEST[keras.backend.standardize_dtype(y.dtype)], y.dtype)
-            y = ops.where(ops.expand_dims(valid, -1), y, low)
-            pooled.append(ops.max(y, axis=1))
+            zero = ops.zeros((), dtype=y.dtype)
+            penalty = ops.where(valid, zero, ops.full((), float("-inf"), y.dtype))
+            pooled.append(ops.max(y + ops.expand_dims(penalty, -1), axis=1))
         h = pooled[0] if len(pooled) == 1 else ops.concatenate(pooled, axis=-1)
         return self.activation(h)
 
@@ -487,7 +481,9 @@ class CharEmbedding(keras.layers.Layer):
                 "encoder": self.encoder,
                 **self.inventory.get_config(),
                 "char_dim": self.char_dim,
-                "filters": self.filters,
+                "filters": None
+                if self.filters is None
+                else [list(p) for p in self.filters],
                 "activation": keras.activations.serialize(self.activation),
                 "highway_layers": self.highway_layers,
                 "highway_activation": keras.activations.serialize(

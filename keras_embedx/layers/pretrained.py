@@ -1,6 +1,7 @@
 """`PretrainedEmbedding`: a word table initialised from pretrained vectors."""
 
 import json
+import mmap
 import os
 
 import keras
@@ -19,10 +20,20 @@ from keras_embedx.vocabulary import Vocabulary, align_to_vectors
 FREEZE_MODES = ("none", "pretrained", "all")
 ROW_SOURCES = ("padding", "oov", "pretrained", "lowercase", "missing", "new")
 _VOCAB_ASSET = "vocabulary.json"
+# Rows the "vector_stats" initialiser reads at most: the first ones, in one
+# contiguous block, so a memory-mapped 2M-row file is not read whole (or
+# page by page, with the kernel's read-around) for a mean and a std.
+_STATS_SAMPLE_ROWS = 10_000
 
 
 def _vector_stats_initializer(vectors, seed):
-    """Rows drawn from N(mean, std) of the pretrained vectors, per dimension."""
+    """Rows drawn from N(mean, std) of the pretrained vectors, per dimension.
+
+    The statistics come from the first `_STATS_SAMPLE_ROWS` rows (all of
+    them in smaller files): the most frequent words of a frequency-sorted
+    file.
+    """
+    vectors = vectors[:_STATS_SAMPLE_ROWS]
     mean = vectors.mean(axis=0, dtype=np.float64)
     std = vectors.std(axis=0, dtype=np.float64)
     rng = np.random.default_rng(seed)
@@ -33,6 +44,30 @@ def _vector_stats_initializer(vectors, seed):
         )
 
     return draw
+
+
+def _take_rows(vectors, rows):
+    """`vectors[rows]`, reading only those rows when `vectors` is memory-mapped.
+
+    On a page fault in a memory-mapped file the kernel reads ahead around
+    the page (up to megabytes), so gathering a few scattered rows of a big
+    cache file would read most of it. For a sparse gather the mapping is
+    advised random access (then normal again).
+    """
+    mapping = vectors
+    while mapping is not None and not isinstance(mapping, mmap.mmap):
+        mapping = getattr(mapping, "base", None)
+    sparse = len(rows) * 16 < len(vectors)
+    if mapping is None or not sparse or not hasattr(mmap, "MADV_RANDOM"):
+        return vectors[rows]
+    try:
+        mapping.madvise(mmap.MADV_RANDOM)
+    except (OSError, ValueError):
+        return vectors[rows]
+    try:
+        return vectors[rows]
+    finally:
+        mapping.madvise(mmap.MADV_NORMAL)
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
@@ -226,8 +261,16 @@ class PretrainedEmbedding(keras.layers.Layer):
         sources[1 : 1 + n_oov] = "oov"
         word_slice = slice(1 + n_oov, size)
         found = rows >= 0
+        if len(words) and not found.any():
+            raise ValueError(
+                f"None of the {len(words)} vocabulary words has a vector in {wv!r} "
+                f"(vocabulary e.g. {list(words[:3])}; vectors e.g. "
+                f"{list(wv.words[:3])}). Check that both come from the same "
+                "language, case and tokenisation, or build the layer without "
+                "vectors: PretrainedEmbedding(input_dim, output_dim)."
+            )
         word_matrix = matrix[word_slice]
-        word_matrix[found] = wv.vectors[rows[found]]
+        word_matrix[found] = _take_rows(wv.vectors, rows[found])
         sources[word_slice] = np.where(
             how == "exact",
             "pretrained",

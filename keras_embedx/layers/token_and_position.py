@@ -73,8 +73,8 @@ class TokenAndPosition(keras.layers.Layer):
     Args:
         vocabulary_size: int, rows of the own token table. With a
             `token_embedding` it may be None (taken from that layer's
-            `input_dim` or single table when it has one); the logits of
-            `reverse` have this width.
+            `input_dim` when it has one); the logits of `reverse` have this
+            width.
         sequence_length: int, the longest sequence (with `start_index`) the
             layer takes. May be None only when `position=None`.
         embedding_dim: int, width of the output. With a `token_embedding` it
@@ -142,7 +142,9 @@ class TokenAndPosition(keras.layers.Layer):
     Starting from pretrained vectors:
 
     >>> from gensim.test.utils import datapath
-    >>> wv = keras_embedx.load_vectors(datapath("pang_lee_polarity_fasttext.vec"))
+    >>> wv = keras_embedx.load_vectors(
+    ...     datapath("pang_lee_polarity_fasttext.vec"), errors="replace",
+    ...     progress=False)
     >>> words = keras_embedx.layers.PretrainedEmbedding.from_vectors(wv)
     >>> layer = keras_embedx.layers.TokenAndPosition(
     ...     None, 32, 64, token_embedding=words, token_projection=True)
@@ -451,6 +453,12 @@ class TokenAndPosition(keras.layers.Layer):
                 self._check_concrete_positions(start_index, length)
             if self.position is None:
                 return x
+            if static and self.position == "learned":
+                # A run of rows known now: slice the table, as keras-hub does.
+                table = self.position_embedding.dense_table()
+                return x + ops.slice(
+                    table, (start_index, 0), (length, self.embedding_dim)
+                )
             ids = ops.arange(length, dtype="int32")
             if not (isinstance(start_index, int) and start_index == 0):
                 ids = ids + ops.cast(start_index, "int32")
@@ -476,21 +484,28 @@ class TokenAndPosition(keras.layers.Layer):
         return x + encoding
 
     def _sinusoid(self, ids):
-        """keras-hub's `SinePositionEncoding` for these positions, in float32."""
+        """keras-hub's `SinePositionEncoding` for these positions, in float32.
+
+        Dimensions `2k` and `2k + 1` share one angle (sine, then cosine), so
+        each angle is computed once and each of sin/cos on half the columns:
+        the same float32 values as keras-hub's layer at half the work.
+        """
         dim = self.embedding_dim
+        half = (dim + 1) // 2
         angles_at = ops.cast(ids, "float32")
         if len(angles_at.shape) == 1:
             angles_at = ops.expand_dims(angles_at, 0)
         min_freq = ops.cast(1 / self.max_wavelength, "float32")
         timescales = ops.power(
             min_freq,
-            ops.cast(2 * (ops.arange(dim) // 2), "float32") / ops.cast(dim, "float32"),
+            ops.cast(2 * ops.arange(half), "float32") / ops.cast(dim, "float32"),
         )
         angles = ops.einsum("bi,j->bij", angles_at, timescales)
-        even = ops.equal(ops.arange(dim) % 2, 0)
-        return ops.cast(
-            ops.where(even, ops.sin(angles), ops.cos(angles)), self.compute_dtype
-        )
+        pairs = ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1)
+        encoding = ops.reshape(pairs, (*ops.shape(angles)[:-1], 2 * half))
+        if 2 * half != dim:
+            encoding = encoding[..., :dim]
+        return ops.cast(encoding, self.compute_dtype)
 
     def _check_static_length(self, end, start_index=0):
         if self.sequence_length is None or end is None or end <= self.sequence_length:
@@ -552,27 +567,25 @@ class TokenAndPosition(keras.layers.Layer):
         token = self.token_embedding
         if self._owns_table:
             return token.dense_table()
-        if hasattr(token, "embedding_tables"):
-            tables = token.embedding_tables()
-            if len(tables) == 1:
-                return tables[0][1].dense_table()
-            raise ValueError(
-                f"Cannot tie the output projection to {token.name!r}: it has "
-                f"{len(tables)} tables ({[name for name, _, _ in tables]}), not one "
-                "row per word. Build the layer with tie_weights=False."
-            )
-        embeddings = getattr(token, "embeddings", None)
-        if embeddings is None:
+        table = _row_per_id_table(token)
+        if table is None:
             raise ValueError(
                 f"Cannot tie the output projection to {token.name!r} "
-                f"({type(token).__name__}): it has no `embeddings` table. Build "
-                "the layer with tie_weights=False."
+                f"({type(token).__name__}): tying needs a token layer with one "
+                "table row per input id (the layer's own table, a "
+                "PretrainedEmbedding or a keras.layers.Embedding), and this one "
+                "builds each vector from several rows. Build the layer with "
+                "tie_weights=False and vocabulary_size=... instead."
             )
-        return embeddings
+        return table if isinstance(table, keras.Variable) else table.dense_table()
 
     # -------------------------------------------------------------- shapes
     def compute_mask(self, inputs, mask=None):
-        if self._reverse_mode:
+        # Keras calls this right after `call`/`compute_output_spec`, which
+        # record whether that was a `reverse` call (hidden states in, whose
+        # mask passes through) or a forward one (ids in).
+        reverse, self._reverse_mode = self._reverse_mode, False
+        if reverse:
             return mask
         if self._owns_table:
             return ops.not_equal(inputs, 0) if self.mask_zero else mask
@@ -673,13 +686,28 @@ class TokenAndPosition(keras.layers.Layer):
         return super().from_config(config)
 
 
+def _row_per_id_table(token):
+    """The table a nested token layer indexes with its input ids, or None.
+
+    Only layers that look ids up one row each qualify: those with an
+    `input_dim` (the table's rows), i.e. `keras.layers.Embedding` (its
+    `embeddings` variable) and `PretrainedEmbedding` (its `EmbeddingTable`).
+    Layers that compose a vector from several rows (characters, n-grams)
+    have no such table.
+    """
+    rows = getattr(token, "input_dim", None)
+    if rows is None:
+        return None
+    if hasattr(token, "embedding_tables"):
+        tables = [t for _, t, _ in token.embedding_tables() if t.num_rows == rows]
+        return tables[0] if len(tables) == 1 else None
+    embeddings = getattr(token, "embeddings", None)
+    return embeddings if isinstance(embeddings, keras.Variable) else None
+
+
 def _nested_vocabulary_size(token, vocabulary_size):
     """The rows of a nested token layer's table, checked against the argument."""
     rows = getattr(token, "input_dim", None)
-    if rows is None and hasattr(token, "embedding_tables"):
-        tables = token.embedding_tables()
-        if len(tables) == 1:
-            rows = tables[0][1].num_rows
     if vocabulary_size is None:
         return rows
     vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
