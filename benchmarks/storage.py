@@ -29,6 +29,7 @@ at least 0.999.
 import os
 import tempfile
 import zipfile
+import zlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -63,6 +64,7 @@ def vector_sets():
             epochs=20,
             seed=0,
             workers=1,
+            hashfxn=_stable_hash,  # Python's str hash changes per process
         )
         sets.append((f"word2vec on lee_background.cor, dim {dim}", model.wv))
     en = datapath("EN.1-10.cbow1_wind5_hs0_neg10_size300_smpl1e-05.txt")
@@ -80,6 +82,10 @@ def vector_sets():
         )
     )
     return sets
+
+
+def _stable_hash(text):
+    return zlib.crc32(text.encode("utf-8"))
 
 
 def _keyed(words, vectors):

@@ -16,7 +16,8 @@ Adam) timed per `train_on_batch` step, after warm-up, in one process:
    learning) against a plain trainable one (`freeze="none"`) of the same
    size. Target: at most 1.1x.
 
-`--quick` uses 200,000 rows instead of 2,000,000 and fewer repeats.
+`--quick` uses 200,000 rows instead of 2,000,000 and fewer repeats;
+`--threads N` sets torch's intra-op threads (steadier on a shared machine).
 """
 
 import argparse
@@ -148,11 +149,25 @@ def run_part(part, specs, rounds, per_round, backend):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small subset")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch backend: intra-op threads (torch.set_num_threads); on a "
+        "shared machine 1 thread gives steadier timings",
+    )
     args = parser.parse_args(argv)
     big = 200_000 if args.quick else 2_000_000
     small = 20_000
     rounds, per_round = (5, 3) if args.quick else (11, 3)
     backend = backend_name()
+    threads = None
+    if backend == "torch":
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        threads = torch.get_num_threads()
     pretrained = 'PretrainedEmbedding(freeze="pretrained")'
 
     # 1. Frozen rows stay out of the optimizer.
@@ -219,9 +234,11 @@ def main(argv=None):
             backend,
         )
 
-    command = f"KERAS_BACKEND={backend} python -m benchmarks.train_step" + (
-        " --quick" if args.quick else ""
-    )
+    command = f"KERAS_BACKEND={backend} python -m benchmarks.train_step"
+    if args.quick:
+        command += " --quick"
+    if args.threads:
+        command += f" --threads {args.threads}"
     write_results(
         f"train_step_{backend}",
         results,
@@ -249,7 +266,9 @@ def main(argv=None):
             "step time of a `schedulable=True` table at factor 0.5 (all rows "
             'learning) over that of a `freeze="none"` table of the same size '
             "(target <= 1.1)."
+            + (f" torch intra-op threads: {threads}." if threads else "")
         ),
+        extra={"torch_threads": threads, "rounds": rounds, "per_round": per_round},
     )
 
 

@@ -219,3 +219,31 @@ def test_compact_storage_needs_frozen_rows(wv, kv):
         ValueError, match="storage_dtype.*Received: storage_dtype='fp8'"
     ):
         PretrainedEmbedding.from_vectors(wv, _words(kv, 10), storage_dtype="fp8")
+
+
+@pytest.mark.parametrize("storage_dtype", ["bfloat16", "int8"])
+def test_subword_buckets_stored_compactly(storage_dtype, tmp_path):
+    from gensim.models.fasttext import load_facebook_model
+    from gensim.test.utils import datapath
+
+    from keras_embedx.layers import SubwordEmbedding
+
+    path = datapath("lee_fasttext_new.bin")
+    ft = load_facebook_model(path).wv
+    layer = SubwordEmbedding.from_fasttext(path, storage_dtype=storage_dtype)
+    [(_, table, _)] = layer.embedding_tables()
+    assert keras.backend.standardize_dtype(table.frozen_table.dtype) == storage_dtype
+    # Known words and words fastText never saw (their n-gram buckets only).
+    words = ft.index_to_key[:20] + ["zzqxunseenword", "blorptastic"]
+    ours = layer.word_vectors(words)
+    expected = np.stack([ft.get_vector(w) for w in words])
+    assert _cosines(ours, expected).min() >= 0.9999
+
+    model = keras.Sequential([keras.Input((3, 40), dtype="int32"), layer])
+    model.save(tmp_path / "s.keras")
+    loaded = keras.models.load_model(tmp_path / "s.keras").layers[0]
+    [(_, loaded_table, _)] = loaded.embedding_tables()
+    assert keras.backend.standardize_dtype(loaded_table.frozen_table.dtype) == (
+        storage_dtype
+    )
+    np.testing.assert_array_equal(loaded.word_vectors(words), ours)

@@ -1,5 +1,6 @@
 """Keras callbacks of keras_embedx."""
 
 from keras_embedx.callbacks.projector import ProjectorCallback
+from keras_embedx.callbacks.unfreeze import UnfreezeSchedule
 
-__all__ = ["ProjectorCallback"]
+__all__ = ["ProjectorCallback", "UnfreezeSchedule"]
