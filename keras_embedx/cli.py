@@ -19,6 +19,17 @@ def _demo(args):
         output_dir=args.output_dir,
         seed=args.seed,
     )
+    if args.chars:
+        from keras_embedx.chars import polarity_demo
+
+        result = polarity_demo(epochs=8, seed=args.seed, verbose=0)
+        print(
+            "word + char model (PretrainedEmbedding + CharEmbedding CNN): "
+            f"train accuracy {result['train_accuracy']:.1%}, held-out accuracy "
+            f"{result['test_accuracy']:.1%}; {result['test_words_unseen']:.1%} of "
+            "held-out words were never seen in training and got vectors from "
+            "their characters"
+        )
 
 
 def _inspect(args):
@@ -65,6 +76,9 @@ def build_parser():
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--output-dir", default="demo_output")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--chars", action="store_true", help="also train a word + char model"
+    )
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("inspect", help="summarise a vector file")

@@ -57,6 +57,10 @@ def stock(layers, dim):
     return keras.Model(inp, layers(inp))
 
 
+def test_public_path():
+    assert keras_embedx.layers.CharEmbedding is CharEmbedding
+
+
 # ------------------------------------------------- against stock Keras
 def test_cnn_equals_stock_keras_layers_on_each_unpadded_word():
     layer = small_cnn(highway_layers=1)
