@@ -367,25 +367,25 @@ def test_selects_every_table_including_nested_models(wv):
 
 
 def test_covers_every_table_layer(wv):
-    """Char tables, TokenAndPosition's own table and a nested pretrained table."""
-    from keras_embedx.layers.char import CharEmbedding
-    from keras_embedx.layers.token_and_position import TokenAndPosition
+    """Char, subword and TokenAndPosition tables, and a nested pretrained table."""
+    from keras_embedx.layers import CharEmbedding, SubwordEmbedding, TokenAndPosition
 
     vocab = keras_embedx.Vocabulary(wv.words)
     chars = CharEmbedding(8, freeze="all", schedulable=True, name="chars")
+    subwords = SubwordEmbedding(50, 5, freeze="all", schedulable=True, name="subs")
     own = TokenAndPosition(30, SEQ, 5, freeze="all", schedulable=True, name="own")
     inner = PretrainedEmbedding.from_vectors(wv, vocab, schedulable=True, name="inner")
     nested = TokenAndPosition(None, SEQ, None, token_embedding=inner, name="nested")
     words = keras.Input((SEQ,), dtype="int32")
     spelled = keras.Input((SEQ, 12), dtype="int32")
-    out = keras.layers.Concatenate()([chars(spelled), own(words), nested(words)])
-    model = keras.Model([words, spelled], out)
-    schedule = UnfreezeSchedule({1: 0.5})
-    start_epoch(schedule, model)
-    tables = [chars.table, own.token_embedding, inner.table]
-    assert [t.factor for t in tables] == [0.5, 0.5, 0.5]
+    bags = keras.Input((SEQ, 8), dtype="int32")
+    parts = [chars(spelled), subwords(bags), own(words), nested(words)]
+    model = keras.Model([words, spelled, bags], keras.layers.Concatenate()(parts))
+    start_epoch(UnfreezeSchedule({1: 0.5}), model)
+    tables = [chars.table, subwords.table, own.token_embedding, inner.table]
+    assert [t.factor for t in tables] == [0.5, 0.5, 0.5, 0.5]
     start_epoch(UnfreezeSchedule({1: 1.0}, layers=["inner"]), model)
-    assert [t.factor for t in tables] == [0.5, 0.5, 1.0]
+    assert [t.factor for t in tables] == [0.5, 0.5, 0.5, 1.0]
 
 
 @pytest.mark.parametrize("pick", ["name", "object", "nested model"])

@@ -131,7 +131,9 @@ class PretrainedEmbedding(keras.layers.Layer):
     Example:
 
     >>> from gensim.test.utils import datapath
-    >>> wv = keras_embedx.load_vectors(datapath("pang_lee_polarity_fasttext.vec"))
+    >>> wv = keras_embedx.load_vectors(
+    ...     datapath("pang_lee_polarity_fasttext.vec"), encoding="cp1252"
+    ... )
     >>> vocab = keras_embedx.Vocabulary.from_texts(["a fine film", "a dull film"])
     >>> layer = keras_embedx.layers.PretrainedEmbedding.from_vectors(wv, vocab)
     >>> layer(vocab.encode(["a fine film"])).shape
