@@ -127,12 +127,6 @@ def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
     return ids, (bad if mode == "error" else None)
 
 
-def gated(x, factor):
-    """Forward value `x`; gradient scaled by `factor`."""
-    frozen = ops.stop_gradient(x)
-    return frozen + ops.cast(factor, x.dtype) * (x - frozen)
-
-
 def scaled_update(x, factor):
     """Forward value `factor * x`; gradient of `x` unscaled where `factor > 0`.
 
