@@ -17,21 +17,23 @@ With `schedulable=True` the frozen rows also learn, at a rate set by the
 non-trainable scalar `unfreeze_factor` (f, 0 by default), which
 `UnfreezeSchedule` moves during `fit` without recompiling. A frozen row reads
 
-    frozen_table + frozen_offset + f * frozen_delta
+    frozen_table + f * frozen_delta
 
 where `frozen_delta` is a trainable float32 variable (zeros) that receives
-the row's full gradient whenever f > 0 and none when f == 0, and
-`frozen_offset` (non-trainable, zeros) keeps what the rows learned under
-earlier factors. The optimizer therefore computes the same update for
-`frozen_delta` as for a fully trainable row, and the row moves by f times
-that update: f is a per-row learning-rate multiplier for every optimizer,
-Adam and RMSprop included (scaling the gradient instead would not slow them
-down, because they divide it by its own running magnitude), and it scales
-momentum and decoupled weight decay alike. While f == 0 the row is
-`frozen_table + frozen_offset + 0` whatever the optimizer does to the delta,
-so the frozen rows stay bit-identical. `set_factor` moves the change learned
-so far into `frozen_offset` (`offset += (f_old - f_new) * delta`), so the
-table does not jump when the factor changes.
+the row's full gradient whenever f > 0 and none when f == 0. The optimizer
+therefore computes the same update for `frozen_delta` as for a fully
+trainable row, and the row moves by f times that update: f is a per-row
+learning-rate multiplier for every optimizer, Adam and RMSprop included
+(scaling the gradient instead would not slow them down, because they divide
+it by its own running magnitude), and it scales momentum and decoupled
+weight decay alike. While f == 0 the row is `frozen_table + 0` whatever the
+optimizer does to the delta, so the frozen rows stay bit-identical.
+`set_factor` moves the change learned so far into `frozen_table`
+(`frozen_table += (f_old - f_new) * delta`), so the table does not jump
+when the factor changes. Rows stored in low precision keep that change in
+a non-trainable float32 `frozen_offset` instead (read as
+`frozen_table + frozen_offset + f * frozen_delta`), so it is not rounded
+away.
 """
 
 import keras
@@ -76,17 +78,70 @@ def to_int_ids(ids):
 def take_rows(table, ids):
     """Rows `table[ids]` for ids already known to lie in `[0, len(table))`.
 
-    Same values and gradients as `ops.take(table, ids, axis=0)`. On JAX,
-    `ops.take` uses `jnp.take`'s "fill" mode, which tests every id again and
-    selects NaN or the row for every output element; for ids that are in
-    range by construction, "clip" mode (XLA's native gather clamping) gives
-    the same rows without that per-element select (benchmarks/lookup.py).
+    Same values and gradients as `ops.take(table, ids, axis=0)`, through
+    the backend's own embedding gather where `ops.take` does extra work per
+    call. On JAX, `ops.take` uses `jnp.take`'s "fill" mode, which tests
+    every id again and selects NaN or the row for every output element;
+    for ids that are in range by construction, "clip" mode (XLA's native
+    gather clamping) gives the same rows without that select. On PyTorch,
+    `ops.take` also rewrites negative ids and reshapes around
+    `index_select`; `torch.nn.functional.embedding` is one kernel
+    (benchmarks/lookup.py measures both).
     """
-    if keras.config.backend() == "jax":
+    backend = keras.config.backend()
+    if backend == "jax":
         import jax.numpy as jnp  # backend fast path, imported only on JAX
 
         return jnp.take(ops.convert_to_tensor(table), ids, axis=0, mode="clip")
+    if backend == "torch" and len(table.shape) == 2:
+        import torch  # backend fast path, imported only on PyTorch
+
+        table = ops.convert_to_tensor(table)
+        if table.is_floating_point():
+            return torch.nn.functional.embedding(ids, table)
     return ops.take(table, ids, axis=0)
+
+
+def compiled_when_eager(layer, fn, *args):
+    """`fn(*args)`, run as one compiled call when JAX executes eagerly.
+
+    Op-by-op JAX dispatches every small op of a lookup (remapping ids,
+    gathering from two parts, selecting) separately, which costs more than
+    the gather itself. Called eagerly on JAX with concrete arrays, this
+    traces `fn` once per input signature with `jax.jit`, reading `layer`'s
+    variables through a `keras.StatelessScope`, and runs it as one kernel;
+    inside a traced function (`fit`, `predict`, `jax.grad`) and on the
+    other backends it simply calls `fn(*args)`.
+    """
+    if keras.config.backend() != "jax":
+        return fn(*args)
+    import jax  # backend fast path, imported only on JAX
+
+    if any(
+        isinstance(a, jax.core.Tracer) or keras.backend.is_keras_tensor(a)
+        for a in args
+    ):
+        return fn(*args)
+    variables = layer.variables
+    cache = layer.__dict__.get("_compiled_when_eager")
+    if cache is None or cache[0] != len(variables):
+
+        def pure(values, *inner):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return fn(*inner)
+
+        cache = (len(variables), jax.jit(pure))
+        object.__setattr__(layer, "_compiled_when_eager", cache)
+    return cache[1]([v.value for v in variables], *args)
+
+
+def _torch_eager():
+    """True on PyTorch outside `torch.compile` (where shapes must be static)."""
+    if keras.config.backend() != "torch":
+        return False
+    import torch  # backend check, imported only on PyTorch
+
+    return not torch.compiler.is_compiling()
 
 
 def _is_concrete(x):
@@ -137,7 +192,9 @@ def scaled_update(x, factor):
     """
     factor = ops.cast(factor, x.dtype)
     on = ops.cast(ops.greater(factor, 0), x.dtype)
-    return ops.stop_gradient(factor * x) + on * (x - ops.stop_gradient(x))
+    # Value: on*x + (factor - on)*x = factor*x. Gradient: on (the second
+    # term is constant to autodiff). Two products and one sum per element.
+    return on * x + ops.stop_gradient((factor - on) * x)
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
@@ -210,7 +267,11 @@ class EmbeddingTable(keras.layers.Layer):
         self.storage_dtype = storage_dtype
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        # The table casts its output itself; its variables are never
+        # autocast, even when the owner layer runs inside an autocast scope
+        # and calls `lookup` directly.
         self.autocast = False
+        self._has_offset = False
         # Row-axis variables are padded to a multiple of this (set in build).
         self._shards = 1
 
@@ -236,6 +297,7 @@ class EmbeddingTable(keras.layers.Layer):
                 dtype=self.storage_dtype,
                 initializer=frozen_init,
                 trainable=False,
+                autocast=False,
             )
             if self.storage_dtype == "int8":
                 self.frozen_scale = self.add_weight(
@@ -244,6 +306,7 @@ class EmbeddingTable(keras.layers.Layer):
                     dtype="float32",
                     initializer="ones",
                     trainable=False,
+                    autocast=False,
                 )
             self.unfreeze_factor = self.add_weight(
                 name="unfreeze_factor",
@@ -251,22 +314,29 @@ class EmbeddingTable(keras.layers.Layer):
                 dtype="float32",
                 initializer="zeros",
                 trainable=False,
+                autocast=False,
             )
             if self.schedulable:
+                # Rows stored as float32 absorb what they learned directly;
+                # low-precision rows keep it in a float32 offset instead.
+                self._has_offset = self.storage_dtype != "float32"
                 self.frozen_delta = self.add_weight(
                     name="frozen_delta",
                     shape=(n_frozen, d),
                     dtype="float32",
                     initializer="zeros",
                     trainable=True,
+                    autocast=False,
                 )
-                self.frozen_offset = self.add_weight(
-                    name="frozen_offset",
-                    shape=(n_frozen, d),
-                    dtype="float32",
-                    initializer="zeros",
-                    trainable=False,
-                )
+                if self._has_offset:
+                    self.frozen_offset = self.add_weight(
+                        name="frozen_offset",
+                        shape=(n_frozen, d),
+                        dtype="float32",
+                        initializer="zeros",
+                        trainable=False,
+                        autocast=False,
+                    )
         if self.num_trainable:
             self.trainable_table = self.add_weight(
                 name="trainable_table",
@@ -275,6 +345,7 @@ class EmbeddingTable(keras.layers.Layer):
                 initializer=self.embeddings_initializer,
                 regularizer=self.embeddings_regularizer,
                 trainable=True,
+                autocast=False,
             )
         if self.is_mixed:
             self.row_index = self.add_weight(
@@ -283,6 +354,7 @@ class EmbeddingTable(keras.layers.Layer):
                 dtype="int32",
                 initializer=keras.initializers.Constant(0),
                 trainable=False,
+                autocast=False,
             )
             # Default layout: the first `num_frozen` rows frozen.
             self.row_index.assign(
@@ -298,10 +370,20 @@ class EmbeddingTable(keras.layers.Layer):
         if self.storage_dtype == "int8":
             rows = rows * take_rows(self.frozen_scale, slots)
         if self.schedulable:
-            rows = rows + take_rows(self.frozen_offset, slots)
+            if self._has_offset:
+                rows = rows + take_rows(self.frozen_offset, slots)
             delta = take_rows(self.frozen_delta, slots)
             rows = rows + scaled_update(delta, self.unfreeze_factor)
         return rows
+
+    def lookup(self, ids):
+        """`self(ids)` without a nested layer call's bookkeeping.
+
+        Layers that own a table call this from their own `call`: the table
+        is built with its owner, and Keras' per-call work (autocasting,
+        masks, name scopes) already ran for the owner.
+        """
+        return self.call(ids)
 
     def call(self, ids):
         ids = to_int_ids(ids)
@@ -311,6 +393,8 @@ class EmbeddingTable(keras.layers.Layer):
             out = self._frozen_rows(ids)
         else:
             slots = take_rows(self.row_index, ids)
+            if _torch_eager():
+                return ops.cast(self._mixed_torch(slots), self.compute_dtype)
             is_frozen = ops.less(slots, self.num_frozen)
             frozen = self._frozen_rows(ops.minimum(slots, self.num_frozen - 1))
             train = take_rows(
@@ -318,6 +402,19 @@ class EmbeddingTable(keras.layers.Layer):
             )
             out = ops.where(ops.expand_dims(is_frozen, -1), frozen, train)
         return ops.cast(out, self.compute_dtype)
+
+    def _mixed_torch(self, slots):
+        # Eager PyTorch runs every op on its own, and a full-size `where`
+        # costs more than the gather (benchmarks/lookup.py): gather the
+        # frozen rows for every position, then overwrite only the positions
+        # of trainable rows (a differentiable `index_put`).
+        import torch  # backend fast path, imported only on PyTorch
+
+        out = self._frozen_rows(ops.minimum(slots, self.num_frozen - 1))
+        positions = torch.nonzero(slots >= self.num_frozen, as_tuple=True)
+        rows = take_rows(self.trainable_table, slots[positions] - self.num_frozen)
+        # In place: `out` is a fresh tensor that no backward pass saved.
+        return out.index_put_(positions, rows)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
@@ -358,7 +455,8 @@ class EmbeddingTable(keras.layers.Layer):
             if self.schedulable:
                 zeros = np.zeros(self.frozen_delta.shape, "float32")
                 self.frozen_delta.assign(zeros)
-                self.frozen_offset.assign(zeros)
+                if self._has_offset:
+                    self.frozen_offset.assign(zeros)
         if self.num_trainable:
             self.trainable_table.assign(self._pad_rows(matrix[train_ids]))
         if self.is_mixed:
@@ -399,8 +497,9 @@ class EmbeddingTable(keras.layers.Layer):
             frozen = ops.convert_to_numpy(ops.cast(self.frozen_table, "float32"))[:k]
             if self.storage_dtype == "int8":
                 frozen = frozen * ops.convert_to_numpy(self.frozen_scale)[:k]
-            if self.schedulable:
+            if self.schedulable and self._has_offset:
                 frozen = frozen + ops.convert_to_numpy(self.frozen_offset)[:k]
+            if self.schedulable:
                 frozen = (
                     frozen
                     + np.float32(self.factor)
@@ -452,9 +551,8 @@ class EmbeddingTable(keras.layers.Layer):
         if value == old:
             return
         if self.schedulable:
-            self.frozen_offset.assign(
-                self.frozen_offset + (old - value) * self.frozen_delta
-            )
+            learned = self.frozen_offset if self._has_offset else self.frozen_table
+            learned.assign(learned + (old - value) * self.frozen_delta)
         self.unfreeze_factor.assign(value)
 
     def get_config(self):

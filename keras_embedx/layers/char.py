@@ -370,7 +370,7 @@ class CharEmbedding(keras.layers.Layer):
         flat = ops.reshape(ids, (-1, shape[-1]))
         char_mask = ops.not_equal(flat, 0)
         word_mask = ops.any(char_mask, axis=-1)
-        x = self.table(flat)
+        x = self.table.lookup(flat)
         x = x * ops.cast(ops.expand_dims(char_mask, -1), x.dtype)
         if self.encoder == "cnn":
             h = self._cnn(x, char_mask)

@@ -13,6 +13,7 @@ from keras_embedx.layers._table import (
     EmbeddingTable,
     check_choice,
     check_positive_int,
+    compiled_when_eager,
     remap_out_of_range,
 )
 from keras_embedx.vocabulary import Vocabulary, align_to_vectors
@@ -319,10 +320,15 @@ class PretrainedEmbedding(keras.layers.Layer):
 
     # ---------------------------------------------------------------- call
     def call(self, inputs):
+        if self.out_of_range == "error":
+            return self._lookup(inputs)
+        return compiled_when_eager(self, self._lookup, inputs)
+
+    def _lookup(self, inputs):
         ids, bad = remap_out_of_range(
             inputs, self.input_dim, oov_id=1, mode=self.out_of_range
         )
-        outputs = self.table(ids)
+        outputs = self.table.lookup(ids)
         if bad is not None:
             outputs = ops.where(
                 ops.expand_dims(bad, -1), ops.full_like(outputs, float("nan")), outputs

@@ -430,7 +430,7 @@ class TokenAndPosition(keras.layers.Layer):
                 oov_id=min(1, self.vocabulary_size - 1),
                 mode=self.out_of_range,
             )
-            x = self.token_embedding(ids)
+            x = self.token_embedding.lookup(ids)
             if bad is not None:
                 x = ops.where(ops.expand_dims(bad, -1), float("nan"), x)
         else:
