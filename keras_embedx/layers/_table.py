@@ -118,8 +118,7 @@ def compiled_when_eager(layer, fn, *args):
     import jax  # backend fast path, imported only on JAX
 
     if any(
-        isinstance(a, jax.core.Tracer) or keras.backend.is_keras_tensor(a)
-        for a in args
+        isinstance(a, jax.core.Tracer) or keras.backend.is_keras_tensor(a) for a in args
     ):
         return fn(*args)
     variables = layer.variables
