@@ -29,6 +29,8 @@ import math
 
 import keras
 
+from keras_embedx._walk import iter_layers
+
 #: Variables of a table with one row per table row (or per frozen /
 #: trainable row), sharded along that axis.
 ROW_VARIABLES = (
@@ -161,13 +163,12 @@ def find_tables(root):
     TokenAndPosition's position table is not included).
     """
     from keras_embedx.layers._table import EmbeddingTable
-    from keras_embedx.projector import _iter_layers
 
     tables, seen, owned = [], set(), set()
-    layers = list(_iter_layers(root))
+    layers = list(iter_layers(root))
     for layer in layers:
         if callable(getattr(layer, "embedding_tables", None)):
-            owned.update(id(sub) for sub in _iter_layers(layer) if sub is not layer)
+            owned.update(id(sub) for sub in iter_layers(layer, include_self=False))
             for _, table, _ in layer.embedding_tables():
                 if isinstance(table, EmbeddingTable) and id(table) not in seen:
                     seen.add(id(table))

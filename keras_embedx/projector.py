@@ -24,6 +24,8 @@ import warnings
 
 import numpy as np
 
+from keras_embedx._walk import iter_layers
+
 CONFIG_NAME = "projector_config.pbtxt"
 DATA_DIR = "projector"
 REFRESH_DIR = ".projector-refresh"
@@ -126,21 +128,6 @@ def _vocabulary_labels(vocabulary, rows):
     return labels
 
 
-def _iter_layers(root):
-    flatten = getattr(root, "_flatten_layers", None)
-    if callable(flatten):
-        yield from flatten(include_self=True, recursive=True)
-        return
-    seen, stack = set(), [root]
-    while stack:
-        layer = stack.pop(0)
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        yield layer
-        stack[:0] = list(getattr(layer, "layers", None) or ())
-
-
 def layer_sources(root, layers=None):
     """Every embedding table found in a layer or model, outermost first.
 
@@ -163,10 +150,10 @@ def layer_sources(root, layers=None):
     chosen = None
     if layers is not None:
         chosen = _select_layers(root, layers)
-    for layer in _iter_layers(root):
+    for layer in iter_layers(root):
         if chosen is not None and not any(layer is c for c in chosen):
             continue
-        for sub in _iter_layers(layer) if chosen is not None else (layer,):
+        for sub in iter_layers(layer) if chosen is not None else (layer,):
             found.extend(_tables_of(sub, seen, keras))
     # Name tables relative to the model (Sequential puts its name in paths).
     prefix = f"{root.name}/"
@@ -179,7 +166,7 @@ def layer_sources(root, layers=None):
 def _select_layers(root, layers):
     if isinstance(layers, str) or not hasattr(layers, "__iter__"):
         layers = [layers]
-    all_layers = list(_iter_layers(root))
+    all_layers = list(iter_layers(root))
     chosen = []
     for want in layers:
         if isinstance(want, str):

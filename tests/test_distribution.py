@@ -6,6 +6,10 @@ devices; TensorFlow, 2 logical CPU devices) whatever backend runs the suite.
 """
 
 import json
+import os
+import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -16,6 +20,7 @@ import keras_embedx
 from keras_embedx.distribution import device_mesh, find_tables, layout_map
 from keras_embedx.layers import PretrainedEmbedding
 from tests._crossbackend import run_in_backend
+from tests._servers import free_port
 from tests.conftest import BACKEND
 
 VEC = "pang_lee_polarity_fasttext.vec"
@@ -162,8 +167,9 @@ assert len(jax.devices()) == 8, jax.devices()
 kv = KeyedVectors.load_word2vec_format(datapath({vec!r}), encoding="latin-1")
 wv = keras_embedx.WordVectors(kv.index_to_key, kv.vectors)
 # 1 padding + 60 pretrained rows frozen (61, which 8 does not divide), 1 OOV +
-# 3 unknown words trainable; a second table all frozen in int8 (53 rows); a
-# third all trainable (40 rows).
+# 3 unknown words trainable; a second table all frozen in int8 (53 rows;
+# schedulable, so it has a float32 frozen_offset too, at factor 0); a third
+# all trainable (40 rows).
 vocab = kv.index_to_key[:60] + ["zzqx-a", "zzqx-b", "zzqx-c"]
 
 def build():
@@ -173,7 +179,7 @@ def build():
                                           name="a")
     b = PretrainedEmbedding.from_vectors(wv, kv.index_to_key[100:151],
                                           freeze="all", storage_dtype="int8", seed=2,
-                                          name="b")
+                                          schedulable=True, name="b")
     c = PretrainedEmbedding(40, 100, name="c")
     pooled = [keras.layers.GlobalAveragePooling1D()(layer(ids))
               for layer in (a, b, c)]
@@ -223,9 +229,54 @@ with keras.distribution.ModelParallel(
 tables(again, "reload_mesh24")
 shards24 = {{v.path: list(v.value.addressable_shards[0].data.shape)
             for v in again.variables}}
+
+# Every other kind of table: a fastText model's word and n-gram rows, a
+# character table, and a TokenAndPosition's token and position tables.
+keras.backend.clear_session()
+from keras_embedx.distribution import find_tables
+from keras_embedx.layers import CharEmbedding, SubwordEmbedding, TokenAndPosition
+
+sentences = [["anarchist", "anarchism", "zzqxunseen"], ["the", "of", "society"]]
+
+def build_other():
+    keras.utils.set_random_seed(0)
+    sub = SubwordEmbedding.from_fasttext(datapath("toy-model.bin"), freeze="none",
+                                         name="sub")
+    char = CharEmbedding(16, max_chars=12, name="char")
+    tp = TokenAndPosition(37, 6, 16, name="tp")
+    xs = [sub.encode(sentences), char.encode(sentences),
+          np.arange(12, dtype="int32").reshape(2, 6) * 3]
+    inputs = [keras.Input(v.shape[1:], dtype="int32") for v in xs]
+    pooled = [keras.layers.GlobalAveragePooling1D()(layer(i))
+              for layer, i in zip((sub, char, tp), inputs)]
+    out = keras.layers.Dense(1, name="head")(keras.layers.Concatenate()(pooled))
+    model = keras.Model(inputs, out)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    return model, xs
+
+def run_other(model, xs, tag, train=True):
+    # (The step's loss is the forward pass; the tables after it, the update.)
+    if train:
+        res[tag + "_loss"] = np.asarray(model.train_on_batch(xs, y[:2]))
+    for i, table in enumerate(find_tables(model)):
+        res[f"{{tag}}_table_{{i}}"] = table.full_table()
+
+model, xs = build_other()
+run_other(model, xs, "other_plain")
+keras.backend.clear_session()
+with distribution.scope():
+    model, xs = build_other()
+other = {{v.path: [list(v.shape), list(v.value.addressable_shards[0].data.shape),
+                  [a for a in v.value.sharding.spec]]
+         for t in find_tables(model) for v in t.variables}}
+run_other(model, xs, "other_sharded")
+model.save(OUT + "/other.keras")
+run_other(keras.models.load_model(OUT + "/other.keras", compile=False), xs,
+          "other_reload", train=False)
+
 np.savez(OUT + "/res.npz", x=x, **res)
 with open(OUT + "/shards.json", "w") as f:
-    json.dump({{"mesh8": shards, "mesh24": shards24}}, f)
+    json.dump({{"mesh8": shards, "mesh24": shards24, "other": other}}, f)
 """
 
 
@@ -285,6 +336,28 @@ def test_sharded_on_eight_jax_devices(kv, tmp_path):
         loaded.predict_on_batch(res["x"]), res["sharded_after"], atol=1e-6
     )
     assert loaded.get_layer("a").table.frozen_table.shape == (61, 100)
+
+    # The other kinds of table shard the same way (rows padded to a multiple
+    # of 8, e.g. 37 + 1 token rows to 40), compute the same step, and save
+    # without padding.
+    other = shards["other"]
+    assert {p.split("/")[0] for p in other} >= {"char", "tp"}
+    assert other["tp/token_embedding/trainable_table"][:2] == [[40, 16], [5, 16]]
+    for path, (shape, shard, spec) in other.items():
+        if path.endswith(("trainable_table", "frozen_table", "row_index")):
+            assert spec[0] == "model" and shard[0] * 8 == shape[0], (path, shard)
+    np.testing.assert_allclose(
+        res["other_sharded_loss"], res["other_plain_loss"], rtol=1e-6
+    )
+    tables = sorted(k[len("other_plain_") :] for k in res if "other_plain_t" in k)
+    assert len(tables) == 3  # subword buckets, characters, tokens
+    for name in tables:
+        np.testing.assert_allclose(
+            res[f"other_sharded_{name}"], res[f"other_plain_{name}"], atol=1e-6
+        )
+        np.testing.assert_array_equal(
+            res[f"other_reload_{name}"], res[f"other_sharded_{name}"]
+        )
 
 
 # --------------------------------- tf.distribute on 2 logical CPU devices
@@ -347,3 +420,103 @@ print("OK", float(np.abs(mirrored[0] - single[0]).max()))
 def test_mirrored_strategy_on_two_tensorflow_devices():
     out = run_in_backend("tensorflow", _MIRRORED.format(vec=VEC), timeout=600)
     assert "OK" in out
+
+
+# ------------------------------- PyTorch DDP in 2 processes (gloo backend)
+def _ddp_model():
+    """A model with an int8 frozen table and trainable rows; `(model, layer)`."""
+    from gensim.test.utils import datapath
+
+    wv = keras_embedx.load_vectors(datapath(VEC), limit=40, encoding="latin-1")
+    keras.utils.set_random_seed(0)
+    layer = PretrainedEmbedding.from_vectors(
+        wv, wv.words + ["zzqx-a", "zzqx-b"], storage_dtype="int8", seed=1
+    )
+    model = keras.Sequential(
+        [
+            keras.Input((5,), dtype="int32"),
+            layer,
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
+    return model, layer
+
+
+def _sgd_step(module, model, rows):
+    """One SGD step of `module` (the model or its DDP wrapper) on `rows` of a
+    fixed batch of 16."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.integers(0, 44, size=(16, 5))[rows], dtype=torch.int32)
+    y = torch.tensor(rng.normal(size=(16, 1))[rows], dtype=torch.float32)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.5)
+    optimizer.zero_grad()
+    torch.nn.functional.mse_loss(module(x), y).backward()
+    optimizer.step()
+
+
+_DDP_WORKER = """
+import sys
+import numpy as np, torch, torch.distributed as dist
+from tests.test_distribution import _ddp_model, _sgd_step
+
+rank, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
+                        rank=rank, world_size=2)
+model, layer = _ddp_model()
+ddp = torch.nn.parallel.DistributedDataParallel(model)
+_sgd_step(ddp, model, slice(8 * rank, 8 * rank + 8))  # half the batch each
+np.save(f"{out}/rank{rank}.npy", layer.embeddings)
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BACKEND != "torch", reason="a PyTorch feature: runs there")
+def test_torch_ddp_on_two_processes_equals_one_process(tmp_path):
+    # docs/scaling.md: a keras_embedx model is a torch.nn.Module that
+    # DistributedDataParallel wraps as it is; the int8 frozen table is a
+    # parameter without gradient that DDP leaves alone.
+    root = pathlib.Path(__file__).resolve().parents[1]
+    env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(root), env.get("PYTHONPATH")])
+    )
+    port = str(free_port())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _DDP_WORKER, str(rank), port, str(tmp_path)],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=300)[0])
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for proc, output in zip(procs, outputs):
+        assert proc.returncode == 0, output[-3000:]
+
+    model, layer = _ddp_model()
+    before = np.asarray(layer.embeddings)
+    assert str(layer.table.frozen_table.dtype) == "int8"
+    _sgd_step(model, model, slice(0, 16))  # the whole batch in one process
+    single = np.asarray(layer.embeddings)
+    ranks = [np.load(tmp_path / f"rank{r}.npy") for r in (0, 1)]
+    np.testing.assert_array_equal(ranks[0], ranks[1])
+    np.testing.assert_allclose(ranks[0], single, atol=1e-6)
+    moved = np.abs(single - before).max(axis=1) > 0
+    frozen = np.asarray(layer.table.frozen_mask())
+    assert moved.any() and not moved[frozen].any()

@@ -287,3 +287,10 @@ def test_layer_built_without_vectors_trains_like_an_embedding(tmp_path):
     np.testing.assert_array_equal(
         model.predict(x, verbose=0), loaded.predict(x, verbose=0)
     )
+
+
+def test_vocabulary_with_no_vector_is_a_clear_error(wv):
+    with pytest.raises(
+        ValueError, match=r"None of the 2 vocabulary words has a vector"
+    ):
+        PretrainedEmbedding.from_vectors(wv, ["zzqx-unseen", "blorptastic"])

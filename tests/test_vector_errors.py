@@ -22,13 +22,6 @@ from keras_embedx.vectors import text as text_module
 GOOD = "the 0.1 0.2 0.3\nof 0.4 0.5 0.6\nand 0.7 0.8 0.9\n"
 
 
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    # Overrides conftest's: these tests build no Keras state, and clearing the
-    # session (a full gc.collect) costs about a second per test.
-    yield
-
-
 def write(tmp_path, name, data):
     path = tmp_path / name
     path.write_bytes(data.encode() if isinstance(data, str) else data)
@@ -247,6 +240,32 @@ def test_huge_claimed_size_in_a_compressed_file(tmp_path):
     assert peak < 50 << 20
 
 
+@pytest.mark.parametrize(
+    "name", ["test_glove.txt", "euclidean_vectors.bin", "lee_fasttext_new.bin"]
+)
+@pytest.mark.parametrize("fallback", [True, False])
+def test_vocabulary_with_no_word_in_the_file(datapath, tmp_path, name, fallback):
+    # Not an empty result that fails later: an error naming the file, the size
+    # of the vocabulary and that no word matched.
+    vocab = ["zzqx-unseen", "Blorptastic", "qwxz"]
+    with pytest.raises(ValueError) as info:
+        load_vectors(datapath(name), vocabulary=vocab, lowercase_fallback=fallback)
+    message = str(info.value)
+    assert datapath(name) in message
+    assert "none of the 3 word(s) of `vocabulary`" in message
+    assert "'zzqx-unseen'" in message
+    assert ("ignoring case" in message) == fallback
+    # The same on the cache, and within `limit` rows of a file that has the
+    # words further down.
+    cache = tmp_path / "v.kxv"
+    load_vectors(datapath(name)).save(cache)
+    with pytest.raises(ValueError, match="none of the 3 word"):
+        load_vectors(cache, vocabulary=vocab)
+    words = load_vectors(datapath(name)).words
+    with pytest.raises(ValueError, match="is in its first 5 rows"):
+        load_vectors(datapath(name), vocabulary=words[5:8], limit=5)
+
+
 def test_binary_garbage_is_not_a_vector_file(tmp_path):
     path = write(tmp_path, "noise.dat", bytes(range(256)) * 8)
     check(path, "not a recognised vector file")
@@ -296,6 +315,8 @@ def test_bad_arguments(datapath):
         load_vectors(123)
     with pytest.raises(TypeError, match="`vocabulary` must be"):
         load_vectors(datapath("test_glove.txt"), vocabulary="the")
+    with pytest.raises(ValueError, match="`vocabulary` is empty"):
+        load_vectors(datapath("test_glove.txt"), vocabulary=[])
 
 
 def test_compressed_truncated_file(datapath, tmp_path):

@@ -23,6 +23,7 @@ from keras_embedx.vectors import (
     load_vectors,
     text,
 )
+from keras_embedx.vocabulary import align_to_vectors
 
 # (fixture, gensim's load_word2vec_format kwargs, our kwargs, detected format)
 TEXT_AND_BINARY = [
@@ -38,13 +39,6 @@ TEXT_AND_BINARY = [
     ),
 ]
 FASTTEXT_BIN = ["crime-and-punishment.bin", "toy-model.bin", "lee_fasttext_new.bin"]
-
-
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    # Overrides conftest's: these tests build no Keras state, and clearing the
-    # session (a full gc.collect) costs about a second per test.
-    yield
 
 
 def gensim_kv(datapath, name, **kwargs):
@@ -215,6 +209,31 @@ def test_vocabulary_accepts_a_vocabulary_object(datapath):
     vocab = keras_embedx.Vocabulary(["the", "of", "zzz-unknown"])
     wv = load_vectors(datapath("test_glove.txt"), vocabulary=vocab)
     assert wv.words == ["the", "of"]
+
+
+def test_vocabulary_keeps_the_rows_the_lowercase_fallback_takes(datapath):
+    # lee_fasttext.vec has "the" (row 0) and "The" (8), "Mr" and "Australian"
+    # but no "mr" or "australian". A vocabulary word missing from the file
+    # keeps the first word equal to it ignoring case, as
+    # PretrainedEmbedding.from_vectors falls back to; nothing else is kept.
+    kv = gensim_kv(datapath, "lee_fasttext.vec")
+    vocab = ["the", "THE", "australian", "mr", "Mr", "no-such-word"]
+    wv = load_vectors(datapath("lee_fasttext.vec"), vocabulary=vocab)
+    assert wv.words == ["the", "Mr", "Australian"]
+    np.testing.assert_array_equal(wv.vectors, kv[["the", "Mr", "Australian"]])
+    exact = load_vectors(
+        datapath("lee_fasttext.vec"), vocabulary=vocab, lowercase_fallback=False
+    )
+    assert exact.words == ["the", "Mr"]
+    # Aligning the vocabulary to the restricted load finds gensim's rows for
+    # the same words as aligning it to the whole file.
+    full = load_vectors(datapath("lee_fasttext.vec"))
+    for loaded in (wv, full):
+        rows, how = align_to_vectors(vocab, loaded)
+        fallback = ["exact", "lowercase", "lowercase", "lowercase", "exact"]
+        assert list(how) == fallback + ["missing"]
+        got = [loaded.words[r] for r in rows[:5]]
+        assert got == ["the", "the", "Australian", "Mr", "Mr"]
 
 
 def test_duplicate_words_first_wins_with_a_count(tmp_path, datapath):

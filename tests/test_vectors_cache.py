@@ -11,13 +11,6 @@ from keras_embedx.vectors import VectorFileError, WordVectors, load_vectors
 from keras_embedx.vectors.cache import MAGIC
 
 
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    # Overrides conftest's: these tests build no Keras state, and clearing the
-    # session (a full gc.collect) costs about a second per test.
-    yield
-
-
 @pytest.mark.parametrize(
     "name", ["test_glove.txt", "euclidean_vectors.bin", "lee_fasttext_new.bin"]
 )

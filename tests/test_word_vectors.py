@@ -9,14 +9,6 @@ from gensim.test.utils import common_texts
 import keras_embedx
 from keras_embedx.vectors import WordVectors, load_vectors
 
-
-@pytest.fixture(autouse=True)
-def _clear_keras_session():
-    # Overrides conftest's: these tests build no Keras state, and clearing the
-    # session (a full gc.collect) costs about a second per test.
-    yield
-
-
 FIXTURES = [
     ("test_glove.txt", {"no_header": True}, ["the", "of", "said", "his"]),
     ("euclidean_vectors.bin", {"binary": True}, ["the", "to", "in", "war"]),

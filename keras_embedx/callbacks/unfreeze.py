@@ -5,6 +5,8 @@ import numbers
 
 import keras
 
+from keras_embedx._walk import iter_layers
+
 PER_CHOICES = ("epoch", "step")
 # Callable step schedules are checked up front when they cover at most this
 # many steps; longer ones are checked step by step as training reaches them.
@@ -56,20 +58,6 @@ class _Linear:
         return f"linear(from {self.start} at {self.begin} to {self.end} at {self.stop})"
 
 
-def _walk(layer, seen):
-    """Every layer reachable from `layer` (itself excluded), depth first."""
-    children = getattr(layer, "layers", None)
-    if children is None:
-        flatten = getattr(layer, "_flatten_layers", None)
-        children = flatten(include_self=False, recursive=False) if flatten else []
-    for child in children:
-        if id(child) in seen:
-            continue
-        seen.add(id(child))
-        yield child
-        yield from _walk(child, seen)
-
-
 def find_table_layers(model):
     """The layers of `model` that own keras_embedx tables, nested ones included.
 
@@ -79,7 +67,7 @@ def find_table_layers(model):
         listed too (its tables then also appear under the outer layer).
     """
     found = []
-    for layer in _walk(model, {id(model)}):
+    for layer in iter_layers(model, include_self=False):
         get = getattr(layer, "embedding_tables", None)
         if callable(get):
             found.append((layer, list(get())))
@@ -303,7 +291,7 @@ class UnfreezeSchedule(keras.callbacks.Callback):
                 )
             chosen = owners
         else:
-            layers = list(_walk(model, {id(model)}))
+            layers = list(iter_layers(model, include_self=False))
             by_name = {}
             for layer in layers:
                 by_name.setdefault(layer.name, layer)

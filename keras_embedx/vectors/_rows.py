@@ -15,12 +15,16 @@ from keras_embedx.vectors.errors import VectorFileWarning
 _GROWTH = 1.25
 
 
-def vocabulary_set(vocabulary):
-    """A set of str from a list of words, a set, or a `Vocabulary`."""
+def vocabulary_set(vocabulary, lowercase=False):
+    """The words to keep: a set of str from a list of words, a set, or a
+    `Vocabulary`; with `lowercase=True` a `VocabularyFilter` that also keeps
+    words equal to one of them ignoring case."""
     if vocabulary is None:
         return None
     if hasattr(vocabulary, "get_vocabulary"):
-        vocabulary = vocabulary.get_vocabulary()
+        # A keras_embedx Vocabulary lists its words without the reserved ones.
+        tokens = getattr(vocabulary, "tokens", None)
+        vocabulary = vocabulary.get_vocabulary() if tokens is None else tokens
     if isinstance(vocabulary, (str, bytes)):
         raise TypeError(
             "`vocabulary` must be a collection of words, not a single "
@@ -33,7 +37,56 @@ def vocabulary_set(vocabulary):
             f"`vocabulary` must hold str words. Received an item {bad!r} of type "
             f"{type(bad).__name__}"
         )
-    return words
+    if not words:
+        raise ValueError(
+            "`vocabulary` is empty: pass the words to keep, or "
+            "vocabulary=None to load every word."
+        )
+    return VocabularyFilter(words) if lowercase else words
+
+
+class VocabularyFilter:
+    """Vocabulary words, and any word equal to one of them ignoring case.
+
+    `word in filter` is true for the vocabulary's own words and for words
+    whose lowercase form is a vocabulary word's lowercase form: the rows
+    `keras_embedx.vocabulary.align_to_vectors(..., lowercase=True)` may fall
+    back to. `keep_needed` then drops the ones no vocabulary word needs.
+
+    Args:
+        words: set of str, the vocabulary.
+    """
+
+    def __init__(self, words):
+        self.words = words
+        self.lower = {w.lower() for w in words}
+
+    def __contains__(self, word):
+        return word in self.words or word.lower() in self.lower
+
+    def __len__(self):
+        return len(self.words)
+
+    def __iter__(self):
+        return iter(self.words)
+
+    def keep_needed(self, words):
+        """Positions in `words` (file order) that alignment can use.
+
+        A vocabulary word itself is always kept. A word that is not in the
+        vocabulary is kept only when it is the first word of the file whose
+        lowercase form equals that of a vocabulary word missing from the file:
+        the row the lowercase fallback takes.
+        """
+        present = self.words.intersection(words)
+        wanted = {w.lower() for w in self.words - present}
+        keep, first = [], set()
+        for i, word in enumerate(words):
+            lower = word.lower()
+            if word in present or (lower in wanted and lower not in first):
+                keep.append(i)
+            first.add(lower)
+        return keep
 
 
 class RowCollector:

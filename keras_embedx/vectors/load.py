@@ -6,7 +6,7 @@ import shutil
 import tempfile
 
 from keras_embedx.vectors import cache
-from keras_embedx.vectors._rows import vocabulary_set
+from keras_embedx.vectors._rows import VocabularyFilter, vocabulary_set
 from keras_embedx.vectors._source import check_encoding, open_source
 from keras_embedx.vectors.errors import VectorFileError
 
@@ -36,6 +36,7 @@ def load_vectors(
     *,
     encoding="utf-8",
     vocabulary=None,
+    lowercase_fallback=True,
     mmap=True,
 ):
     """Load word vectors from a GloVe, word2vec, fastText or cache file.
@@ -86,6 +87,13 @@ def load_vectors(
             files always hold UTF-8 and ignore `encoding`.
         vocabulary: optional collection of words (or a `Vocabulary`): keep
             only these, so memory grows with the vocabulary, not the file.
+            Raises a `ValueError` when none of them is in the file.
+        lowercase_fallback: bool, with `vocabulary`: for a vocabulary word
+            the file lacks, also keep the first word of the file equal to it
+            ignoring case ("Paris" keeps "paris", "nasa" keeps "NASA"), the
+            row `PretrainedEmbedding.from_vectors` falls back to, so the
+            layer comes out the same as from a full load. Defaults to
+            `True`; `False` keeps exact matches only.
         mmap: bool, for cache files: memory-map the vectors read-only
             (default) instead of reading them into memory.
 
@@ -96,7 +104,7 @@ def load_vectors(
     Raises:
         FileNotFoundError: nothing at `path`.
         ValueError: a bad argument, such as an `encoding` that is unknown or
-            not ASCII-compatible.
+            not ASCII-compatible, or a `vocabulary` with no word in the file.
         VectorFileError: (a `ValueError`) the file is malformed, truncated,
             a directory, or not a vector file.
 
@@ -124,7 +132,7 @@ def load_vectors(
             f"`errors` must be one of {ERRORS}. Received: errors={errors!r}"
         )
     codec = check_encoding(encoding)
-    vocab = vocabulary_set(vocabulary)
+    vocab = vocabulary_set(vocabulary, lowercase=bool(lowercase_fallback))
 
     with open_source(path) as src:
         head = src.peek()
@@ -167,6 +175,10 @@ def load_vectors(
                     words, vectors, counts, limit, vocab
                 )
             info = {"skipped": 0, "duplicates": 0}
+    if vocab is not None:
+        words, vectors, counts, index = _check_vocabulary_rows(
+            words, vectors, counts, index, vocab, source_name, limit
+        )
     wv = WordVectors._from_parts(
         words, vectors, counts=counts, source=source_name, index=index
     )
@@ -284,6 +296,30 @@ def _read_fasttext_bin(src, head, limit, vocab):
     index = dict(zip(words, range(len(words))))
     if len(index) != len(words):
         raise VectorFileError("the model's vocabulary repeats words.", src.name)
+    return words, vectors, counts, index
+
+
+def _check_vocabulary_rows(words, vectors, counts, index, vocab, name, limit):
+    """Refuse a vocabulary load that matched nothing; drop unneeded case variants."""
+    if not words:
+        where = f"its first {limit} rows" if limit is not None else "the file"
+        how = (
+            " (exactly or ignoring case)" if isinstance(vocab, VocabularyFilter) else ""
+        )
+        some = sorted(vocab)[:5]
+        raise ValueError(
+            f"{name}: none of the {len(vocab)} word(s) of `vocabulary` (e.g. "
+            f"{some}) is in {where}{how}, so no vector would be loaded. "
+            "Check that the vocabulary and the vectors share language, case "
+            "and tokenisation, or load without `vocabulary=`."
+        )
+    if isinstance(vocab, VocabularyFilter):
+        keep = vocab.keep_needed(words)
+        if len(keep) < len(words):
+            words = [words[i] for i in keep]
+            vectors = vectors[keep]
+            counts = None if counts is None else counts[keep]
+            index = None
     return words, vectors, counts, index
 
 
