@@ -78,11 +78,18 @@ def main():
         + "  \n".join(commands)
         + "\n\nForward speed relative to `keras.layers.Embedding` in the same "
         "process (> 1: faster than Embedding), and as a fraction of `np.take` on the "
-        "same table and ids, from the fastest call of each subject. The change: "
-        "`EmbeddingTable` gathers through `take_rows`, which on JAX uses "
+        "same table and ids, from the fastest call of each subject. The change "
+        "(commit 44b9c3e): `PretrainedEmbedding` reads its table directly instead "
+        "of through a nested layer call (Keras' per-call bookkeeping cost about "
+        "0.15 ms); an eager call on JAX runs the whole lookup as one compiled "
+        "call (op-by-op dispatch of the id remapping and the mixed-table merge "
+        "cost more than the gather); PyTorch gathers with "
+        "`torch.nn.functional.embedding` and merges a mixed table with an "
+        "in-place `index_put_` at the trainable positions instead of a "
+        "full-size `where` (`benchmarks.profile_lookup` shows the stages). The "
+        "change before it (commit 825cdc9): JAX gathers with "
         '`jnp.take(mode="clip")` for ids already in range instead of "fill" '
-        "mode's per-element NaN select; `remap_out_of_range` selects the OOV id "
-        "as a scalar instead of materialising a full tensor of it.\n\n"
+        "mode's per-element NaN select.\n\n"
         + markdown_table(
             rows,
             [

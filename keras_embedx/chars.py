@@ -374,44 +374,12 @@ class CharInventory:
 
 
 # ------------------------------------------------------------------ demo
-def read_labelled_corpus(path, encoding=None):
-    """Read a fastText-style labelled corpus: one `__label__X word word ...` per line.
-
-    Args:
-        path: the file.
-        encoding: None (default) to return each word as the **bytes** of the
-            file, or a codec name to decode them (gensim's
-            `pang_lee_polarity.cor` is Latin-1 / Windows-1252 text, not
-            UTF-8: pass `"latin-1"`).
-
-    Returns:
-        `(sentences, labels)`: a list of lists of words, and a list of str
-        labels (without the `__label__` prefix). Blank lines are skipped.
-    """
-    sentences, labels = [], []
-    with open(path, "rb") as f:
-        for number, line in enumerate(f, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if not fields[0].startswith(b"__label__"):
-                raise ValueError(
-                    f"{path}, line {number}: expected '__label__<name> text'. "
-                    f"Received: {line[:60]!r}"
-                )
-            labels.append(fields[0][len(b"__label__") :].decode("utf-8", "replace"))
-            words = fields[1:]
-            if encoding is not None:
-                words = [w.decode(encoding) for w in words]
-            sentences.append(words)
-    return sentences, labels
-
-
 def polarity_demo(epochs=8, seed=0, max_chars=16, verbose=0):
     """Train a small word + char sentiment classifier on gensim's polarity corpus.
 
     The 200 labelled sentences of `pang_lee_polarity.cor` (shipped with
-    gensim; Latin-1 text) are shuffled and split 160/40. Each word is
+    gensim; Windows-1252 text, read with `keras_embedx.demo.read_labelled_corpus`
+    and split on whitespace) are shuffled and split 160/40. Each word is
     embedded twice: by id, from the fastText vectors shipped with it
     (`pang_lee_polarity_fasttext.vec`, frozen), and from its UTF-8 bytes by a
     small `CharEmbedding` CNN, so test words never seen in training still get
@@ -426,22 +394,29 @@ def polarity_demo(epochs=8, seed=0, max_chars=16, verbose=0):
         training vocabulary), `model` and `history`.
     """
     import keras
-    from gensim.test.utils import datapath
 
     from keras_embedx import Vocabulary, load_vectors
+    from keras_embedx.demo import (
+        DEFAULT_CORPUS,
+        DEFAULT_ENCODING,
+        DEFAULT_VECTORS,
+        read_labelled_corpus,
+        shipped_file,
+    )
     from keras_embedx.layers.char import CharEmbedding, word_char_model
     from keras_embedx.layers.pretrained import PretrainedEmbedding
 
     keras.utils.set_random_seed(seed)
-    words, labels = read_labelled_corpus(
-        datapath("pang_lee_polarity.cor"), encoding="latin-1"
+    texts, labels, label_names = read_labelled_corpus(
+        shipped_file(DEFAULT_CORPUS), encoding=DEFAULT_ENCODING
     )
-    y = np.array([label == "pos" for label in labels], dtype="float32")
+    words = [text.split() for text in texts]
+    y = (labels == label_names.index("pos")).astype("float32")
     order = np.random.default_rng(seed).permutation(len(words))
     train, test = order[:160], order[160:]
     vocab = Vocabulary.from_texts([words[i] for i in train])
     wv = load_vectors(
-        datapath("pang_lee_polarity_fasttext.vec"), encoding="latin-1", progress=False
+        shipped_file(DEFAULT_VECTORS), encoding=DEFAULT_ENCODING, progress=False
     )
     chars = CharEmbedding(
         32,

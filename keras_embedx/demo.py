@@ -2,10 +2,13 @@
 
 Trains a sentiment classifier on the labelled sentences that ship inside the
 gensim wheel (`pang_lee_polarity.cor`) with the fastText vectors shipped
-beside them (`pang_lee_polarity_fasttext.vec`), through PretrainedEmbedding;
-compares held-out accuracy with a randomly initialised
-`keras.layers.Embedding`; saves, reloads and checks the reloaded model
-predicts the same. No download.
+beside them (`pang_lee_polarity_fasttext.vec`), through PretrainedEmbedding:
+the training words the file lacks get vectors from character n-grams fitted
+to the file (`SubwordEmbedding`), and the pretrained rows stay frozen for
+the first epochs, then thaw on a linear ramp (`UnfreezeSchedule`), the
+factor printed per epoch. Compares held-out accuracy with a randomly
+initialised `keras.layers.Embedding`; saves, reloads and checks the reloaded
+model predicts the same. No download.
 """
 
 import importlib.util
@@ -35,15 +38,29 @@ def shipped_file(name):
     return path
 
 
-def read_labelled_corpus(path, encoding="utf-8"):
+def read_labelled_corpus(path, encoding="utf-8", errors="strict"):
     """Read `label text` lines (fastText's `__label__x` prefix accepted).
 
+    The one reader of labelled corpora in keras_embedx (the demo, the
+    word + char demo `keras_embedx.chars.polarity_demo`, the tests). The
+    label is the first field, up to the first tab when the line has one,
+    else up to the first space; blank lines are skipped.
+
+    Args:
+        path: the file.
+        encoding: its text encoding (gensim's `pang_lee_polarity.cor` is
+            Windows-1252: `"cp1252"`).
+        errors: as for `open`; `"surrogateescape"` keeps bytes that are not
+            valid in `encoding` as lone surrogates, which
+            `keras_embedx.chars.CharInventory` turns back into those bytes.
+
     Returns:
-        `(texts, labels, label_names)`: labels are ints indexing
-        `label_names` (sorted).
+        `(texts, labels, label_names)`: `texts` are str (split them with
+        `str.split()` for token lists), `labels` an int32 array indexing
+        `label_names` (sorted, without the `__label__` prefix).
     """
     texts, names = [], []
-    with open(path, encoding=encoding) as f:
+    with open(path, encoding=encoding, errors=errors) as f:
         for lineno, line in enumerate(f, start=1):
             line = line.strip()
             if not line:
@@ -105,6 +122,66 @@ def _look_at(layer, vocab, output_dir):
     return picture, export
 
 
+def _schedule_epochs(epochs):
+    """`(start, end)` of the demo's ramp for `UnfreezeSchedule.linear`.
+
+    Frozen for the first third of the epochs, full rate from two thirds on;
+    12 epochs: factor 0 in epochs 1-4, 0.2 to 0.8 in epochs 5-8, 1 from
+    epoch 9 (1-based).
+    """
+    start = max(0, epochs // 3 - 1)
+    return start, max(start + 1, (2 * epochs) // 3)
+
+
+def _fill_from_subwords(layer, wv, subword, log):
+    """Give the layer's "missing" rows subword vectors and say what it did."""
+    from keras_embedx.layers.subword import fill_missing_rows
+
+    missing = [
+        w for w, s in zip(layer.get_vocabulary(), layer.row_sources()) if s == "missing"
+    ]
+    filled = fill_missing_rows(layer, subword)
+    examples = []
+    for word in missing[:3]:
+        near = wv.most_similar(subword.word_vectors([word])[0], topn=3)
+        examples.append(f"{word} -> {', '.join(w for w, _ in near)}")
+    log(
+        f"subword vectors for the {filled} training words the file lacks; "
+        "nearest file words of the first:\n  " + "\n  ".join(examples)
+    )
+    return filled
+
+
+def _epoch_logger(layer, schedule, epochs, log):
+    """A callback that prints the unfreeze factor, loss and accuracies per epoch.
+
+    It also adds `file_rows_moved` to the logs: how far the rows that came
+    from the vector file have moved since training began (relative norm).
+    """
+    import keras
+
+    from_file = np.isin(layer.row_sources(), ("pretrained", "lowercase"))
+    state = {}
+
+    def begin(logs=None):
+        state["start"] = layer.embeddings[from_file].copy()
+
+    def end(epoch, logs):
+        start = state["start"]
+        moved = float(
+            np.linalg.norm(layer.embeddings[from_file] - start) / np.linalg.norm(start)
+        )
+        logs["file_rows_moved"] = moved
+        log(
+            f"  epoch {epoch + 1:2d}/{epochs}: unfreeze factor "
+            f"{logs[schedule.log_key]:.2f}, loss {logs['loss']:.3f}, train "
+            f"accuracy {logs['accuracy']:.1%}, held-out {logs['val_accuracy']:.1%}; "
+            f"file rows moved {moved:.1%}"
+        )
+
+    return keras.callbacks.LambdaCallback(on_train_begin=begin, on_epoch_end=end)
+
+
 def run(
     vectors=None,
     corpus=None,
@@ -113,13 +190,38 @@ def run(
     seq_len=40,
     output_dir="demo_output",
     seed=0,
+    num_buckets=20_000,
     log=print,
 ):
-    """Run the demo and return a dict of what it measured."""
+    """Run the demo and return a dict of what it measured.
+
+    Args:
+        vectors: a vector file (default: gensim's `pang_lee_polarity_fasttext.vec`).
+        corpus: `label text` lines (default: gensim's `pang_lee_polarity.cor`).
+        encoding: text encoding of both files (default: cp1252 for the
+            shipped files, else utf-8).
+        epochs: int, training epochs of each model.
+        seq_len: int, words per sentence.
+        output_dir: where the model, the PCA picture and the Projector
+            export go.
+        seed: int.
+        num_buckets: int, n-gram buckets of the subword vectors fitted to
+            the file.
+        log: function called with each line of the report.
+
+    Returns:
+        dict: `accuracy`, `baseline_accuracy`, `coverage`, `subword_filled`
+        (rows given subword vectors), `unfreeze_factors` and
+        `file_rows_moved` (per epoch, from the History logs),
+        `reload_identical`, `model_path`, `projector_log_dir`, `pca_png`,
+        `seconds`.
+    """
     import keras
 
     import keras_embedx
+    from keras_embedx.callbacks import UnfreezeSchedule
     from keras_embedx.layers import PretrainedEmbedding
+    from keras_embedx.layers.subword import fit_to_vectors
 
     start = time.perf_counter()
     keras.utils.set_random_seed(seed)
@@ -145,17 +247,39 @@ def run(
         f"{cov.types_with_fallback:.1%} / {cov.tokens_with_fallback:.1%} "
         "with the lowercase fallback"
     )
+    fit_start = time.perf_counter()
+    subword = fit_to_vectors(wv, num_buckets=num_buckets, max_iterations=50)
+    log(
+        f"fitted {subword.num_buckets} character n-gram buckets "
+        f"({subword.minn}-{subword.maxn} chars) to the {len(wv)} file vectors "
+        f"in {time.perf_counter() - fit_start:.1f} s"
+    )
     x = vocab.encode(texts, sequence_length=seq_len)
     x_train, y_train = x[train_idx], labels[train_idx]
     x_test, y_test = x[test_idx], labels[test_idx]
     num_classes = len(label_names)
+    ramp = _schedule_epochs(epochs)
 
     results = {}
     for name in ("pretrained", "baseline"):
         keras.utils.set_random_seed(seed)
+        callbacks = []
         if name == "pretrained":
             embedding = PretrainedEmbedding.from_vectors(
-                wv, vocab, freeze="pretrained", seed=seed, name="words"
+                wv,
+                vocab,
+                freeze="pretrained",
+                schedulable=True,
+                seed=seed,
+                name="words",
+            )
+            filled = _fill_from_subwords(embedding, wv, subword, log)
+            schedule = UnfreezeSchedule.linear(*ramp)
+            callbacks = [schedule, _epoch_logger(embedding, schedule, epochs, log)]
+            log(
+                f"training with the pretrained rows frozen through epoch "
+                f"{ramp[0] + 1}, then thawed linearly to the full rate at epoch "
+                f"{ramp[1] + 1} (UnfreezeSchedule.linear{ramp}):"
             )
         else:
             embedding = keras.layers.Embedding(
@@ -167,12 +291,28 @@ def run(
             "sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-        model.fit(x_train, y_train, epochs=epochs, batch_size=16, verbose=0)
-        results[name] = (model, _accuracy(model, x_test, y_test))
+        history = model.fit(
+            x_train,
+            y_train,
+            epochs=epochs,
+            batch_size=16,
+            verbose=0,
+            validation_data=(x_test, y_test) if callbacks else None,
+            callbacks=callbacks,
+        )
+        results[name] = (model, _accuracy(model, x_test, y_test), history.history)
     acc, base_acc = results["pretrained"][1], results["baseline"][1]
     log(
         f"held-out accuracy ({len(test_idx)} sentences, so +-8 points of noise): "
         f"PretrainedEmbedding {acc:.1%}, random keras.layers.Embedding {base_acc:.1%}"
+    )
+    factors = [float(f) for f in results["pretrained"][2][schedule.log_key]]
+    moved = [float(m) for m in results["pretrained"][2]["file_rows_moved"]]
+    frozen_epochs = [m for f, m in zip(factors, moved) if f == 0.0]
+    log(
+        f"file rows unchanged while the factor was 0 ({len(frozen_epochs)} "
+        f"epochs): {all(m == 0.0 for m in frozen_epochs)}; moved "
+        f"{moved[-1]:.1%} by the end"
     )
 
     model = results["pretrained"][0]
@@ -186,28 +326,25 @@ def run(
     if not same:
         raise RuntimeError(f"The model reloaded from {path} predicts differently.")
     layer = reloaded.get_layer("words")
-    frozen = layer.table.frozen_mask()
-    kept = np.array_equal(
-        layer.embeddings[frozen],
-        results["pretrained"][0].get_layer("words").embeddings[frozen],
-    )
     log(f"saved {path}; reloaded model predicts identically: {same}")
-    log(f"pretrained rows unchanged by training: {kept}")
     picture, export = _look_at(layer, vocab, output_dir)
     log(f"PCA picture of the 60 most frequent words: {picture}")
     log(
         f"Projector export '{export.name}' ({export.shape[0]} rows); "
         f"to see it run:  {export.tensorboard_command()}"
     )
-    results_extra = {"projector_log_dir": export.log_dir, "pca_png": picture}
     elapsed = time.perf_counter() - start
     log(f"done in {elapsed:.0f} s")
     return {
         "accuracy": acc,
         "baseline_accuracy": base_acc,
         "coverage": cov,
+        "subword_filled": filled,
+        "unfreeze_factors": factors,
+        "file_rows_moved": moved,
         "reload_identical": same,
         "model_path": path,
+        "projector_log_dir": export.log_dir,
+        "pca_png": picture,
         "seconds": elapsed,
-        **results_extra,
     }

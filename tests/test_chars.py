@@ -12,8 +12,8 @@ from keras_embedx.chars import (
     EOW_ID,
     OOV_ID,
     CharInventory,
-    read_labelled_corpus,
 )
+from keras_embedx.demo import read_labelled_corpus
 
 B = 4  # first byte / character id
 
@@ -60,13 +60,24 @@ def test_truncation_keeps_first_chars_then_end_of_word():
 
 
 def test_invalid_utf8_from_the_polarity_corpus(datapath):
-    sentences, labels = read_labelled_corpus(datapath("pang_lee_polarity.cor"))
-    assert len(sentences) == 200 and set(labels) == {"pos", "neg"}
-    bad = [w for s in sentences for w in s if not _is_utf8(w)]
+    path = datapath("pang_lee_polarity.cor")
+    # Read as UTF-8 keeping the Windows-1252 bytes as lone surrogates: the
+    # byte inventory turns them back into the file's own bytes.
+    texts, labels, names = read_labelled_corpus(
+        path, encoding="utf-8", errors="surrogateescape"
+    )
+    assert len(texts) == 200 and names == ["neg", "pos"]
+    with open(path, "rb") as f:
+        raw = [w for line in f for w in line.split()[1:]]
+    words = [w for t in texts for w in t.split()]
+    assert len(words) == len(raw)
+    bad = [(w, r) for w, r in zip(words, raw) if not _is_utf8(r)]
     assert bad, "the fixture holds Windows-1252 bytes"
-    word = bad[0]
-    ids = CharInventory(max_chars=50).encode([word])[0, 0]
-    assert ids[: len(word) + 2].tolist() == [BOW_ID, *byte_ids(word), EOW_ID]
+    inv = CharInventory(max_chars=50)
+    for word, data in bad:
+        ids = inv.encode([word])[0, 0]
+        assert ids[: len(data) + 2].tolist() == [BOW_ID, *byte_ids(data), EOW_ID]
+        np.testing.assert_array_equal(ids, inv.encode([data])[0, 0])
     chars = CharInventory("abcdefghijklmnopqrstuvwxyz")
     got = chars.encode([b"a\x97b"])[0, 0]
     assert got[:5].tolist() == [BOW_ID, 4, OOV_ID, 5, EOW_ID]
@@ -195,21 +206,3 @@ def test_importing_chars_needs_no_tensorflow():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-
-
-@pytest.mark.slow
-def test_polarity_demo_trains(backend):
-    from keras_embedx.chars import polarity_demo
-
-    result = polarity_demo(epochs=1)
-    assert set(result) >= {
-        "train_accuracy",
-        "test_accuracy",
-        "test_words_unseen",
-        "model",
-    }
-    assert 0.0 <= result["test_accuracy"] <= 1.0
-    # Test sentences hold words the training vocabulary never saw; the char
-    # encoder is what embeds them.
-    assert 0.1 < result["test_words_unseen"] < 0.6
-    assert len(result["history"]["loss"]) == 1

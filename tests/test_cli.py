@@ -1,9 +1,11 @@
 """The `keras-embedx` command line."""
 
+import re
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import keras_embedx
 from keras_embedx.cli import main
@@ -42,3 +44,46 @@ def test_console_script_help():
     assert proc.returncode == 0
     for command in ("demo", "inspect", "convert"):
         assert command in proc.stdout
+
+
+@pytest.mark.slow
+def test_demo_chars_prints_the_word_char_result(tmp_path, capsys, monkeypatch):
+    # `keras-embedx demo --chars` runs the main demo (tested end to end in
+    # test_demo.py; replaced here to keep this test short), then the word +
+    # char model of keras_embedx.chars.polarity_demo, and prints its result.
+    from keras_embedx import chars, demo
+
+    calls, results = [], []
+    real = chars.polarity_demo
+
+    def record(**kwargs):
+        results.append(real(**kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(demo, "run", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(chars, "polarity_demo", record)
+    out_dir = str(tmp_path / "out")
+    argv = ["demo", "--chars", "--epochs", "3", "--output-dir", out_dir]
+    assert main(argv) == 0
+    assert calls and calls[0]["epochs"] == 3 and calls[0]["output_dir"] == out_dir
+    out = capsys.readouterr().out
+    found = re.search(
+        r"word \+ char model \(PretrainedEmbedding \+ CharEmbedding CNN\): train "
+        r"accuracy ([\d.]+)%, held-out accuracy ([\d.]+)%; ([\d.]+)% of held-out "
+        r"words were never seen in training and got vectors from their characters",
+        out,
+    )
+    assert found, out
+    train, test, unseen = (float(g) / 100 for g in found.groups())
+    (result,) = results
+    assert len(result["history"]["loss"]) == 8  # the CLI trains 8 epochs
+    assert train == pytest.approx(result["train_accuracy"], abs=1e-3)
+    assert test == pytest.approx(result["test_accuracy"], abs=1e-3)
+    assert unseen == pytest.approx(result["test_words_unseen"], abs=1e-3)
+    # 8 epochs learn something of the 160 training sentences (61% with
+    # TensorFlow, more elsewhere); the 40 held-out ones hold words never seen
+    # in training, which the char encoder embeds.
+    assert train > 0.55
+    assert 0.0 <= test <= 1.0
+    assert 0.1 < unseen < 0.6
+    assert result["history"]["loss"][-1] < result["history"]["loss"][0]

@@ -425,3 +425,136 @@ def test_fill_missing_rows_of_pretrained(tmp_path):
     np.testing.assert_allclose(rows[-2], kv["governmentz"], atol=1e-6)
     np.testing.assert_allclose(rows[-1], kv["Раскольников"], atol=1e-6)
     np.testing.assert_array_equal(rows[2:12], np.stack([kv[w] for w in known]))
+
+
+# ------------------------------------------- fit_to_vectors / fill_missing_rows
+def _unit(x):
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+@pytest.fixture(scope="module")
+def lee_plural_split():
+    """gensim's lee_fasttext.vec (1762 x 10, fastText skipgram), with the
+    plural of every other "word"/"words" pair held out."""
+    wv = keras_embedx.load_vectors(datapath("lee_fasttext.vec"), progress=False)
+    known = set(wv.words)
+    pairs = [(w, w + "s") for w in wv.words if len(w) >= 5 and w + "s" in known]
+    pairs = pairs[::2]
+    held = {plural for _, plural in pairs}
+    keep = [i for i, w in enumerate(wv.words) if w not in held]
+    train = keras_embedx.WordVectors(
+        [wv.words[i] for i in keep], wv.vectors[keep], source="lee_fasttext.vec"
+    )
+    return wv, train, pairs
+
+
+def test_fit_to_vectors_reproduces_the_file_and_generalises(lee_plural_split):
+    from keras_embedx.layers.subword import fit_to_vectors
+
+    wv, train, pairs = lee_plural_split
+    assert len(pairs) >= 20
+    sub = fit_to_vectors(train, num_buckets=20_000)
+    assert isinstance(sub, SubwordEmbedding)
+    assert (sub.num_words, sub.num_buckets, sub.output_dim) == (0, 20_000, 10)
+    assert (sub.minn, sub.maxn) == (3, 6)
+
+    # Known words: the mean of their n-gram rows is (nearly) the file's
+    # vector, much closer than the vector of another word.
+    words = [w for w in train.words if w != "</s>"]  # "</s>" has no n-grams
+    file_vecs = np.stack([train[w] for w in words])
+    got = _unit(sub.word_vectors(words))
+    own = np.sum(got * _unit(file_vecs), axis=1)
+    other = np.sum(got * _unit(np.roll(file_vecs, 1, axis=0)), axis=1)
+    assert own.mean() > 0.99
+    assert np.mean(own > other) > 0.99
+    # The layer computes the same vectors in a model.
+    out = keras.ops.convert_to_numpy(sub(sub.encode([words[:50]])))[0]
+    np.testing.assert_allclose(_unit(out), got[:50], atol=1e-5)
+
+    # Held-out plurals: their vector lies next to their singular in the file
+    # (median rank among the 1700+ training words: a handful, chance ~860).
+    singular = [s for s, _ in pairs]
+    plural = [p for _, p in pairs]
+    sims = _unit(sub.word_vectors(plural)) @ _unit(train.vectors).T
+    idx = [train.key_to_index[s] for s in singular]
+    ranks = np.sum(sims > sims[np.arange(len(idx)), idx][:, None], axis=1)
+    assert np.median(ranks) < 20, ranks
+    # ... and closer to the singular than the file's vector of a random word.
+    rng = np.random.default_rng(0)
+    random_sim = sims[np.arange(len(idx)), rng.integers(0, len(train), len(idx))]
+    assert np.mean(sims[np.arange(len(idx)), idx] > random_sim) > 0.9
+    # The same words in the file agree: the held-out targets were reachable.
+    true = np.sum(
+        _unit(sub.word_vectors(plural))
+        * _unit(wv.vectors[[wv.key_to_index[p] for p in plural]]),
+        axis=1,
+    )
+    assert np.median(true) > 0.9
+
+
+def test_fit_to_vectors_is_deterministic_and_checks_its_arguments():
+    from keras_embedx.layers.subword import fit_to_vectors
+
+    wv = keras_embedx.load_vectors(datapath("toy-model.vec"), progress=False)
+    a = fit_to_vectors(wv, num_buckets=500, max_iterations=20)
+    b = fit_to_vectors(wv, num_buckets=500, max_iterations=20)
+    np.testing.assert_array_equal(a.embeddings, b.embeddings)
+    assert not a.embeddings[:2].any()  # padding and OOV rows stay zero
+    with pytest.raises(ValueError, match="nothing to fit"):
+        fit_to_vectors(wv, maxn=0)
+    with pytest.raises(ValueError, match="tolerance"):
+        fit_to_vectors(wv, tolerance=0)
+    with pytest.raises(ValueError, match="num_buckets"):
+        fit_to_vectors(wv, num_buckets=0)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"freeze": "none"},
+        {"freeze": "all"},
+        {"schedulable": True},
+        {"storage_dtype": "int8"},
+    ],
+)
+def test_fill_missing_rows_fills_only_the_missing_rows(lee_plural_split, options):
+    from keras_embedx.layers.subword import fit_to_vectors
+
+    wv, train, pairs = lee_plural_split
+    sub = fit_to_vectors(train, num_buckets=5_000, max_iterations=30)
+    held = [p for _, p in pairs[:5]]
+    # "GOVERNMENT" gets the vector of "government" (lowercase fallback).
+    vocab = list(train.words[:40]) + held + ["GOVERNMENT", "Xqzwv"]
+    pre = keras_embedx.layers.PretrainedEmbedding.from_vectors(train, vocab, **options)
+    if options.get("schedulable"):
+        pre.table.set_factor(0.5)  # as mid-way through an UnfreezeSchedule
+    sources = np.array(pre.row_sources())
+    missing = sources == "missing"
+    assert missing.sum() == len(held) + 1
+    assert sources[vocab.index("GOVERNMENT") + 2] == "lowercase"
+    before, mask = pre.embeddings.copy(), pre.table.frozen_mask()
+
+    assert fill_missing_rows(pre, sub) == missing.sum()
+    after = pre.embeddings
+    np.testing.assert_array_equal(after[~missing], before[~missing])  # bit for bit
+    np.testing.assert_array_equal(pre.table.frozen_mask(), mask)
+    want = sub.word_vectors(np.array(pre.get_vocabulary())[missing].tolist())
+    np.testing.assert_allclose(after[missing], want, atol=1e-6)
+    # The model sees the filled rows.
+    ids = np.flatnonzero(missing)[None]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(pre(ids))[0], after[missing], atol=1e-6
+    )
+    # `words=` limits the filling to those words (others are ignored).
+    assert fill_missing_rows(pre, sub, words=[held[0], "not-in-vocab"]) == 1
+
+
+def test_fill_missing_rows_needs_the_same_width(lee_plural_split):
+    wv, train, _ = lee_plural_split
+    pre = keras_embedx.layers.PretrainedEmbedding.from_vectors(
+        train, list(train.words[:10]) + ["Xqzwv"]
+    )
+    narrow = SubwordEmbedding(num_buckets=100, output_dim=4)
+    with pytest.raises(ValueError, match="4 dims but the table has 10"):
+        fill_missing_rows(pre, narrow)

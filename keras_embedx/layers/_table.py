@@ -98,7 +98,7 @@ def take_rows(table, ids):
 
         table = ops.convert_to_tensor(table)
         if table.is_floating_point():
-            return torch.nn.functional.embedding(ids, table)
+            return torch.nn.functional.embedding(ops.convert_to_tensor(ids), table)
     return ops.take(table, ids, axis=0)
 
 

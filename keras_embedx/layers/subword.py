@@ -389,7 +389,9 @@ class SubwordEmbedding(keras.layers.Layer):
         ids = ops.where(bad, ops.full_like(ids, OOV_ID), ids)
         if self.units == "tokenizer" and self.pooling is None:
             used = ops.greater_equal(ids, NUM_RESERVED)
-            out = self.table(ids) * ops.expand_dims(ops.cast(used, "float32"), -1)
+            out = self.table.lookup(ids) * ops.expand_dims(
+                ops.cast(used, "float32"), -1
+            )
             return ops.cast(out, self.compute_dtype)
         width = ids.shape[-1]
         if width is None:
@@ -400,19 +402,21 @@ class SubwordEmbedding(keras.layers.Layer):
         used = ops.cast(ops.greater_equal(ids, NUM_RESERVED), "float32")
         count = ops.sum(used, axis=-1)
         if self.pooling == "first" and self.units == "tokenizer":
-            out = self.table(ids[..., 0]) * ops.expand_dims(used[..., 0], -1)
+            out = self.table.lookup(ids[..., 0]) * ops.expand_dims(used[..., 0], -1)
         elif self.pooling == "last" and self.units == "tokenizer":
             last = ops.maximum(ops.cast(count, "int32") - 1, 0)
             pick = ops.take_along_axis(ids, ops.expand_dims(last, -1), axis=-1)
             pick = pick[..., 0]
             keep = ops.cast(ops.greater_equal(pick, NUM_RESERVED), "float32")
-            out = self.table(pick) * ops.expand_dims(keep, -1)
+            out = self.table.lookup(pick) * ops.expand_dims(keep, -1)
         else:
             # fastText's order: add the rows one after another in float32,
             # then multiply by float32(1 / n) (Vector::mul(1.0 / n)).
             out = None
             for j in range(width):
-                rows = self.table(ids[..., j]) * ops.expand_dims(used[..., j], -1)
+                rows = self.table.lookup(ids[..., j]) * ops.expand_dims(
+                    used[..., j], -1
+                )
                 out = rows if out is None else out + rows
             if self.pooling == "mean" or self.units == "ngrams":
                 inverse = np.zeros(width + 1, np.float32)
@@ -652,7 +656,7 @@ class SubwordEmbedding(keras.layers.Layer):
             return np.zeros((*ids.shape, self.output_dim), np.float32)
         if not self.built:
             self.build()
-        return np.asarray(ops.convert_to_numpy(self.table(ids)), np.float32)
+        return np.asarray(ops.convert_to_numpy(self.table.lookup(ids)), np.float32)
 
     # ---------------------------------------------------------- inspection
     def get_vocabulary(self):
@@ -798,45 +802,125 @@ def fit_to_vectors(
     num_buckets=100_000,
     minn=3,
     maxn=6,
-    epochs=10,
-    batch_size=256,
-    learning_rate=0.05,
-    max_ngrams=40,
-    seed=0,
+    max_iterations=200,
+    tolerance=1e-3,
+    max_word_chars=None,
 ):
     """A fresh `SubwordEmbedding` whose n-gram rows reproduce pretrained vectors.
 
     For vectors that come with no subword information (a `.vec`/GloVe file,
-    or a supervised fastText model, which has no n-gram buckets): trains
-    the bucket rows so that the mean of each known word's n-gram rows
-    approaches its pretrained vector (mean squared error, Adam), in the
-    spirit of Pinter et al. 2017 ("Mimicking Word Embeddings using Subword
-    RNNs") with fastText's n-gram bag as the model. The result gives
-    vectors, of the same width, to words the file lacks; they are
-    approximations learned from the file, not fastText's.
+    or a supervised fastText model, which has no n-gram buckets): finds the
+    bucket rows so that each known word's vector, computed as fastText does
+    (the mean of the rows of its character n-grams, `word_vectors`),
+    approaches its pretrained vector. This is a linear least-squares
+    problem; it is solved in NumPy by conjugate gradients (CGLS, one column
+    of the table at a time, all columns together) starting from zeros, which
+    converges to the smallest table (least Frobenius norm) that fits, so
+    buckets no known word uses stay zero. The model is fastText's n-gram
+    bag, in the spirit of Pinter et al. 2017 ("Mimicking Word Embeddings
+    using Subword RNNs"). The result gives vectors of the same width to
+    words the file lacks, through the n-grams they share with known words;
+    they are approximations learned from the file, not fastText's.
+
+    The same on every backend (no Keras training), and memory-bounded:
+    about `num_buckets * dim` floats plus a few times the n-gram count of
+    the vocabulary. Words with no n-gram (`"</s>"`) are ignored.
 
     Args:
         wv: a `keras_embedx.WordVectors`.
         num_buckets: int, hash buckets of the new layer.
-        minn, maxn: n-gram lengths.
-        epochs, batch_size, learning_rate: training settings.
-        max_ngrams: int, n-grams used per word while training.
-        seed: int, random seed.
+        minn: int, shortest n-gram in characters.
+        maxn: int, longest n-gram in characters.
+        max_iterations: int, most conjugate-gradient iterations.
+        tolerance: float, stop when the residual of every column is below
+            `tolerance` times that column's norm (or stops improving).
+        max_word_chars: None or int, as for `SubwordEmbedding`.
 
     Returns:
-        A `SubwordEmbedding` with `num_words=0` and `output_dim=wv.dim`.
+        A `SubwordEmbedding` with `num_words=0`, `output_dim=wv.dim`,
+        `freeze="none"` (it can be trained further).
+
+    Example:
+
+    >>> from gensim.test.utils import datapath
+    >>> wv = keras_embedx.load_vectors(datapath("lee_fasttext.vec"), progress=False)
+    >>> sub = keras_embedx.layers.subword.fit_to_vectors(wv, num_buckets=20_000)
+    >>> sub.word_vectors(["governments"]).shape
+    (1, 10)
     """
-    keras.utils.set_random_seed(seed)
+    max_iterations = check_positive_int("max_iterations", max_iterations)
+    if not 0.0 < float(tolerance) < 1.0:
+        raise ValueError(
+            f"`tolerance` must lie in (0, 1). Received: tolerance={tolerance!r}"
+        )
     layer = SubwordEmbedding(
         num_buckets=num_buckets,
         output_dim=wv.dim,
         minn=minn,
         maxn=maxn,
+        max_word_chars=max_word_chars,
         embeddings_initializer="zeros",
     )
-    x = layer.encode([[w] for w in wv.words], max_ngrams=max_ngrams)
-    y = np.asarray(wv.vectors, np.float32)[:, None, :]
-    model = keras.Sequential([keras.Input(x.shape[1:], dtype="int32"), layer])
-    model.compile(keras.optimizers.Adam(learning_rate), "mse")
-    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True)
+    rows, splits = subwords.subword_rows(
+        list(wv.words), 0, minn, maxn, num_buckets, max_word_chars=max_word_chars
+    )
+    counts = np.diff(splits)
+    has = counts > 0
+    if not has.any():
+        raise ValueError(
+            f"None of the {len(wv)} words has a character n-gram of {minn}..{maxn} "
+            f"characters (words e.g. {list(wv.words[:3])}), so there is nothing "
+            "to fit. Check `minn` and `maxn`."
+        )
+    # A: [words, used buckets], A[w, b] = (times b occurs in w) / n_w.
+    used, col = np.unique(rows, return_inverse=True)
+    col = col.reshape(-1)
+    splits = np.concatenate([[0], np.cumsum(counts[has])])
+    word = np.repeat(np.arange(int(has.sum())), counts[has])
+    weight = (1.0 / np.repeat(counts[has], counts[has])).astype(np.float32)
+    order = np.argsort(col, kind="stable")
+    dim = wv.dim
+    piece = max(1, (32 << 20) // (4 * dim))  # entries per chunk: 32 MiB
+
+    def a_times(x):  # [used, dim] -> [words, dim]
+        return subwords.segment_mean(x, col, splits)
+
+    def a_transpose_times(r):  # [words, dim] -> [used, dim]
+        out = np.zeros((len(used), dim), np.float32)
+        for p0 in range(0, len(order), piece):
+            ids = order[p0 : p0 + piece]
+            cols = col[ids]
+            starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
+            values = r[word[ids]] * weight[ids, None]
+            out[cols[starts]] += np.add.reduceat(values, starts, axis=0)
+        return out
+
+    def sq(x):  # squared norm of each column, in float64
+        return np.einsum("ij,ij->j", x, x, dtype=np.float64)
+
+    target = np.asarray(wv.vectors, np.float32)[has]
+    x = np.zeros((len(used), dim), np.float32)
+    r = target.copy()
+    s = a_transpose_times(r)
+    p = s.copy()
+    gamma = sq(s)
+    limit_r = float(tolerance) ** 2 * sq(target)
+    limit_s = float(tolerance) ** 4 * gamma
+    for _ in range(max_iterations):
+        if np.all((sq(r) <= limit_r) | (gamma <= limit_s)):
+            break
+        q = a_times(p)
+        delta = sq(q)
+        alpha = np.divide(gamma, delta, out=np.zeros_like(gamma), where=delta > 0)
+        x += p * alpha.astype(np.float32)
+        r -= q * alpha.astype(np.float32)
+        s = a_transpose_times(r)
+        new = sq(s)
+        beta = np.divide(new, gamma, out=np.zeros_like(new), where=gamma > 0)
+        p = s + p * beta.astype(np.float32)
+        gamma = new
+    layer.build()
+    table = np.zeros((layer.num_rows, dim), np.float32)
+    table[used + NUM_RESERVED] = x
+    layer.table.set_table(table)
     return layer
