@@ -166,6 +166,11 @@ def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
         `(ids, bad)`: int ids within range, and None or the bool mask.
     """
     ids = to_int_ids(ids)
+    if mode == "oov" and _torch_eager():
+        # Eager PyTorch pays Keras' per-op dispatch for each of the four ops
+        # below (about as much as the gather itself); this is two kernels.
+        ids = ops.convert_to_tensor(ids)
+        return ids.masked_fill(ids.clamp(0, num_rows - 1) != ids, oov_id), None
     bad = ops.logical_or(ops.less(ids, 0), ops.greater_equal(ids, num_rows))
     if mode == "error" and _is_concrete(ids):
         bad_np = ops.convert_to_numpy(bad)
