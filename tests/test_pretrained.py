@@ -294,3 +294,26 @@ def test_vocabulary_with_no_vector_is_a_clear_error(wv):
         ValueError, match=r"None of the 2 vocabulary words has a vector"
     ):
         PretrainedEmbedding.from_vectors(wv, ["zzqx-unseen", "blorptastic"])
+
+
+def test_eager_calls_read_the_current_table(kv, wv):
+    # Eager calls on JAX run as one compiled call; it must read the values
+    # the variables hold at each call, not those of the first call.
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0, schedulable=True)
+    ids = np.array([[2, 3, 42, 0]])
+    first = ops.convert_to_numpy(layer(ids))
+    np.testing.assert_array_equal(first[0, :2], kv.vectors[:2])
+    mask = layer.table.frozen_mask()
+    new = np.random.default_rng(1).normal(size=layer.embeddings.shape)
+    layer.table.set_table(new.astype("float32"), mask)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(layer(ids)), new[[2, 3, 42, 0]][None].astype("float32")
+    )
+    # Changing the factor does not move the table; a learned change then
+    # shows at that factor.
+    layer.table.set_factor(0.5)
+    expected = new[[2, 3, 42, 0]][None].astype("float32")
+    np.testing.assert_array_equal(ops.convert_to_numpy(layer(ids)), expected)
+    layer.table.frozen_delta.assign(np.ones(layer.table.frozen_delta.shape, "float32"))
+    shifted = ops.convert_to_numpy(layer(ids))[0]
+    np.testing.assert_allclose(shifted[:2], expected[0, :2] + 0.5, rtol=1e-6)

@@ -9,6 +9,7 @@ from keras_embedx.layers._table import (
     EmbeddingTable,
     check_choice,
     check_positive_int,
+    compiled_when_eager,
     remap_out_of_range,
 )
 
@@ -363,6 +364,11 @@ class CharEmbedding(keras.layers.Layer):
 
     # ---------------------------------------------------------------- call
     def call(self, inputs):
+        if self.out_of_range == "error":
+            return self._encode_words(inputs)
+        return compiled_when_eager(self, self._encode_words, inputs)
+
+    def _encode_words(self, inputs):
         ids, bad = remap_out_of_range(
             inputs, self.num_chars, oov_id=OOV_ID, mode=self.out_of_range
         )

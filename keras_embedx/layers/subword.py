@@ -25,6 +25,8 @@ from keras_embedx.layers._table import (
     EmbeddingTable,
     check_choice,
     check_positive_int,
+    compiled_when_eager,
+    remap_out_of_range,
 )
 
 UNITS = ("ngrams", "tokenizer")
@@ -381,12 +383,13 @@ class SubwordEmbedding(keras.layers.Layer):
 
     # ---------------------------------------------------------------- call
     def call(self, inputs):
-        ids = inputs
+        return compiled_when_eager(self, self._embed, inputs)
+
+    def _embed(self, inputs):
+        # Ids outside the table go to the OOV row, which never contributes.
+        ids, _ = remap_out_of_range(inputs, self.num_rows, oov_id=OOV_ID)
         if ops.dtype(ids) != "int32":
             ids = ops.cast(ids, "int32")
-        # Ids outside the table go to the OOV row, which never contributes.
-        bad = ops.logical_or(ops.less(ids, 0), ops.greater_equal(ids, self.num_rows))
-        ids = ops.where(bad, ops.full_like(ids, OOV_ID), ids)
         if self.units == "tokenizer" and self.pooling is None:
             used = ops.greater_equal(ids, NUM_RESERVED)
             out = self.table.lookup(ids) * ops.expand_dims(
