@@ -134,7 +134,7 @@ def compiled_when_eager(layer, fn, *args):
     return cache[1]([v.value for v in variables], *args)
 
 
-def _torch_eager():
+def torch_eager():
     """True on PyTorch outside `torch.compile` (where shapes must be static)."""
     if keras.config.backend() != "torch":
         return False
@@ -166,7 +166,7 @@ def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
         `(ids, bad)`: int ids within range, and None or the bool mask.
     """
     ids = to_int_ids(ids)
-    if mode == "oov" and _torch_eager():
+    if mode == "oov" and torch_eager():
         # Eager PyTorch pays Keras' per-op dispatch for each of the four ops
         # below (about as much as the gather itself); this is two kernels.
         ids = ops.convert_to_tensor(ids)
@@ -397,7 +397,7 @@ class EmbeddingTable(keras.layers.Layer):
             out = self._frozen_rows(ids)
         else:
             slots = take_rows(self.row_index, ids)
-            if _torch_eager():
+            if torch_eager():
                 return ops.cast(self._mixed_torch(slots), self.compute_dtype)
             is_frozen = ops.less(slots, self.num_frozen)
             frozen = self._frozen_rows(ops.minimum(slots, self.num_frozen - 1))

@@ -27,6 +27,7 @@ from keras_embedx.layers._table import (
     check_positive_int,
     compiled_when_eager,
     remap_out_of_range,
+    torch_eager,
 )
 
 UNITS = ("ngrams", "tokenizer")
@@ -95,7 +96,9 @@ class SubwordEmbedding(keras.layers.Layer):
     row, for a word not in the vocabulary; the OOV row never contributes)
     then its n-gram rows, padded with 0. A padding word (all zeros) is
     masked and gives zeros. The mean is a running sum over the n-gram
-    columns, so `[batch, words, ngrams, output_dim]` is never materialised.
+    columns, so `[batch, words, ngrams, output_dim]` is not materialised
+    (on eager PyTorch it is, briefly: there each separate gather would give
+    the table a dense gradient of its own in the backward pass).
 
     **Tokenizer units** (`from_tokenizer(tokenizer)`). The table holds one
     row per tokenizer id (row = id + 2). `encode` runs the keras-hub
@@ -415,11 +418,20 @@ class SubwordEmbedding(keras.layers.Layer):
         else:
             # fastText's order: add the rows one after another in float32,
             # then multiply by float32(1 / n) (Vector::mul(1.0 / n)).
-            out = None
-            for j in range(width):
-                rows = self.table.lookup(ids[..., j]) * ops.expand_dims(
-                    used[..., j], -1
+            if torch_eager():
+                # PyTorch gives every gather a dense gradient as large as the
+                # table, so one gather per column would cost `width` of them
+                # in the backward pass: gather the bag at once (freed after
+                # the sum) and add its columns in the same order.
+                bag = self.table.lookup(ids) * ops.expand_dims(used, -1)
+                columns = (bag[..., j, :] for j in range(width))
+            else:
+                columns = (
+                    self.table.lookup(ids[..., j]) * ops.expand_dims(used[..., j], -1)
+                    for j in range(width)
                 )
+            out = None
+            for rows in columns:
                 out = rows if out is None else out + rows
             if self.pooling == "mean" or self.units == "ngrams":
                 inverse = np.zeros(width + 1, np.float32)
