@@ -294,77 +294,55 @@ class EmbeddingTable(keras.layers.Layer):
         d = self.output_dim
         n_frozen = self._padded(self.num_frozen)
         if self.num_frozen:
-            frozen_init = "zeros"
-            self.frozen_table = self.add_weight(
-                name="frozen_table",
-                shape=(n_frozen, d),
-                dtype=self.storage_dtype,
-                initializer=frozen_init,
-                trainable=False,
-                autocast=False,
+            self.frozen_table = self._weight(
+                "frozen_table", (n_frozen, d), dtype=self.storage_dtype
             )
             if self.storage_dtype == "int8":
-                self.frozen_scale = self.add_weight(
-                    name="frozen_scale",
-                    shape=(n_frozen, 1),
-                    dtype="float32",
-                    initializer="ones",
-                    trainable=False,
-                    autocast=False,
+                self.frozen_scale = self._weight(
+                    "frozen_scale", (n_frozen, 1), initializer="ones"
                 )
-            self.unfreeze_factor = self.add_weight(
-                name="unfreeze_factor",
-                shape=(),
-                dtype="float32",
-                initializer="zeros",
-                trainable=False,
-                autocast=False,
-            )
+            self.unfreeze_factor = self._weight("unfreeze_factor", ())
             if self.schedulable:
                 # Rows stored as float32 absorb what they learned directly;
                 # low-precision rows keep it in a float32 offset instead.
                 self._has_offset = self.storage_dtype != "float32"
-                self.frozen_delta = self.add_weight(
-                    name="frozen_delta",
-                    shape=(n_frozen, d),
-                    dtype="float32",
-                    initializer="zeros",
-                    trainable=True,
-                    autocast=False,
+                self.frozen_delta = self._weight(
+                    "frozen_delta", (n_frozen, d), trainable=True
                 )
                 if self._has_offset:
-                    self.frozen_offset = self.add_weight(
-                        name="frozen_offset",
-                        shape=(n_frozen, d),
-                        dtype="float32",
-                        initializer="zeros",
-                        trainable=False,
-                        autocast=False,
-                    )
+                    self.frozen_offset = self._weight("frozen_offset", (n_frozen, d))
         if self.num_trainable:
-            self.trainable_table = self.add_weight(
-                name="trainable_table",
-                shape=(self._padded(self.num_trainable), d),
-                dtype="float32",
+            self.trainable_table = self._weight(
+                "trainable_table",
+                (self._padded(self.num_trainable), d),
                 initializer=self.embeddings_initializer,
                 regularizer=self.embeddings_regularizer,
                 trainable=True,
-                autocast=False,
             )
         if self.is_mixed:
-            self.row_index = self.add_weight(
-                name="row_index",
-                shape=(self._padded(self.num_rows),),
-                dtype="int32",
-                initializer=keras.initializers.Constant(0),
-                trainable=False,
-                autocast=False,
+            self.row_index = self._weight(
+                "row_index", (self._padded(self.num_rows),), dtype="int32"
             )
             # Default layout: the first `num_frozen` rows frozen.
             self.row_index.assign(
                 self._pad_rows(np.arange(self.num_rows, dtype="int32"))
             )
         self.built = True
+
+    def _weight(
+        self, name, shape, dtype="float32", initializer="zeros", trainable=False, **kw
+    ):
+        # Never autocast: the table casts its output itself, and owners call
+        # `lookup` from inside their own autocast scope.
+        return self.add_weight(
+            name=name,
+            shape=shape,
+            dtype=dtype,
+            initializer=initializer,
+            trainable=trainable,
+            autocast=False,
+            **kw,
+        )
 
     # ------------------------------------------------------------------ lookup
     def _frozen_rows(self, slots):
@@ -411,7 +389,7 @@ class EmbeddingTable(keras.layers.Layer):
         # Eager PyTorch runs every op on its own, and a full-size `where`
         # costs more than the gather (benchmarks/lookup.py): gather the
         # frozen rows for every position, then overwrite only the positions
-        # of trainable rows (a differentiable `index_put`).
+        # of trainable rows (a differentiable `index_put_`).
         import torch  # backend fast path, imported only on PyTorch
 
         out = self._frozen_rows(ops.minimum(slots, self.num_frozen - 1))
@@ -501,9 +479,9 @@ class EmbeddingTable(keras.layers.Layer):
             frozen = ops.convert_to_numpy(ops.cast(self.frozen_table, "float32"))[:k]
             if self.storage_dtype == "int8":
                 frozen = frozen * ops.convert_to_numpy(self.frozen_scale)[:k]
-            if self.schedulable and self._has_offset:
-                frozen = frozen + ops.convert_to_numpy(self.frozen_offset)[:k]
             if self.schedulable:
+                if self._has_offset:
+                    frozen = frozen + ops.convert_to_numpy(self.frozen_offset)[:k]
                 frozen = (
                     frozen
                     + np.float32(self.factor)
