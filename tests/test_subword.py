@@ -16,6 +16,7 @@ from keras_embedx.callbacks.unfreeze import find_table_layers
 from keras_embedx.layers.subword import SubwordEmbedding, fill_missing_rows
 from keras_embedx.vectors.fasttext_bin import FastTextFormatError
 from tests._crossbackend import other_backend, run_in_backend
+from tests.conftest import BACKEND
 
 if "/tmp/ftlib" not in sys.path and pathlib.Path("/tmp/ftlib").is_dir():
     sys.path.append("/tmp/ftlib")
@@ -558,3 +559,42 @@ def test_fill_missing_rows_needs_the_same_width(lee_plural_split):
     narrow = SubwordEmbedding(num_buckets=100, output_dim=4)
     with pytest.raises(ValueError, match="4 dims but the table has 10"):
         fill_missing_rows(pre, narrow)
+
+
+def test_keras_nlp_tokenizer_is_accepted():
+    keras_nlp = pytest.importorskip("keras_nlp")
+    tok = keras_nlp.tokenizers.WordPieceTokenizer(
+        vocabulary=["[PAD]", "[UNK]", "the", "qu", "##ick", "fox", "##es"],
+        lowercase=True,
+    )
+    layer = SubwordEmbedding.from_tokenizer(tok, output_dim=4, pooling="first")
+    x = layer.encode([["quick", "the"]])
+    # Row = tokenizer id + 2: "qu" is id 3, "the" id 2.
+    np.testing.assert_array_equal(x[0, :, 0], [3 + 2, 2 + 2])
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer(x))[0],
+        layer.embeddings[[3 + 2, 2 + 2]],
+    )
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="runs without TensorFlow")
+def test_tokenizer_units_without_tensorflow():
+    # TensorFlow made unimportable: encode (keras-hub's Python path) and the
+    # layer still work on this backend.
+    out = run_in_backend(
+        BACKEND,
+        """
+        import sys
+        sys.modules["tensorflow"] = None
+        import keras, keras_hub, numpy as np
+        from keras_embedx.layers import SubwordEmbedding
+        tok = keras_hub.tokenizers.WordPieceTokenizer(
+            vocabulary=["[PAD]", "[UNK]", "the", "qu", "##ick", "fox", "##es"],
+            lowercase=True,
+        )
+        layer = SubwordEmbedding.from_tokenizer(tok, output_dim=4)
+        x = layer.encode([["quick", "foxes", "the"]])
+        print(x[0].tolist(), keras.ops.convert_to_numpy(layer(x)).shape)
+        """,
+    )
+    assert "[[5, 6], [7, 8], [4, 0]] (1, 3, 4)" in out
