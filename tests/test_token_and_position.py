@@ -302,6 +302,29 @@ def test_char_embedding_token_part():
     assert config["config"]["token_embedding"]["class_name"] == "CharEmbedding"
 
 
+def test_subword_embedding_token_part(tmp_path):
+    from keras_embedx.layers import SubwordEmbedding
+
+    sub = SubwordEmbedding(num_buckets=50, output_dim=D, minn=2, maxn=3)
+    layer = TokenAndPosition(None, S, None, token_embedding=sub)
+    ids = sub.encode([["a", "fine", "film"], ["dull"]], max_ngrams=6)
+    out = np_(layer(ids))  # one vector per word, then its position
+    positions = np_(layer.position_embedding.dense_table())[:3]
+    np.testing.assert_allclose(out - positions, np_(sub(ids)), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(
+        np_(layer.compute_mask(ids)), [[True, True, True], [True, False, False]]
+    )
+    assert [name for name, _, _ in layer.embedding_tables()] == [
+        "token_embedding/subwords"
+    ]
+    model = keras.Sequential([keras.Input(ids.shape[1:], dtype="int32"), layer])
+    path = str(tmp_path / "sub.keras")
+    model.save(path)
+    np.testing.assert_array_equal(
+        np_(keras.models.load_model(path)(ids)), np_(model(ids))
+    )
+
+
 def test_frozen_table_stays_fixed_until_thawed():
     layer = TokenAndPosition(V, S, D, freeze="all", schedulable=True)
     model = keras.Sequential(
