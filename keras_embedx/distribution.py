@@ -7,7 +7,7 @@ every keras_embedx layer) keeps its rows in a few variables:
 |-------------------|------------------------|--------------------------|
 | `frozen_table`    | `[frozen rows, dim]`   | `("model", None)`        |
 | `frozen_scale`    | `[frozen rows, 1]`     | `("model", None)`        |
-| `frozen_delta`    | `[frozen rows, dim]`   | `("model", None)`        |
+| `frozen_live`     | `[frozen rows, dim]`   | `("model", None)`        |
 | `frozen_offset`   | `[frozen rows, dim]`   | `("model", None)`        |
 | `trainable_table` | `[trainable rows, dim]`| `("model", None)`        |
 | `row_index`       | `[rows]`               | `("model",)`             |
@@ -36,7 +36,7 @@ from keras_embedx._walk import iter_layers
 ROW_VARIABLES = (
     "frozen_table",
     "frozen_scale",
-    "frozen_delta",
+    "frozen_live",
     "frozen_offset",
     "trainable_table",
 )

@@ -27,7 +27,7 @@ VEC = "pang_lee_polarity_fasttext.vec"
 ROW_VARIABLES = (
     "frozen_table",
     "frozen_scale",
-    "frozen_delta",
+    "frozen_live",
     "frozen_offset",
     "trainable_table",
 )
@@ -185,7 +185,7 @@ def build():
               for layer in (a, b, c)]
     out = keras.layers.Dense(1, name="head")(keras.layers.Concatenate()(pooled))
     model = keras.Model(ids, out)
-    a.table.set_factor(0.5)  # frozen rows learn at half rate (frozen_delta)
+    a.table.set_factor(0.5)  # frozen rows learn at half rate (frozen_live)
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
     return model
 
@@ -294,7 +294,7 @@ def test_sharded_on_eight_jax_devices(kv, tmp_path):
     for path, (shape, shard, spec) in shards["mesh8"].items():
         name = path.rsplit("/", 1)[-1]
         for suffix in ("_momentum", "_velocity"):
-            if name.endswith(suffix):  # adam/a_table_frozen_delta_momentum
+            if name.endswith(suffix):  # adam/a_table_frozen_live_momentum
                 name = name[: -len(suffix)].split("_table_")[-1]
         layer = path.split("/")[0] if "/table/" in path else path.split("_")[0]
         if name in ROW_VARIABLES or name == "row_index":

@@ -318,11 +318,10 @@ def test_save_midway_and_resume(wv, tmp_path):
 def test_saved_factor_loads_on_another_backend(wv, tmp_path):
     model, emb, vocab = build(wv, counter=False)
     table = emb.table
-    shape = tuple(table.frozen_delta.shape)
-    table.frozen_delta.assign(np.full(shape, 0.25, "float32"))
-    table.set_factor(1.0)  # the values stay; the offset absorbs the change
-    table.frozen_delta.assign(np.full(shape, 0.5, "float32"))
-    table.set_factor(0.5)
+    table.set_factor(1.0)
+    shape = tuple(table.frozen_live.shape)
+    table.frozen_live.assign(np.full(shape, 0.25, "float32"))  # as if learned
+    table.set_factor(0.5)  # the values stay; the live rows are rescaled
     path = str(tmp_path / "m.keras")
     model.save(path)
     np.save(path + ".npy", emb.embeddings)

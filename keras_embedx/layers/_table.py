@@ -15,25 +15,27 @@ rows are touched, never the whole matrix.
 
 With `schedulable=True` the frozen rows also learn, at a rate set by the
 non-trainable scalar `unfreeze_factor` (f, 0 by default), which
-`UnfreezeSchedule` moves during `fit` without recompiling. A frozen row reads
+`UnfreezeSchedule` moves during `fit` without recompiling. While f == 0 a
+frozen row reads `frozen_table`, and nothing reaches it. While f > 0 it
+reads
 
-    frozen_table + f * frozen_delta
+    f * frozen_live
 
-where `frozen_delta` is a trainable float32 variable (zeros) that receives
-the row's full gradient whenever f > 0 and none when f == 0. The optimizer
-therefore computes the same update for `frozen_delta` as for a fully
-trainable row, and the row moves by f times that update: f is a per-row
-learning-rate multiplier for every optimizer, Adam and RMSprop included
-(scaling the gradient instead would not slow them down, because they divide
-it by its own running magnitude), and it scales momentum and decoupled
-weight decay alike. While f == 0 the row is `frozen_table + 0` whatever the
-optimizer does to the delta, so the frozen rows stay bit-identical.
-`set_factor` moves the change learned so far into `frozen_table`
-(`frozen_table += (f_old - f_new) * delta`), so the table does not jump
-when the factor changes. Rows stored in low precision keep that change in
-a non-trainable float32 `frozen_offset` instead (read as
-`frozen_table + frozen_offset + f * frozen_delta`), so it is not rounded
-away.
+where `frozen_live` is a trainable float32 variable holding the row's value
+divided by f, and the row's full gradient reaches `frozen_live` unscaled.
+The optimizer therefore computes the same update for `frozen_live` as for a
+fully trainable row, and the row moves by f times that update: f is a
+per-row learning-rate multiplier for every optimizer, Adam and RMSprop
+included (scaling the gradient instead would not slow them down, because
+they divide it by its own running magnitude). Decoupled weight decay, which
+shrinks a variable in proportion to itself, shrinks the row at the full
+rate. Either way a lookup gathers from one variable, as a plain trainable
+table does. `set_factor` rescales `frozen_live` (`live *= f_old / f_new`)
+so the table does not jump when the factor changes, and when the factor
+returns to 0 it stores what the rows learned back into `frozen_table`.
+Rows stored in low precision keep that change in a non-trainable float32
+`frozen_offset` instead (read as `frozen_table + frozen_offset` while
+f == 0), so it is not rounded away.
 """
 
 import keras
@@ -186,21 +188,6 @@ def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
     return ids, (bad if mode == "error" else None)
 
 
-def scaled_update(x, factor):
-    """Forward value `factor * x`; gradient of `x` unscaled where `factor > 0`.
-
-    The gradient reaching `x` is the full gradient while `factor > 0` and
-    zero while `factor == 0`, so an optimizer updates `x` exactly as it
-    would a fully trainable value, and the output moves by `factor` times
-    that update (a learning-rate multiplier that holds for Adam too).
-    """
-    factor = ops.cast(factor, x.dtype)
-    on = ops.cast(ops.greater(factor, 0), x.dtype)
-    # Value: on*x + (factor - on)*x = factor*x. Gradient: on (the second
-    # term is constant to autodiff). Two products and one sum per element.
-    return on * x + ops.stop_gradient((factor - on) * x)
-
-
 @keras.saving.register_keras_serializable(package="keras_embedx")
 class EmbeddingTable(keras.layers.Layer):
     """A table with frozen and trainable rows, used by every keras_embedx layer.
@@ -217,10 +204,12 @@ class EmbeddingTable(keras.layers.Layer):
         output_dim: int, width of each row.
         num_frozen: int, how many rows are frozen (which ones is stored in the
             `row_index` weight and set by `set_table`). Defaults to 0.
-        schedulable: bool, give frozen rows a trainable delta (and a
-            non-trainable offset) so their learning rate can be scheduled.
-            Costs two float32 copies of the frozen rows plus the optimizer's
-            slots for one. Defaults to `False`.
+        schedulable: bool, give frozen rows a trainable float32 copy so
+            their learning rate can be scheduled (and, for low-precision
+            storage, a float32 offset that keeps what they learned). Costs
+            one float32 copy of the frozen rows (two with low-precision
+            storage) plus the optimizer's slots for one. Defaults to
+            `False`.
         storage_dtype: dtype of the frozen rows: `"float32"`, `"float16"`,
             `"bfloat16"` or `"int8"` (per-row scale). Defaults to `"float32"`.
         embeddings_initializer: initializer of the trainable rows.
@@ -306,8 +295,8 @@ class EmbeddingTable(keras.layers.Layer):
                 # Rows stored as float32 absorb what they learned directly;
                 # low-precision rows keep it in a float32 offset instead.
                 self._has_offset = self.storage_dtype != "float32"
-                self.frozen_delta = self._weight(
-                    "frozen_delta", (n_frozen, d), trainable=True
+                self.frozen_live = self._weight(
+                    "frozen_live", (n_frozen, d), trainable=True
                 )
                 if self._has_offset:
                     self.frozen_offset = self._weight("frozen_offset", (n_frozen, d))
@@ -346,16 +335,29 @@ class EmbeddingTable(keras.layers.Layer):
 
     # ------------------------------------------------------------------ lookup
     def _frozen_rows(self, slots):
+        if not self.schedulable:
+            return self._stored_rows(slots)
+        factor = self.unfreeze_factor
+
+        def learning():
+            live = take_rows(self.frozen_live, slots)
+            # Value exactly `factor * live`; gradient reaches `live` unscaled.
+            return ops.stop_gradient(factor * live) + (live - ops.stop_gradient(live))
+
+        # One gather either way: the stored rows while the factor is 0 (no
+        # gradient can reach them), the live rows while it is above 0.
+        return ops.cond(
+            ops.greater(factor, 0), learning, lambda: self._stored_rows(slots)
+        )
+
+    def _stored_rows(self, slots):
         rows = take_rows(self.frozen_table, slots)
         if self.storage_dtype != "float32":
             rows = ops.cast(rows, "float32")
         if self.storage_dtype == "int8":
             rows = rows * take_rows(self.frozen_scale, slots)
-        if self.schedulable:
-            if self._has_offset:
-                rows = rows + take_rows(self.frozen_offset, slots)
-            delta = take_rows(self.frozen_delta, slots)
-            rows = rows + scaled_update(delta, self.unfreeze_factor)
+        if self._has_offset:
+            rows = rows + take_rows(self.frozen_offset, slots)
         return rows
 
     def lookup(self, ids):
@@ -435,10 +437,17 @@ class EmbeddingTable(keras.layers.Layer):
         if self.num_frozen:
             self._assign_frozen(matrix[frozen_ids])
             if self.schedulable:
-                zeros = np.zeros(self.frozen_delta.shape, "float32")
-                self.frozen_delta.assign(zeros)
                 if self._has_offset:
-                    self.frozen_offset.assign(zeros)
+                    self.frozen_offset.assign(
+                        np.zeros(self.frozen_offset.shape, "float32")
+                    )
+                factor = self.factor
+                # The stored rows, divided by the factor while it is above 0.
+                self.frozen_live.assign(
+                    self._stored_values() / factor
+                    if factor > 0
+                    else ops.zeros(self.frozen_live.shape, "float32")
+                )
         if self.num_trainable:
             self.trainable_table.assign(self._pad_rows(matrix[train_ids]))
         if self.is_mixed:
@@ -475,18 +484,7 @@ class EmbeddingTable(keras.layers.Layer):
         out = np.empty((self.num_rows, self.output_dim), dtype="float32")
         mask = self.frozen_mask()
         if self.num_frozen:
-            k = self.num_frozen
-            frozen = ops.convert_to_numpy(ops.cast(self.frozen_table, "float32"))[:k]
-            if self.storage_dtype == "int8":
-                frozen = frozen * ops.convert_to_numpy(self.frozen_scale)[:k]
-            if self.schedulable:
-                if self._has_offset:
-                    frozen = frozen + ops.convert_to_numpy(self.frozen_offset)[:k]
-                frozen = (
-                    frozen
-                    + np.float32(self.factor)
-                    * ops.convert_to_numpy(self.frozen_delta)[:k]
-                )
+            frozen = ops.convert_to_numpy(self._frozen_values())[: self.num_frozen]
             out[mask] = self._slot_order(frozen, mask, frozen=True)
         if self.num_trainable:
             train = ops.convert_to_numpy(self.trainable_table)[: self.num_trainable]
@@ -511,10 +509,13 @@ class EmbeddingTable(keras.layers.Layer):
     def set_factor(self, value):
         """Set how fast the frozen rows learn, in [0, 1].
 
-        The change the rows learned under the previous factor is moved into
-        `frozen_offset`, so the table's values do not jump. Call it outside
-        compiled functions (from a callback, between steps); on JAX inside
-        `fit`, sync the trainer state first (`UnfreezeSchedule` does).
+        The table's values do not jump: the rows' values are carried over
+        into `frozen_live` (rescaled for the new factor), and when the
+        factor returns to 0 what the rows learned is stored back into
+        `frozen_table` (or, for low-precision storage, `frozen_offset`).
+        Call it outside compiled functions (from a callback, between
+        steps); on JAX inside `fit`, sync the trainer state first
+        (`UnfreezeSchedule` does).
         """
         value = float(value)
         if not 0.0 <= value <= 1.0:
@@ -533,9 +534,30 @@ class EmbeddingTable(keras.layers.Layer):
         if value == old:
             return
         if self.schedulable:
-            learned = self.frozen_offset if self._has_offset else self.frozen_table
-            learned.assign(learned + (old - value) * self.frozen_delta)
+            values = self._frozen_values()
+            if value > 0:
+                self.frozen_live.assign(values / value)
+            elif self._has_offset:
+                stored = self._stored_values(with_offset=False)
+                self.frozen_offset.assign(values - stored)
+            else:
+                self.frozen_table.assign(values)
         self.unfreeze_factor.assign(value)
+
+    def _stored_values(self, with_offset=True):
+        """Float32 tensor of the stored frozen rows (all padded rows)."""
+        values = ops.cast(self.frozen_table, "float32")
+        if self.storage_dtype == "int8":
+            values = values * self.frozen_scale
+        if with_offset and self._has_offset:
+            values = values + self.frozen_offset
+        return values
+
+    def _frozen_values(self):
+        """Float32 tensor of what the frozen rows read now (all padded rows)."""
+        if self.schedulable and self.factor > 0:
+            return np.float32(self.factor) * ops.convert_to_tensor(self.frozen_live)
+        return self._stored_values()
 
     def get_config(self):
         config = super().get_config()
