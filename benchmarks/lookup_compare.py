@@ -1,13 +1,17 @@
-"""Before/after table for the lookup hot-path changes (issue 8).
+"""Before/after tables for the lookup hot-path changes (issue 8).
 
-`python -m benchmarks.lookup_compare` reads `results/lookup_before_<backend>.json`
-(the lookup benchmark run with `--name lookup_before_<backend>` on the code
-before a change) and `results/lookup_<backend>.json` (after), and writes
-`results/lookup_before_after.md`: for each backend, jit setting and index
-distribution, the forward speed of each keras_embedx subject relative to
-`keras.layers.Embedding` timed in the same process, before and after.
+`python -m benchmarks.lookup_compare [--change NAME]` reads
+`results/<before>_<backend>.json` and `results/<after>_<backend>.json` (the
+lookup benchmark run with `--name <before>_<backend>` on the code before a
+change and `--name <after>_<backend>` after it), and writes
+`results/<out>.md`:
+for each backend, jit setting and index distribution, the forward speed of
+each keras_embedx subject relative to `keras.layers.Embedding` timed in the
+same process, before and after. `CHANGES` names each change's files and
+describes it.
 """
 
+import argparse
 import json
 import os
 
@@ -40,12 +44,49 @@ def _ratios(timings):
     return out
 
 
-def main():
+CHANGES = {
+    "hot-path": {
+        "before": "lookup_before",
+        "after": "lookup",
+        "out": "lookup_before_after",
+        "title": "Lookup hot path: before and after (issue 8)",
+        "about": "The change (commit 44b9c3e): `PretrainedEmbedding` reads its "
+        "table directly instead of through a nested layer call (Keras' per-call "
+        "bookkeeping cost about 0.15 ms); an eager call on JAX runs the whole "
+        "lookup as one compiled call (op-by-op dispatch of the id remapping and "
+        "the mixed-table merge cost more than the gather); PyTorch gathers with "
+        "`torch.nn.functional.embedding` and merges a mixed table with an "
+        "in-place `index_put_` at the trainable positions instead of a "
+        "full-size `where` (`benchmarks.profile_lookup` shows the stages). The "
+        "change before it (commit 825cdc9): JAX gathers with "
+        '`jnp.take(mode="clip")` for ids already in range instead of "fill" '
+        "mode's per-element NaN select.",
+    },
+    "row-order": {
+        "before": "lookup_before_rows",
+        "after": "lookup",
+        "out": "lookup_before_after_rows",
+        "title": "Mixed tables indexed by row id: before and after (issue 2)",
+        "about": "The change: a mixed table's frozen part is indexed by row id "
+        "(a zero entry for each trainable row), so a lookup gathers the frozen "
+        "rows with the ids themselves instead of with the slots it first "
+        "gathers from `row_index`: the two gathers no longer wait for each "
+        "other, and XLA fuses them into one pass. On PyTorch the slot gather "
+        "is plain indexing instead of `keras.ops.take`.",
+    },
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--change", choices=sorted(CHANGES), default="row-order")
+    change_name = parser.parse_args(argv).change
+    change = CHANGES[change_name]
     rows = []
     commands = []
     for backend in ("tensorflow", "jax", "torch"):
-        before = os.path.join(RESULTS_DIR, f"lookup_before_{backend}.json")
-        after = os.path.join(RESULTS_DIR, f"lookup_{backend}.json")
+        before = os.path.join(RESULTS_DIR, f"{change['before']}_{backend}.json")
+        after = os.path.join(RESULTS_DIR, f"{change['after']}_{backend}.json")
         if not (os.path.exists(before) and os.path.exists(after)):
             continue
         pb, tb = _timings(before)
@@ -70,26 +111,18 @@ def main():
                 }
             )
     text = (
-        "## Lookup hot path: before and after (issue 8)\n\n"
+        f"## {change['title']}\n\n"
         "Command: `KERAS_BACKEND=<backend> python -m benchmarks.lookup --quick "
-        "--name lookup_before_<backend>` on the code before the change, "
-        "`KERAS_BACKEND=<backend> python -m benchmarks.lookup --quick` after, then "
-        "`python -m benchmarks.lookup_compare`.  \n"
+        f"--name {change['before']}_<backend>` on the code before the change, "
+        "`KERAS_BACKEND=<backend> python -m benchmarks.lookup` after (the full "
+        f"grid, written to `{change['after']}_<backend>.json`), then "
+        f"`python -m benchmarks.lookup_compare --change {change_name}`.  \n"
         + "  \n".join(commands)
         + "\n\nForward speed relative to `keras.layers.Embedding` in the same "
         "process (> 1: faster than Embedding), and as a fraction of `np.take` on the "
-        "same table and ids, from the fastest call of each subject. The change "
-        "(commit 44b9c3e): `PretrainedEmbedding` reads its table directly instead "
-        "of through a nested layer call (Keras' per-call bookkeeping cost about "
-        "0.15 ms); an eager call on JAX runs the whole lookup as one compiled "
-        "call (op-by-op dispatch of the id remapping and the mixed-table merge "
-        "cost more than the gather); PyTorch gathers with "
-        "`torch.nn.functional.embedding` and merges a mixed table with an "
-        "in-place `index_put_` at the trainable positions instead of a "
-        "full-size `where` (`benchmarks.profile_lookup` shows the stages). The "
-        "change before it (commit 825cdc9): JAX gathers with "
-        '`jnp.take(mode="clip")` for ids already in range instead of "fill" '
-        "mode's per-element NaN select.\n\n"
+        "same table and ids, from the fastest call of each subject. "
+        + change["about"]
+        + "\n\n"
         + markdown_table(
             rows,
             [
@@ -105,7 +138,7 @@ def main():
         )
         + "\n"
     )
-    path = os.path.join(RESULTS_DIR, "lookup_before_after.md")
+    path = os.path.join(RESULTS_DIR, f"{change['out']}.md")
     with open(path, "w") as f:
         f.write(text)
     print(text)

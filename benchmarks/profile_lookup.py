@@ -10,7 +10,8 @@ its own next to `keras.layers.Embedding`'s single gather:
 
 1. remapping out-of-range ids to the OOV row;
 2. the int gather of each id's slot (`row_index`);
-3. the gather from the frozen table (as large as Embedding's gather);
+3. the gather from the frozen table (by row id: as large as Embedding's
+   gather);
 4. the gather from the trainable table;
 5. merging the two: a full-size `where` on TensorFlow and JAX, on PyTorch
    an in-place `index_put_` at the trainable positions only;
@@ -47,35 +48,32 @@ def stages(layer, ids):
     from keras_embedx.layers._table import remap_out_of_range, take_rows
 
     table = layer.table
-    nf = table.num_frozen
     slots = take_rows(table.row_index, ids)
-    frozen = take_rows(table.frozen_table, ops.minimum(slots, nf - 1))
-    train = take_rows(table.trainable_table, ops.maximum(slots - nf, 0))
+    frozen = take_rows(table.frozen_table, ids)
+    train = take_rows(table.trainable_table, ops.maximum(slots, 0))
     out = {
         "1. remap out-of-range ids": lambda i: remap_out_of_range(i, VOCAB, 1)[0],
         "2. slot of each id (int gather)": lambda i: take_rows(table.row_index, i),
-        "3. frozen-table gather": lambda s: take_rows(
-            table.frozen_table, ops.minimum(s, nf - 1)
-        ),
+        "3. frozen-table gather": lambda i: take_rows(table.frozen_table, i),
         "4. trainable-table gather": lambda s: take_rows(
-            table.trainable_table, ops.maximum(s - nf, 0)
+            table.trainable_table, ops.maximum(s, 0)
         ),
     }
-    args = {name: (ids if name.startswith(("1", "2")) else slots) for name in out}
+    args = {name: (slots if name.startswith("4") else ids) for name in out}
     if _harness.backend_name() == "torch":
         import torch
 
         def merge(f, s):
             f = f.clone()
-            positions = torch.nonzero(s >= nf, as_tuple=True)
-            rows = take_rows(table.trainable_table, s[positions] - nf)
+            positions = torch.nonzero(s >= 0, as_tuple=True)
+            rows = take_rows(table.trainable_table, s[positions])
             return f.index_put_(positions, rows)
 
         out["5. merge (index_put_ at trainable positions)"] = merge
         args["5. merge (index_put_ at trainable positions)"] = (frozen, slots)
     else:
         out["5. merge (full-size where)"] = lambda f, t, s: ops.where(
-            ops.expand_dims(ops.less(s, nf), -1), f, t
+            ops.expand_dims(ops.less(s, 0), -1), f, t
         )
         args["5. merge (full-size where)"] = (frozen, train, slots)
     bound = {}

@@ -5,10 +5,10 @@ every keras_embedx layer) keeps its rows in a few variables:
 
 | variable          | shape                  | layout from `layout_map` |
 |-------------------|------------------------|--------------------------|
-| `frozen_table`    | `[frozen rows, dim]`   | `("model", None)`        |
-| `frozen_scale`    | `[frozen rows, 1]`     | `("model", None)`        |
-| `frozen_live`     | `[frozen rows, dim]`   | `("model", None)`        |
-| `frozen_offset`   | `[frozen rows, dim]`   | `("model", None)`        |
+| `frozen_table`    | `[rows, dim]`          | `("model", None)`        |
+| `frozen_scale`    | `[rows, 1]`            | `("model", None)`        |
+| `frozen_live`     | `[rows, dim]`          | `("model", None)`        |
+| `frozen_offset`   | `[rows, dim]`          | `("model", None)`        |
 | `trainable_table` | `[trainable rows, dim]`| `("model", None)`        |
 | `row_index`       | `[rows]`               | `("model",)`             |
 | `unfreeze_factor` | `[]`                   | replicated               |

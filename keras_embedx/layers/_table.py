@@ -3,15 +3,19 @@
 `EmbeddingTable` stores a `[num_rows, output_dim]` table split into two
 parts so that frozen rows cost nothing in the optimizer:
 
-- `frozen_table`: the `num_frozen` rows that do not train, a non-trainable
-  variable (optionally stored as float16, bfloat16 or int8 with a per-row
-  scale);
-- `trainable_table`: the other rows, a trainable float32 variable.
+- `frozen_table`: the rows that do not train, a non-trainable variable
+  (optionally stored as float16, bfloat16 or int8 with a per-row scale),
+  indexed by row id like the table itself; a trainable row's entry is zero
+  and never read;
+- `trainable_table`: the `num_trainable` rows that train, a trainable
+  float32 variable.
 
-`row_index` (int32, non-trainable) maps each table row to its slot: slots
-below `num_frozen` are frozen rows, the rest trainable rows. A lookup
-gathers ids from both parts and selects per position, so only the gathered
-rows are touched, never the whole matrix.
+When a table has both, `row_index` (int32, non-trainable) gives each row's
+slot in `trainable_table`, or -1 for a frozen row. A lookup gathers the ids'
+rows from `frozen_table` and their slots from `row_index`, and takes the
+rows of trainable slots from `trainable_table`, so only the gathered rows
+are touched, never the whole matrix. Both gathers use the ids themselves,
+so neither waits for the other.
 
 With `schedulable=True` the frozen rows also learn, at a rate set by the
 non-trainable scalar `unfreeze_factor` (f, 0 by default), which
@@ -37,6 +41,8 @@ Rows stored in low precision keep that change in a non-trainable float32
 `frozen_offset` instead (read as `frozen_table + frozen_offset` while
 f == 0), so it is not rounded away.
 """
+
+import functools
 
 import keras
 import numpy as np
@@ -87,20 +93,21 @@ def take_rows(table, ids):
     for ids that are in range by construction, "clip" mode (XLA's native
     gather clamping) gives the same rows without that select. On PyTorch,
     `ops.take` also rewrites negative ids and reshapes around
-    `index_select`; `torch.nn.functional.embedding` is one kernel
-    (benchmarks/lookup.py measures both).
+    `index_select`; `torch.nn.functional.embedding` (or plain indexing for
+    other tables) is one kernel (benchmarks/lookup.py measures both).
     """
     backend = keras.config.backend()
     if backend == "jax":
         import jax.numpy as jnp  # backend fast path, imported only on JAX
 
         return jnp.take(ops.convert_to_tensor(table), ids, axis=0, mode="clip")
-    if backend == "torch" and len(table.shape) == 2:
+    if backend == "torch":
         import torch  # backend fast path, imported only on PyTorch
 
-        table = ops.convert_to_tensor(table)
-        if table.is_floating_point():
-            return torch.nn.functional.embedding(ops.convert_to_tensor(ids), table)
+        table, ids = ops.convert_to_tensor(table), ops.convert_to_tensor(ids)
+        if len(table.shape) == 2 and table.is_floating_point():
+            return torch.nn.functional.embedding(ids, table)
+        return table[ids]
     return ops.take(table, ids, axis=0)
 
 
@@ -186,6 +193,39 @@ def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
         return ids, None
     ids = ops.where(bad, oov_id, ids)
     return ids, (bad if mode == "error" else None)
+
+
+def scaled_rows(rows, factor):
+    """Value exactly `factor * rows`; the gradient reaches `rows` unscaled.
+
+    The optimizer then updates the variable behind `rows` as it would a
+    fully trainable one, and the value moves by `factor` times that update.
+    """
+    if torch_eager():
+        # Eager PyTorch dispatches each op on its own: one kernel forward
+        # and none backward instead of four.
+        return _torch_scaled().apply(rows, ops.convert_to_tensor(factor))
+    return ops.stop_gradient(factor * rows) + (rows - ops.stop_gradient(rows))
+
+
+@functools.cache
+def _torch_scaled():
+    import torch  # backend fast path, imported only on PyTorch
+
+    class Scaled(torch.autograd.Function):
+        @staticmethod
+        def forward(rows, factor):
+            return rows * factor
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            pass
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, None
+
+    return Scaled
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
@@ -281,7 +321,9 @@ class EmbeddingTable(keras.layers.Layer):
         # shards), zero rows are appended up to a multiple of the shards.
         self._shards = row_shards(self)
         d = self.output_dim
-        n_frozen = self._padded(self.num_frozen)
+        # Frozen rows are indexed by row id (a table with trainable rows too
+        # keeps a zero entry for each of them).
+        n_frozen = self._padded(self.num_rows)
         if self.num_frozen:
             self.frozen_table = self._weight(
                 "frozen_table", (n_frozen, d), dtype=self.storage_dtype
@@ -314,7 +356,7 @@ class EmbeddingTable(keras.layers.Layer):
             )
             # Default layout: the first `num_frozen` rows frozen.
             self.row_index.assign(
-                self._pad_rows(np.arange(self.num_rows, dtype="int32"))
+                self._pad_rows(self._slots(np.arange(self.num_rows) >= self.num_frozen))
             )
         self.built = True
 
@@ -334,30 +376,30 @@ class EmbeddingTable(keras.layers.Layer):
         )
 
     # ------------------------------------------------------------------ lookup
-    def _frozen_rows(self, slots):
+    def _frozen_rows(self, ids):
         if not self.schedulable:
-            return self._stored_rows(slots)
+            return self._stored_rows(ids)
         factor = self.unfreeze_factor
 
         def learning():
-            live = take_rows(self.frozen_live, slots)
-            # Value exactly `factor * live`; gradient reaches `live` unscaled.
-            return ops.stop_gradient(factor * live) + (live - ops.stop_gradient(live))
+            return scaled_rows(take_rows(self.frozen_live, ids), factor)
 
         # One gather either way: the stored rows while the factor is 0 (no
         # gradient can reach them), the live rows while it is above 0.
+        if torch_eager():
+            return learning() if self.factor > 0 else self._stored_rows(ids)
         return ops.cond(
-            ops.greater(factor, 0), learning, lambda: self._stored_rows(slots)
+            ops.greater(factor, 0), learning, lambda: self._stored_rows(ids)
         )
 
-    def _stored_rows(self, slots):
-        rows = take_rows(self.frozen_table, slots)
+    def _stored_rows(self, ids):
+        rows = take_rows(self.frozen_table, ids)
         if self.storage_dtype != "float32":
             rows = ops.cast(rows, "float32")
         if self.storage_dtype == "int8":
-            rows = rows * take_rows(self.frozen_scale, slots)
+            rows = rows * take_rows(self.frozen_scale, ids)
         if self._has_offset:
-            rows = rows + take_rows(self.frozen_offset, slots)
+            rows = rows + take_rows(self.frozen_offset, ids)
         return rows
 
     def lookup(self, ids):
@@ -375,28 +417,27 @@ class EmbeddingTable(keras.layers.Layer):
             out = take_rows(self.trainable_table, ids)
         elif not self.num_trainable:
             out = self._frozen_rows(ids)
+        elif torch_eager():
+            out = self._mixed_torch(ids)
         else:
             slots = take_rows(self.row_index, ids)
-            if torch_eager():
-                return ops.cast(self._mixed_torch(slots), self.compute_dtype)
-            is_frozen = ops.less(slots, self.num_frozen)
-            frozen = self._frozen_rows(ops.minimum(slots, self.num_frozen - 1))
-            train = take_rows(
-                self.trainable_table, ops.maximum(slots - self.num_frozen, 0)
-            )
-            out = ops.where(ops.expand_dims(is_frozen, -1), frozen, train)
+            train = take_rows(self.trainable_table, ops.maximum(slots, 0))
+            is_frozen = ops.expand_dims(ops.less(slots, 0), -1)
+            out = ops.where(is_frozen, self._frozen_rows(ids), train)
         return ops.cast(out, self.compute_dtype)
 
-    def _mixed_torch(self, slots):
+    def _mixed_torch(self, ids):
         # Eager PyTorch runs every op on its own, and a full-size `where`
         # costs more than the gather (benchmarks/lookup.py): gather the
         # frozen rows for every position, then overwrite only the positions
         # of trainable rows (a differentiable `index_put_`).
         import torch  # backend fast path, imported only on PyTorch
 
-        out = self._frozen_rows(ops.minimum(slots, self.num_frozen - 1))
-        positions = torch.nonzero(slots >= self.num_frozen, as_tuple=True)
-        rows = take_rows(self.trainable_table, slots[positions] - self.num_frozen)
+        ids = ops.convert_to_tensor(ids)
+        slots = take_rows(self.row_index, ids)
+        out = self._frozen_rows(ids)
+        positions = torch.nonzero(slots >= 0, as_tuple=True)
+        rows = take_rows(self.trainable_table, slots[positions])
         # In place: `out` is a fresh tensor that no backward pass saved.
         return out.index_put_(positions, rows)
 
@@ -432,10 +473,8 @@ class EmbeddingTable(keras.layers.Layer):
             )
         if not self.built:
             self.build()
-        frozen_ids = np.flatnonzero(frozen_mask)
-        train_ids = np.flatnonzero(~frozen_mask)
         if self.num_frozen:
-            self._assign_frozen(matrix[frozen_ids])
+            self._assign_frozen(np.where(frozen_mask[:, None], matrix, 0))
             if self.schedulable:
                 if self._has_offset:
                     self.frozen_offset.assign(
@@ -449,14 +488,16 @@ class EmbeddingTable(keras.layers.Layer):
                     else ops.zeros(self.frozen_live.shape, "float32")
                 )
         if self.num_trainable:
-            self.trainable_table.assign(self._pad_rows(matrix[train_ids]))
+            self.trainable_table.assign(self._pad_rows(matrix[~frozen_mask]))
         if self.is_mixed:
-            slots = np.empty(self.num_rows, dtype="int32")
-            slots[frozen_ids] = np.arange(self.num_frozen, dtype="int32")
-            slots[train_ids] = self.num_frozen + np.arange(
-                self.num_trainable, dtype="int32"
-            )
-            self.row_index.assign(self._pad_rows(slots))
+            self.row_index.assign(self._pad_rows(self._slots(~frozen_mask)))
+
+    @staticmethod
+    def _slots(trainable_mask):
+        """`row_index` values: each trainable row's slot, -1 for frozen rows."""
+        slots = np.full(len(trainable_mask), -1, dtype="int32")
+        slots[trainable_mask] = np.arange(int(trainable_mask.sum()), dtype="int32")
+        return slots
 
     def _assign_frozen(self, rows):
         if self.storage_dtype == "int8":
@@ -475,28 +516,27 @@ class EmbeddingTable(keras.layers.Layer):
             return np.zeros(self.num_rows, dtype=bool)
         if not self.num_trainable:
             return np.ones(self.num_rows, dtype=bool)
-        return ops.convert_to_numpy(self.row_index)[: self.num_rows] < self.num_frozen
+        return self._row_slots() < 0
+
+    def _row_slots(self):
+        return ops.convert_to_numpy(self.row_index)[: self.num_rows]
 
     def full_table(self):
         """The effective table as a float32 NumPy array `[num_rows, output_dim]`."""
         if not self.built:
             self.build()
-        out = np.empty((self.num_rows, self.output_dim), dtype="float32")
-        mask = self.frozen_mask()
         if self.num_frozen:
-            frozen = ops.convert_to_numpy(self._frozen_values())[: self.num_frozen]
-            out[mask] = self._slot_order(frozen, mask, frozen=True)
+            out = ops.convert_to_numpy(self._frozen_values())[: self.num_rows]
+        else:
+            out = np.empty((self.num_rows, self.output_dim), dtype="float32")
         if self.num_trainable:
             train = ops.convert_to_numpy(self.trainable_table)[: self.num_trainable]
-            out[~mask] = self._slot_order(train, mask, frozen=False)
+            if self.is_mixed:
+                slots = self._row_slots()
+                out[slots >= 0] = train[slots[slots >= 0]]
+            else:
+                out[:] = train
         return out
-
-    def _slot_order(self, rows, mask, frozen):
-        if not self.is_mixed:
-            return rows
-        slots = ops.convert_to_numpy(self.row_index)[: self.num_rows]
-        picked = slots[mask] if frozen else slots[~mask] - self.num_frozen
-        return rows[picked]
 
     # ------------------------------------------------------------- schedule
     @property
@@ -592,21 +632,11 @@ class EmbeddingTable(keras.layers.Layer):
         """
         if not self.built:
             self.build()
-        parts = []
         if self.num_frozen:
-            parts.append(self._frozen_rows(ops.arange(self.num_frozen, dtype="int32")))
-        if self.num_trainable:
-            train = self.trainable_table
-            if self._shards > 1:
-                train = train[: self.num_trainable]
-            parts.append(train)
-        if len(parts) == 1:
-            table = parts[0]
-        else:
-            index = self.row_index
-            if self._shards > 1:
-                index = index[: self.num_rows]
-            table = ops.take(ops.concatenate(parts, axis=0), index, axis=0)
+            return self.call(ops.arange(self.num_rows, dtype="int32"))
+        table = self.trainable_table
+        if self._shards > 1:
+            table = table[: self.num_trainable]
         return ops.cast(table, self.compute_dtype)
 
     # ------------------------------------------------- distribution padding
@@ -630,7 +660,7 @@ class EmbeddingTable(keras.layers.Layer):
         if variable.name == "row_index":
             return self.num_rows
         if variable.name.startswith("frozen_"):
-            return self.num_frozen
+            return self.num_rows
         return None
 
     def save_own_variables(self, store):
