@@ -28,7 +28,14 @@ IMG_DIR = os.path.join(os.path.dirname(RESULTS_DIR), "..", "docs", "img", "bench
 
 
 def main():
-    sections = sorted(glob.glob(os.path.join(RESULTS_DIR, "*.md")))
+    # The "before" halves of a before/after comparison are read by
+    # `benchmarks.lookup_compare`, which writes their section itself.
+    sections = sorted(
+        path
+        for path in glob.glob(os.path.join(RESULTS_DIR, "*.md"))
+        if not os.path.exists(path[: -len(".md")] + ".json")
+        or "_before_" not in os.path.basename(path)
+    )
     parts = [INTRO]
     for path in sections:
         with open(path) as f:
