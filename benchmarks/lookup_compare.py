@@ -74,6 +74,22 @@ CHANGES = {
         "other, and XLA fuses them into one pass. On PyTorch the slot gather "
         "is plain indexing instead of `keras.ops.take`.",
     },
+    "one-gather": {
+        "before": "lookup_before_sync",
+        "after": "lookup",
+        "out": "lookup_before_after_one_gather",
+        "title": "Mixed tables on PyTorch without gradients: one gather (issue 2)",
+        "about": "The change (PyTorch only): a mixed table's frozen part keeps "
+        "a copy of each trainable row in that row's entry, refreshed when "
+        "PyTorch's in-place write counters show that a variable changed, so an "
+        "eager call without gradients (`predict`, `torch.no_grad`, which is how "
+        "this benchmark times the forward) is one gather, as in "
+        "`keras.layers.Embedding`. Calls that record gradients still gather "
+        "from both parts and merge with an in-place `index_copy_` on flat "
+        "positions; ids and variables reach the gathers without "
+        "`keras.ops.convert_to_tensor`, whose Python cost per call was larger "
+        "than the small gathers.",
+    },
 }
 
 

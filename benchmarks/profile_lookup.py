@@ -14,10 +14,14 @@ its own next to `keras.layers.Embedding`'s single gather:
    gather);
 4. the gather from the trainable table;
 5. merging the two: a full-size `where` on TensorFlow and JAX, on PyTorch
-   an in-place `index_put_` at the trainable positions only;
+   an in-place `index_copy_` at the trainable positions only;
 
-and the whole layer. On PyTorch it also prints `torch.profiler`'s operator
-table for the whole layer. Results: `benchmarks/results/profile_lookup_<backend>.md`.
+and the whole layer. On PyTorch that is the path of a call that records
+gradients (training); a call without gradients (`predict`, `torch.no_grad`)
+is one gather from the frozen table, whose entries of trainable rows hold a
+copy of them, and is timed as a row of its own. PyTorch also prints
+`torch.profiler`'s operator table for the whole layer with gradients.
+Results: `benchmarks/results/profile_lookup_<backend>.md`.
 """
 
 import argparse
@@ -64,13 +68,13 @@ def stages(layer, ids):
         import torch
 
         def merge(f, s):
-            f = f.clone()
-            positions = torch.nonzero(s >= 0, as_tuple=True)
-            rows = take_rows(table.trainable_table, s[positions])
-            return f.index_put_(positions, rows)
+            f, s = f.reshape(-1, f.shape[-1]).clone(), s.reshape(-1)
+            positions = torch.nonzero(s >= 0).reshape(-1)
+            rows = take_rows(table.trainable_table, s.index_select(0, positions))
+            return f.index_copy_(0, positions, rows)
 
-        out["5. merge (index_put_ at trainable positions)"] = merge
-        args["5. merge (index_put_ at trainable positions)"] = (frozen, slots)
+        out["5. merge (index_copy_ at trainable positions)"] = merge
+        args["5. merge (index_copy_ at trainable positions)"] = (frozen, slots)
     else:
         out["5. merge (full-size where)"] = lambda f, t, s: ops.where(
             ops.expand_dims(ops.less(s, 0), -1), f, t
@@ -111,6 +115,14 @@ def main(argv=None):
         ),
         **stages(layer, ids),
     }
+    if backend == "torch":
+        import torch
+
+        def no_grad_call():
+            with torch.no_grad():
+                return layer(ids)
+
+        subjects["the whole layer without gradients (one gather)"] = no_grad_call
     timed = {name: [] for name in subjects}
     for fn in subjects.values():
         _harness.measure(fn, repeats=1, warmup=3)
@@ -130,16 +142,13 @@ def main(argv=None):
         "run eagerly; PyTorch: eager). `vs Embedding`: time over Embedding's."
     )
     if backend == "torch":
-        import torch
-
         with torch.profiler.profile() as prof:
             for _ in range(20):
                 layer(ids)
         table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12)
         notes += (
-            "\n\n`torch.profiler` over 20 calls of the whole layer:\n\n```\n"
-            + table
-            + "\n```"
+            "\n\n`torch.profiler` over 20 calls of the whole layer with "
+            "gradients:\n\n```\n" + table + "\n```"
         )
     _harness.write_results(
         f"profile_lookup_{backend}",

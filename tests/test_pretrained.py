@@ -1,5 +1,6 @@
 """PretrainedEmbedding: alignment, freezing, out-of-range ids, masks, saving."""
 
+import contextlib
 import json
 import os
 import zipfile
@@ -318,3 +319,59 @@ def test_eager_calls_read_the_current_table(kv, wv):
     live.assign(ops.convert_to_numpy(live) + 1.0)
     shifted = ops.convert_to_numpy(layer(ids))[0]
     np.testing.assert_allclose(shifted[:2], expected[0, :2] + 0.5, rtol=1e-6)
+
+
+def test_predict_reads_the_rows_as_trained_and_as_assigned(kv, wv):
+    # `predict` reads every row's current value after each round of
+    # training and after `set_weights` (on eager PyTorch it gathers once
+    # from a copy of the trainable rows, refreshed when they change).
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    initial = layer.embeddings
+    model, _, x = _train(layer, keras.optimizers.Adam(0.05), epochs=1)
+    probe = keras.Sequential([keras.Input(x.shape[1:], dtype="int32"), layer])
+    trained = layer.embeddings
+    assert np.any(trained != initial)
+    np.testing.assert_array_equal(probe.predict(x, verbose=0), trained[x])
+    model.fit(x, np.zeros((len(x), 1)), epochs=1, verbose=0)
+    again = layer.embeddings
+    assert np.any(again != trained)
+    np.testing.assert_array_equal(probe.predict(x, verbose=0), again[x])
+    layer.table.set_table(initial, layer.table.frozen_mask())
+    np.testing.assert_array_equal(probe.predict(x, verbose=0), initial[x])
+
+
+def test_stateless_call_reads_the_values_it_is_given(kv, wv):
+    # Values handed to `stateless_call` are read, never written to, and the
+    # layer's own variables are left alone (on PyTorch also without
+    # gradients, where a lookup may refresh its own variables' copies).
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    other = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=1)
+    other.table.set_table(other.embeddings[::-1].copy(), layer.table.frozen_mask())
+    moved = other.table.trainable_table
+    moved.assign(ops.convert_to_numpy(moved) + 1.0)  # trained since set_table
+    own = [ops.convert_to_numpy(v).copy() for v in layer.weights]
+    given = {
+        kind: [ops.convert_to_numpy(v).copy() for v in variables]
+        for kind, variables in [
+            ("trainable", other.trainable_weights),
+            ("fixed", other.non_trainable_weights),
+        ]
+    }
+    tensors = {k: [ops.convert_to_tensor(v) for v in vs] for k, vs in given.items()}
+    ids = np.arange(layer.input_dim).reshape(1, -1)
+    with _no_gradients():
+        out, _ = layer.stateless_call(tensors["trainable"], tensors["fixed"], ids)
+    np.testing.assert_array_equal(ops.convert_to_numpy(out)[0], other.embeddings)
+    for kind in given:
+        for before, after in zip(given[kind], tensors[kind]):
+            np.testing.assert_array_equal(ops.convert_to_numpy(after), before)
+    for before, v in zip(own, layer.weights):
+        np.testing.assert_array_equal(ops.convert_to_numpy(v), before)
+
+
+def _no_gradients():
+    if BACKEND == "torch":
+        import torch
+
+        return torch.no_grad()
+    return contextlib.nullcontext()

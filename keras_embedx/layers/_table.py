@@ -5,8 +5,10 @@ parts so that frozen rows cost nothing in the optimizer:
 
 - `frozen_table`: the rows that do not train, a non-trainable variable
   (optionally stored as float16, bfloat16 or int8 with a per-row scale),
-  indexed by row id like the table itself; a trainable row's entry is zero
-  and never read;
+  indexed by row id like the table itself. A trainable row's entry is
+  never read as that row's value: it holds a copy of the row, written by
+  `set_table` and refreshed by eager PyTorch lookups without gradients,
+  which then need one gather (see `_synced_frozen`);
 - `trainable_table`: the `num_trainable` rows that train, a trainable
   float32 variable.
 
@@ -102,11 +104,29 @@ def take_rows(table, ids):
     if backend == "torch":
         import torch  # backend fast path, imported only on PyTorch
 
-        table, ids = ops.convert_to_tensor(table), ops.convert_to_tensor(ids)
+        table = torch_tensor(table)
+        ids = torch_tensor(ids, device=table.device)
         if len(table.shape) == 2 and table.is_floating_point():
             return torch.nn.functional.embedding(ids, table)
-        return table[ids]
+        rows = table.index_select(0, ids.reshape(-1))
+        return rows.reshape(*ids.shape, *table.shape[1:])
     return ops.take(table, ids, axis=0)
+
+
+def torch_tensor(x, device=None):
+    """`x` as a torch tensor (on `device` if given), with the least work.
+
+    `keras.ops.convert_to_tensor` costs more Python time per call than an
+    eager PyTorch gather of a few thousand rows; a variable's value or a
+    tensor already on the right device needs none of it.
+    """
+    import torch  # backend fast path, imported only on PyTorch
+
+    if isinstance(x, keras.Variable):
+        return x.value
+    if isinstance(x, torch.Tensor):
+        return x if device is None or x.device == device else x.to(device)
+    return ops.convert_to_tensor(x)
 
 
 def compiled_when_eager(layer, fn, *args):
@@ -175,8 +195,17 @@ def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
     ids = to_int_ids(ids)
     if mode == "oov" and torch_eager():
         # Eager PyTorch pays Keras' per-op dispatch for each of the four ops
-        # below (about as much as the gather itself); this is two kernels.
-        ids = ops.convert_to_tensor(ids)
+        # below (about as much as the gather itself); this is three kernels.
+        # On CPU one reduction first tells whether any id needs them (ids
+        # are nearly always in range); on an accelerator that answer would
+        # wait for the device, so the rewrite runs unconditionally.
+        import torch  # backend fast path, imported only on PyTorch
+
+        ids = torch_tensor(ids)
+        if ids.device.type == "cpu" and ids.numel():
+            low, high = torch.aminmax(ids)
+            if low.item() >= 0 and high.item() < num_rows:
+                return ids, None
         return ids.masked_fill(ids.clamp(0, num_rows - 1) != ids, oov_id), None
     bad = ops.logical_or(ops.less(ids, 0), ops.greater_equal(ids, num_rows))
     if mode == "error" and _is_concrete(ids):
@@ -310,7 +339,7 @@ class EmbeddingTable(keras.layers.Layer):
         self._shards = row_shards(self)
         d = self.output_dim
         # Frozen rows are indexed by row id (a table with trainable rows too
-        # keeps a zero entry for each of them).
+        # keeps an entry for each of them, see the module docstring).
         n_frozen = self._padded(self.num_rows)
         if self.num_frozen:
             self.frozen_table = self._weight(
@@ -412,22 +441,66 @@ class EmbeddingTable(keras.layers.Layer):
             train = take_rows(self.trainable_table, ops.maximum(slots, 0))
             is_frozen = ops.expand_dims(ops.less(slots, 0), -1)
             out = ops.where(is_frozen, self._frozen_rows(ids), train)
-        return ops.cast(out, self.compute_dtype)
+        if ops.dtype(out) != self.compute_dtype:
+            out = ops.cast(out, self.compute_dtype)
+        return out
 
     def _mixed_torch(self, ids):
         # Eager PyTorch runs every op on its own, and a full-size `where`
         # costs more than the gather (benchmarks/lookup.py): gather the
         # frozen rows for every position, then overwrite only the positions
-        # of trainable rows (a differentiable `index_put_`).
+        # of trainable rows (a differentiable `index_copy_`). Flat 1-D
+        # indexing keeps each step one kernel.
         import torch  # backend fast path, imported only on PyTorch
 
-        ids = ops.convert_to_tensor(ids)
-        slots = take_rows(self.row_index, ids)
+        if not torch.is_grad_enabled() and self.storage_dtype == "float32":
+            # Only the variables' own storage (a `keras.StatelessScope` may
+            # supply other tensors, which a lookup must not write to).
+            own = isinstance(self.frozen_table.value, torch.nn.Parameter)
+            if own and (not self.schedulable or self.factor == 0):
+                table = self._synced_frozen()
+                ids = torch_tensor(ids, device=table.device)
+                return torch.nn.functional.embedding(ids, table)
+        ids = torch_tensor(ids, device=self.row_index.value.device)
         out = self._frozen_rows(ids)
-        positions = torch.nonzero(slots >= 0, as_tuple=True)
-        rows = take_rows(self.trainable_table, slots[positions])
+        slots = take_rows(self.row_index, ids.reshape(-1))
+        positions = torch.nonzero(slots >= 0).reshape(-1)
+        rows = take_rows(self.trainable_table, slots.index_select(0, positions))
         # In place: `out` is a fresh tensor that no backward pass saved.
-        return out.index_put_(positions, rows)
+        return (
+            out.reshape(-1, out.shape[-1])
+            .index_copy_(0, positions, rows)
+            .reshape(out.shape)
+        )
+
+    def _synced_frozen(self):
+        """`frozen_table` with the trainable rows copied into their entries.
+
+        For eager PyTorch calls without gradients (`predict`, inference):
+        the entries of trainable rows in `frozen_table` are never read
+        otherwise (every other lookup overwrites them), so they hold a copy
+        of the trainable rows and a lookup is a single gather, as in
+        `keras.layers.Embedding`, without a second copy of the table. The
+        copy is refreshed whenever one of the three variables changed since
+        (PyTorch counts in-place writes, which is how the optimizer,
+        `assign` and weight loading write), so after training the first
+        such lookup copies the trainable rows once.
+        """
+        import torch  # backend fast path, imported only on PyTorch
+
+        parts = (self.frozen_table.value, self.trainable_table.value)
+        parts += (self.row_index.value,)
+        synced = self.__dict__.get("_torch_synced")
+        if synced is None or any(
+            a is not b or a._version != v for a, (b, v) in zip(parts, synced)
+        ):
+            frozen, train, index = parts
+            slots = index[: self.num_rows]
+            rows = torch.nonzero(slots >= 0).reshape(-1)
+            frozen.index_copy_(0, rows, train.index_select(0, slots[rows]))
+            synced = tuple((t, t._version) for t in parts)
+            object.__setattr__(self, "_torch_synced", synced)
+        return parts[0]
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
@@ -462,7 +535,7 @@ class EmbeddingTable(keras.layers.Layer):
         if not self.built:
             self.build()
         if self.num_frozen:
-            self._assign_frozen(np.where(frozen_mask[:, None], matrix, 0))
+            self._assign_frozen(matrix)
             if self.schedulable:
                 if self._has_offset:
                     self.frozen_offset.assign(
