@@ -118,11 +118,19 @@ def main(argv=None):
     if backend == "torch":
         import torch
 
-        def no_grad_call():
-            with torch.no_grad():
-                return layer(ids)
+        def without_gradients(fn):
+            def call():
+                with torch.no_grad():
+                    return fn(ids)
 
-        subjects["the whole layer without gradients (one gather)"] = no_grad_call
+            return call
+
+        subjects["keras.layers.Embedding without gradients"] = without_gradients(
+            embedding
+        )
+        subjects["the whole layer without gradients (one gather)"] = without_gradients(
+            layer
+        )
     timed = {name: [] for name in subjects}
     for fn in subjects.values():
         _harness.measure(fn, repeats=1, warmup=3)

@@ -462,16 +462,15 @@ class EmbeddingTable(keras.layers.Layer):
                 ids = torch_tensor(ids, device=table.device)
                 return torch.nn.functional.embedding(ids, table)
         ids = torch_tensor(ids, device=self.row_index.value.device)
-        out = self._frozen_rows(ids)
-        slots = take_rows(self.row_index, ids.reshape(-1))
+        flat = ids.reshape(-1)
+        # `out` is fresh and flat: an in-place write to a view of it would
+        # make the backward pass copy the whole output again.
+        out = self._frozen_rows(flat)
+        slots = take_rows(self.row_index, flat)
         positions = torch.nonzero(slots >= 0).reshape(-1)
         rows = take_rows(self.trainable_table, slots.index_select(0, positions))
-        # In place: `out` is a fresh tensor that no backward pass saved.
-        return (
-            out.reshape(-1, out.shape[-1])
-            .index_copy_(0, positions, rows)
-            .reshape(out.shape)
-        )
+        out = out.index_copy_(0, positions, rows)
+        return out.reshape(*ids.shape, out.shape[-1])
 
     def _synced_frozen(self):
         """`frozen_table` with the trainable rows copied into their entries.
