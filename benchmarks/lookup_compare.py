@@ -80,8 +80,9 @@ CHANGES = {
         "out": "lookup_before_after_one_gather",
         "title": "Mixed tables on PyTorch without gradients: one gather (issue 2)",
         "about": "The change (PyTorch only): a mixed table's frozen part keeps "
-        "a copy of each trainable row in that row's entry, refreshed when "
-        "PyTorch's in-place write counters show that a variable changed, so an "
+        "a copy of each trainable row in that row's entry, refreshed when the "
+        "trainable rows may have changed (PyTorch's write counters, new "
+        "storage, a new gradient, a call that recorded gradients), so an "
         "eager call without gradients (`predict`, `torch.no_grad`, which is how "
         "this benchmark times the forward) is one gather, as in "
         "`keras.layers.Embedding`. Calls that record gradients still gather "

@@ -375,3 +375,98 @@ def _no_gradients():
 
         return torch.no_grad()
     return contextlib.nullcontext()
+
+
+torch_only = pytest.mark.skipif(BACKEND != "torch", reason="PyTorch training loops")
+
+
+def _torch_steps(layer, optimizer, clear_after_step):
+    import torch
+
+    model = keras.Sequential(
+        [
+            keras.Input((5,), dtype="int32"),
+            layer,
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.integers(0, layer.input_dim, (32, 5)).astype("int32"))
+    y = torch.as_tensor(rng.normal(size=(32, 1)).astype("float32"))
+    opt = optimizer(model.parameters())
+    for _ in range(3):
+        if not clear_after_step:
+            opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        opt.step()
+        if clear_after_step:
+            opt.zero_grad(set_to_none=True)
+        yield
+
+
+@torch_only
+@pytest.mark.parametrize("clear_after_step", [False, True], ids=["clear", "clear_late"])
+@pytest.mark.parametrize("fused", [False, True], ids=["adam", "fused_adam"])
+def test_torch_loop_then_no_grad_reads_the_trained_rows(
+    kv, wv, fused, clear_after_step
+):
+    # A PyTorch training loop on the Keras model, then lookups without
+    # gradients after every step. A fused optimizer writes the rows without
+    # PyTorch counting the write.
+    import torch
+
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    ids = np.arange(layer.input_dim).reshape(1, -1)
+    initial = layer.embeddings
+
+    def adam(params):
+        return torch.optim.Adam(params, lr=0.1, fused=fused)
+
+    for _ in _torch_steps(layer, adam, clear_after_step):
+        with torch.no_grad():
+            np.testing.assert_array_equal(
+                layer(ids).numpy()[0], layer.table.full_table()
+            )
+    assert np.any(layer.embeddings != initial)
+
+
+@torch_only
+def test_torch_new_storage_and_inference_mode(kv, wv, tmp_path):
+    import torch
+
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    ids = np.arange(layer.input_dim).reshape(1, -1)
+    with torch.no_grad():
+        layer(ids)
+    train = layer.table.trainable_table.value
+    train.data = train.data + 5.0  # new storage, write count unchanged
+    with torch.no_grad():
+        np.testing.assert_array_equal(layer(ids).numpy()[0], layer.table.full_table())
+    # Built or loaded under inference_mode (tensors without a write count).
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), layer])
+    model.save(tmp_path / "m.keras")
+    with torch.inference_mode():
+        loaded = keras.models.load_model(tmp_path / "m.keras")
+        np.testing.assert_array_equal(loaded(ids).numpy(), model(ids).numpy())
+        fresh = PretrainedEmbedding(7, 3, freeze="pretrained", num_frozen=4)
+        assert tuple(fresh(ids[:, :7] % 7).shape) == (1, 7, 3)
+
+
+@torch_only
+def test_torch_partial_stateless_scope_leaves_own_variables_alone(kv, wv):
+    import torch
+
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    table = layer.table
+    own = [v.numpy().copy() for v in table.weights]
+    moved = torch.as_tensor(table.trainable_table.numpy() + 100.0)
+    ids = np.arange(layer.input_dim).reshape(1, -1)
+    expected = table.full_table()
+    trainable = ~table.frozen_mask()
+    expected[trainable] += 100.0
+    mapping = [(table.trainable_table, moved)]
+    with torch.no_grad(), keras.StatelessScope(state_mapping=mapping):
+        np.testing.assert_array_equal(layer(ids).numpy()[0], expected)
+    for before, v in zip(own, table.weights):
+        np.testing.assert_array_equal(v.numpy(), before)

@@ -6,9 +6,9 @@ parts so that frozen rows cost nothing in the optimizer:
 - `frozen_table`: the rows that do not train, a non-trainable variable
   (optionally stored as float16, bfloat16 or int8 with a per-row scale),
   indexed by row id like the table itself. A trainable row's entry is
-  never read as that row's value: it holds a copy of the row, written by
-  `set_table` and refreshed by eager PyTorch lookups without gradients,
-  which then need one gather (see `_synced_frozen`);
+  never read as that row's value; in a float32 table it holds a copy of the
+  row, written by `set_table` and refreshed by eager PyTorch lookups
+  without gradients, which then need one gather (see `_synced_frozen`);
 - `trainable_table`: the `num_trainable` rows that train, a trainable
   float32 variable.
 
@@ -454,13 +454,14 @@ class EmbeddingTable(keras.layers.Layer):
         import torch  # backend fast path, imported only on PyTorch
 
         if not torch.is_grad_enabled() and self.storage_dtype == "float32":
-            # Only the variables' own storage (a `keras.StatelessScope` may
-            # supply other tensors, which a lookup must not write to).
-            own = isinstance(self.frozen_table.value, torch.nn.Parameter)
-            if own and (not self.schedulable or self.factor == 0):
+            if not self.schedulable or self.factor == 0:
                 table = self._synced_frozen()
-                ids = torch_tensor(ids, device=table.device)
-                return torch.nn.functional.embedding(ids, table)
+                if table is not None:
+                    ids = torch_tensor(ids, device=table.device)
+                    return torch.nn.functional.embedding(ids, table)
+        # A call that records gradients may precede a step that changes
+        # the trainable rows without PyTorch counting the write.
+        self.__dict__.pop("_torch_synced", None)
         ids = torch_tensor(ids, device=self.row_index.value.device)
         flat = ids.reshape(-1)
         # `out` is fresh and flat: an in-place write to a view of it would
@@ -479,26 +480,44 @@ class EmbeddingTable(keras.layers.Layer):
         the entries of trainable rows in `frozen_table` are never read
         otherwise (every other lookup overwrites them), so they hold a copy
         of the trainable rows and a lookup is a single gather, as in
-        `keras.layers.Embedding`, without a second copy of the table. The
-        copy is refreshed whenever one of the three variables changed since
-        (PyTorch counts in-place writes, which is how the optimizer,
-        `assign` and weight loading write), so after training the first
-        such lookup copies the trainable rows once.
+        `keras.layers.Embedding`, without a second copy of the table.
+
+        The copy is refreshed when anything may have changed the trainable
+        rows since: a write PyTorch counts (`assign`, weight loading, most
+        optimizers), new storage, a change of the trainable rows' gradient,
+        or an eager call that records gradients (every gradient step starts
+        with one; fused optimizers write without being counted). Not seen:
+        in-place edits of `variable.value.data` by hand, and steps of a
+        fused optimizer on a model run under `torch.compile` whose
+        gradients are cleared before the next call without gradients.
+        Returns None where the copy cannot be kept: tensors a
+        `keras.StatelessScope` supplies (a lookup must not write to them)
+        and tensors made under `torch.inference_mode` (which keep no write
+        count); such calls take the two-part path.
         """
         import torch  # backend fast path, imported only on PyTorch
 
-        parts = (self.frozen_table.value, self.trainable_table.value)
-        parts += (self.row_index.value,)
+        parts = (
+            self.frozen_table.value,
+            self.trainable_table.value,
+            self.row_index.value,
+        )
+        for part in parts:
+            if not isinstance(part, torch.nn.Parameter) or part.is_inference():
+                return None
+        grad = parts[1].grad
+        state = [(t, t._version, t.data_ptr()) for t in parts]
+        state.append((grad, None if grad is None else grad._version))
         synced = self.__dict__.get("_torch_synced")
         if synced is None or any(
-            a is not b or a._version != v for a, (b, v) in zip(parts, synced)
+            a[0] is not b[0] or a[1:] != b[1:] for a, b in zip(state, synced)
         ):
             frozen, train, index = parts
             slots = index[: self.num_rows]
             rows = torch.nonzero(slots >= 0).reshape(-1)
             frozen.index_copy_(0, rows, train.index_select(0, slots[rows]))
-            synced = tuple((t, t._version) for t in parts)
-            object.__setattr__(self, "_torch_synced", synced)
+            state[0] = (frozen, frozen._version, frozen.data_ptr())
+            object.__setattr__(self, "_torch_synced", state)
         return parts[0]
 
     def compute_output_shape(self, input_shape):
@@ -534,7 +553,10 @@ class EmbeddingTable(keras.layers.Layer):
         if not self.built:
             self.build()
         if self.num_frozen:
-            self._assign_frozen(matrix)
+            # Float32 frozen tables keep a copy of the trainable rows in
+            # their entries (see `_synced_frozen`); other storage, zeros.
+            copy = self.storage_dtype == "float32"
+            self._assign_frozen(np.where(frozen_mask[:, None] | copy, matrix, 0))
             if self.schedulable:
                 if self._has_offset:
                     self.frozen_offset.assign(
