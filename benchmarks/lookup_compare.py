@@ -82,7 +82,7 @@ CHANGES = {
         "about": "The change (PyTorch only): a mixed table's frozen part keeps "
         "a copy of each trainable row in that row's entry, refreshed when the "
         "trainable rows may have changed (PyTorch's write counters, new "
-        "storage, a new gradient, a call that recorded gradients), so an "
+        "storage, a step of a `torch.optim` optimizer), so an "
         "eager call without gradients (`predict`, `torch.no_grad`, which is how "
         "this benchmark times the forward) is one gather, as in "
         "`keras.layers.Embedding`. Calls that record gradients still gather "

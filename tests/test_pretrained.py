@@ -399,6 +399,7 @@ def _torch_steps(layer, optimizer, clear_after_step):
         if not clear_after_step:
             opt.zero_grad()
         ((model(x) - y) ** 2).mean().backward()
+        yield
         opt.step()
         if clear_after_step:
             opt.zero_grad(set_to_none=True)
@@ -411,9 +412,9 @@ def _torch_steps(layer, optimizer, clear_after_step):
 def test_torch_loop_then_no_grad_reads_the_trained_rows(
     kv, wv, fused, clear_after_step
 ):
-    # A PyTorch training loop on the Keras model, then lookups without
-    # gradients after every step. A fused optimizer writes the rows without
-    # PyTorch counting the write.
+    # A PyTorch training loop on the Keras model, with lookups without
+    # gradients after every backward pass and every step. A fused optimizer
+    # writes the rows without PyTorch counting the write.
     import torch
 
     layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)

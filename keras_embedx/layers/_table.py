@@ -44,6 +44,8 @@ Rows stored in low precision keep that change in a non-trainable float32
 f == 0), so it is not rounded away.
 """
 
+import weakref
+
 import keras
 import numpy as np
 from keras import ops
@@ -168,6 +170,29 @@ def torch_eager():
     import torch  # backend check, imported only on PyTorch
 
     return not torch.compiler.is_compiling()
+
+
+_TORCH_SYNCED = weakref.WeakSet()  # tables whose copy a step may outdate
+_TORCH_STEP_HOOK = []
+
+
+def _forget_after_torch_optimizer_steps(table):
+    """Make any `torch.optim` step drop `table`'s copy of its trainable rows.
+
+    Registers, once per process, a hook that runs after every
+    `torch.optim.Optimizer.step` (PyTorch's public global step hook).
+    """
+    _TORCH_SYNCED.add(table)
+    if _TORCH_STEP_HOOK:
+        return
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    def forget(optimizer, args, kwargs):
+        for synced in list(_TORCH_SYNCED):
+            synced.__dict__.pop("_torch_synced", None)
+        _TORCH_SYNCED.clear()
+
+    _TORCH_STEP_HOOK.append(register_optimizer_step_post_hook(forget))
 
 
 def _is_concrete(x):
@@ -459,9 +484,6 @@ class EmbeddingTable(keras.layers.Layer):
                 if table is not None:
                     ids = torch_tensor(ids, device=table.device)
                     return torch.nn.functional.embedding(ids, table)
-        # A call that records gradients may precede a step that changes
-        # the trainable rows without PyTorch counting the write.
-        self.__dict__.pop("_torch_synced", None)
         ids = torch_tensor(ids, device=self.row_index.value.device)
         flat = ids.reshape(-1)
         # `out` is fresh and flat: an in-place write to a view of it would
@@ -482,18 +504,15 @@ class EmbeddingTable(keras.layers.Layer):
         of the trainable rows and a lookup is a single gather, as in
         `keras.layers.Embedding`, without a second copy of the table.
 
-        The copy is refreshed when anything may have changed the trainable
-        rows since: a write PyTorch counts (`assign`, weight loading, most
-        optimizers), new storage, a change of the trainable rows' gradient,
-        or an eager call that records gradients (every gradient step starts
-        with one; fused optimizers write without being counted). Not seen:
-        in-place edits of `variable.value.data` by hand, and steps of a
-        fused optimizer on a model run under `torch.compile` whose
-        gradients are cleared before the next call without gradients.
-        Returns None where the copy cannot be kept: tensors a
-        `keras.StatelessScope` supplies (a lookup must not write to them)
-        and tensors made under `torch.inference_mode` (which keep no write
-        count); such calls take the two-part path.
+        The copy is refreshed when the trainable rows may have changed
+        since: a write PyTorch counts (`assign`, weight loading, Keras'
+        optimizers), new storage, or a step of any `torch.optim` optimizer
+        (fused ones write without PyTorch counting it). Not seen: in-place
+        edits of `variable.value.data` by hand, which bypass both. Returns
+        None where the copy cannot be kept: tensors a `keras.StatelessScope`
+        supplies (a lookup must not write to them) and tensors made under
+        `torch.inference_mode` (which keep no write count); such calls take
+        the two-part path.
         """
         import torch  # backend fast path, imported only on PyTorch
 
@@ -505,9 +524,7 @@ class EmbeddingTable(keras.layers.Layer):
         for part in parts:
             if not isinstance(part, torch.nn.Parameter) or part.is_inference():
                 return None
-        grad = parts[1].grad
         state = [(t, t._version, t.data_ptr()) for t in parts]
-        state.append((grad, None if grad is None else grad._version))
         synced = self.__dict__.get("_torch_synced")
         if synced is None or any(
             a[0] is not b[0] or a[1:] != b[1:] for a, b in zip(state, synced)
@@ -518,6 +535,7 @@ class EmbeddingTable(keras.layers.Layer):
             frozen.index_copy_(0, rows, train.index_select(0, slots[rows]))
             state[0] = (frozen, frozen._version, frozen.data_ptr())
             object.__setattr__(self, "_torch_synced", state)
+            _forget_after_torch_optimizer_steps(self)
         return parts[0]
 
     def compute_output_shape(self, input_shape):
