@@ -573,8 +573,11 @@ class EmbeddingTable(keras.layers.Layer):
         if self.num_frozen:
             # Float32 frozen tables keep a copy of the trainable rows in
             # their entries (see `_synced_frozen`); other storage, zeros.
-            copy = self.storage_dtype == "float32"
-            self._assign_frozen(np.where(frozen_mask[:, None] | copy, matrix, 0))
+            if self.storage_dtype != "float32":
+                matrix_frozen = np.where(frozen_mask[:, None], matrix, 0)
+            else:
+                matrix_frozen = matrix
+            self._assign_frozen(matrix_frozen)
             if self.schedulable:
                 if self._has_offset:
                     self.frozen_offset.assign(
