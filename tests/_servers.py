@@ -192,11 +192,18 @@ def chromium_executable():
     return None
 
 
-def screenshot(url, out_png, width=1600, height=1000, budget_ms=20000, timeout=120):
+def screenshot(
+    url, out_png, width=1600, height=1000, budget_ms=20000, timeout=120, log_path=None
+):
     """Render `url` in headless Chromium and save a PNG screenshot.
 
     Flags as verified for the Projector (see FACTS.md): without a virtual
     time budget the WebGL plot is still blank when the shot is taken.
+    Software WebGL is asked for by name (`--use-angle=swiftshader
+    --enable-unsafe-swiftshader`; the page is our own local server): Chromium
+    has deprecated falling back to it by itself, and a run where it did not
+    fall back drew the Projector's page without a single point. Chromium's
+    output goes to `log_path` when one is given.
     """
     exe = chromium_executable()
     if exe is None:
@@ -207,6 +214,8 @@ def screenshot(url, out_png, width=1600, height=1000, budget_ms=20000, timeout=1
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--use-angle=swiftshader",
+            "--enable-unsafe-swiftshader",
             "--no-first-run",
             "--disable-background-networking",
             "--disable-component-update",
@@ -230,10 +239,12 @@ def screenshot(url, out_png, width=1600, height=1000, budget_ms=20000, timeout=1
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise RuntimeError(f"chromium did not finish in {timeout} s") from None
+    log = out.decode("utf-8", "replace")
+    if log_path is not None:
+        with open(log_path, "w", encoding="utf-8") as f:
+            f.write(log)
     if not os.path.exists(out_png):
-        raise RuntimeError(
-            f"chromium wrote no screenshot:\n{out.decode('utf-8', 'replace')[-3000:]}"
-        )
+        raise RuntimeError(f"chromium wrote no screenshot:\n{log[-3000:]}")
     return out_png
 
 
