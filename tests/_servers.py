@@ -47,6 +47,10 @@ def _hide_tensorflow_dir():
     return path
 
 
+class _PortTaken(RuntimeError):
+    pass
+
+
 class TensorBoard:
     """A `tensorboard --logdir` subprocess on 127.0.0.1.
 
@@ -77,10 +81,27 @@ class TensorBoard:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self):
+    def start(self, attempts=3):
+        """Start and wait until it answers.
+
+        The port is picked free but bound only after TensorBoard's imports, so
+        another process may take it in between: then retry on a fresh port.
+        """
+        for _ in range(attempts):
+            try:
+                return self._start_once()
+            except _PortTaken:
+                self.port = free_port()
+        raise RuntimeError(
+            f"tensorboard found its port taken {attempts} times:\n{self.output()}"
+        )
+
+    def _start_once(self):
         exe = tensorboard_executable()
         if exe is None:
             raise RuntimeError("The `tensorboard` executable was not found.")
+        if self.log is not None:
+            self.log.close()
         self.log = tempfile.TemporaryFile()
         env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
         if not self.tensorflow:
@@ -105,7 +126,10 @@ class TensorBoard:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"tensorboard exited early:\n{self.output()}")
+                output = self.output()
+                if "already in use" in output:
+                    raise _PortTaken(output)
+                raise RuntimeError(f"tensorboard exited early:\n{output}")
             try:
                 status, _ = self.get("/data/plugins_listing", timeout=2)
                 if status == 200:
@@ -149,7 +173,10 @@ class TensorBoard:
         deadline = time.monotonic() + timeout
         info, listed = None, set()
         while time.monotonic() < deadline:
-            status, body = self.projector("info", run=run)
+            try:
+                status, body = self.projector("info", run=run)
+            except OSError:  # a reset or slow answer on a busy machine
+                status = None
             if status == 200:
                 info = json.loads(body)
                 listed = {e["tensorName"] for e in info.get("embeddings", [])}

@@ -192,7 +192,15 @@ def test_bad_words_are_encoded_and_embedded_without_error(chars):
 def test_freeze_all_keeps_the_char_table_until_unfreeze_schedule_thaws_it():
     from keras_embedx.callbacks.unfreeze import UnfreezeSchedule
 
-    layer = small_cnn(freeze="all", schedulable=True)
+    # Seeded: max-pooling sends gradient only to the characters in each
+    # filter's winning window, and about one draw in 1,500 leaves a character
+    # of "hello" outside every window, so its row would rightly not change.
+    layer = small_cnn(
+        freeze="all",
+        schedulable=True,
+        embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=1),
+        kernel_initializer=keras.initializers.GlorotUniform(seed=2),
+    )
     ids = layer.encode([WORDS])
     inp = keras.Input((None, None), dtype="int32")
     model = keras.Model(inp, layer(inp))

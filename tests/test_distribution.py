@@ -20,7 +20,6 @@ import keras_embedx
 from keras_embedx.distribution import device_mesh, find_tables, layout_map
 from keras_embedx.layers import PretrainedEmbedding
 from tests._crossbackend import run_in_backend
-from tests._servers import free_port
 from tests.conftest import BACKEND
 
 VEC = "pang_lee_polarity_fasttext.vec"
@@ -464,8 +463,8 @@ import sys
 import numpy as np, torch, torch.distributed as dist
 from tests.test_distribution import _ddp_model, _sgd_step
 
-rank, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
+rank, out = int(sys.argv[1]), sys.argv[2]
+dist.init_process_group("gloo", init_method=f"file://{out}/rendezvous",
                         rank=rank, world_size=2)
 model, layer = _ddp_model()
 ddp = torch.nn.parallel.DistributedDataParallel(model)
@@ -486,10 +485,9 @@ def test_torch_ddp_on_two_processes_equals_one_process(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(root), env.get("PYTHONPATH")])
     )
-    port = str(free_port())
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _DDP_WORKER, str(rank), port, str(tmp_path)],
+            [sys.executable, "-c", _DDP_WORKER, str(rank), str(tmp_path)],
             cwd=root,
             env=env,
             stdout=subprocess.PIPE,
