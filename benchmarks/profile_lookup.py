@@ -16,7 +16,9 @@ its own next to `keras.layers.Embedding`'s single gather:
 5. merging the two: a full-size `where` on TensorFlow and JAX, on PyTorch
    an in-place `index_copy_` at the trainable positions only;
 
-and the whole layer. On PyTorch that is the path of a call that records
+and the whole layer. On TensorFlow the whole layer runs stages 2 to 5 as
+one XLA cluster (`fused_on_tensorflow`), so it costs less than their sum.
+On PyTorch that is the path of a call that records
 gradients (training); a call without gradients (`predict`, `torch.no_grad`)
 is one gather from the frozen table, whose entries of trainable rows hold a
 copy of them, and is timed as a row of its own. PyTorch also prints
@@ -145,9 +147,11 @@ def main(argv=None):
     notes = (
         f"Table {VOCAB:,} x {DIM}, {FROZEN_SHARE:.0%} of the rows frozen, ids "
         f"{SHAPE[0]}x{SHAPE[1]} uniform; fastest of {args.repeats} interleaved "
-        "calls each, jit off (TensorFlow: `tf.function` without XLA; JAX: the "
-        "stages op by op, the whole layer as the one compiled call it makes when "
-        "run eagerly; PyTorch: eager). `vs Embedding`: time over Embedding's."
+        "calls each, jit off (TensorFlow: `tf.function` without XLA, each stage "
+        "a graph of its own, the whole layer with its lookup as the one XLA "
+        "cluster it makes; JAX: the stages op by op, the whole layer as the one "
+        "compiled call it makes when run eagerly; PyTorch: eager). "
+        "`vs Embedding`: time over Embedding's."
     )
     if backend == "torch":
         with torch.profiler.profile() as prof:

@@ -42,20 +42,24 @@ all three are level with `Embedding` within that noise.
 
 Two gaps remain, both for the mixed table (`"pretrained"`). On TensorFlow
 without XLA, which is how Keras compiles `fit` and `predict` on a CPU-only
-machine, it runs at about half of `Embedding`'s speed. A graph without XLA
-runs each op as its own kernel, and with the rows in two variables the
-lookup needs at least two passes over the output (two gathers and a
-select, or a gather and a scatter), where `Embedding` needs one; the
-TensorFlow profile below times each stage, as a graph of its own, at half
-to all of `Embedding`'s whole lookup. Keeping one merged copy instead (as on
-PyTorch) would need a refresh after every change to the trainable rows,
-which a TensorFlow graph cannot detect (PyTorch counts in-place writes;
-TensorFlow variables keep no such count). With `jit_compile=True`, XLA
-fuses the stages into one pass and the ratio is about 1. On JAX without
-`jit` (Keras runs JAX eagerly only with `run_eagerly=True`) the lookup is
-one compiled call in which the two gathers and the select are fused; that
-loop is slower than a plain gather at some table sizes (the row above),
-and level with it under `jax.jit`, where `fit` and `predict` run it.
+machine, it runs at about nine tenths of `Embedding`'s speed (median 0.91,
+up from 0.53 before the change in "Mixed tables on TensorFlow: one XLA
+cluster" below), and at half of it for 64-wide rows. With the rows in two
+variables the lookup gathers from both and selects; a graph without XLA
+would run each of those ops as its own pass over the output, so the table
+runs them as one XLA cluster inside that graph, which fuses them into one
+pass. What is left is XLA's own gather loop, slower than TensorFlow's
+gather kernel for some shapes: on this machine a plain gather compiled by
+XLA ran at 0.7 to 0.9 of `tf.gather`'s speed for 64-wide rows and for the
+1,000,000-row table, the two cases furthest below 1. Keeping one merged copy instead (as on PyTorch) would
+need a refresh after every change to the trainable rows, which a
+TensorFlow graph cannot detect (PyTorch counts in-place writes; TensorFlow
+variables keep no such count). With `jit_compile=True` the whole step is
+XLA and the ratio is about 1. On JAX without `jit` (Keras runs JAX eagerly
+only with `run_eagerly=True`) the lookup is one compiled call in which the
+two gathers and the select are fused; that loop is slower than a plain
+gather at some table sizes (the row above), and level with it under
+`jax.jit`, where `fit` and `predict` run it.
 
 The `/ np.take` columns compare with NumPy's gather on the same table and
 ids. On TensorFlow the backend's own gather sets the ceiling

@@ -471,3 +471,36 @@ def test_torch_partial_stateless_scope_leaves_own_variables_alone(kv, wv):
         np.testing.assert_array_equal(layer(ids).numpy()[0], expected)
     for before, v in zip(own, table.weights):
         np.testing.assert_array_equal(v.numpy(), before)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow graphs and XLA")
+def test_tensorflow_graph_runs_the_mixed_lookup_as_one_xla_cluster(kv, wv):
+    # In a graph without XLA (how Keras runs `fit` and `predict` on a CPU)
+    # the two-part lookup is one XLA-compiled function: it must give the
+    # same rows as the table, for ids of any rank and size in turn, and
+    # send each position's gradient to its trainable row.
+    import tensorflow as tf
+
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    table = layer.table.full_table()
+    graph = tf.function(lambda ids: layer(ids))
+    signature = tf.TensorSpec([None, None], tf.int32)
+    library = graph.get_concrete_function(signature).graph.as_graph_def().library
+    assert [f.attr["_XlaMustCompile"].b for f in library.function] == [True]
+    rng = np.random.default_rng(0)
+    for shape in [(4, 6), (layer.input_dim,), (2, 3, 5), (1, 6), (4, 6)]:
+        ids = rng.integers(0, layer.input_dim, size=shape).astype("int32")
+        np.testing.assert_array_equal(graph(ids).numpy(), table[ids])
+        np.testing.assert_array_equal(ops.convert_to_numpy(layer(ids)), table[ids])
+
+    ids = rng.integers(0, layer.input_dim, size=(8, 6)).astype("int32")
+    weights = rng.normal(size=(8, 6, layer.output_dim)).astype("float32")
+    train = layer.table.trainable_table
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(graph(ids) * weights)
+    gradient = tf.convert_to_tensor(tape.gradient(loss, train.value)).numpy()
+    slots = ops.convert_to_numpy(layer.table.row_index)[ids]
+    expected = np.zeros(train.shape, "float32")
+    np.add.at(expected, slots[slots >= 0], weights[slots >= 0])
+    assert (slots >= 0).any() and (slots < 0).any()
+    np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-6)
