@@ -492,6 +492,11 @@ def test_tensorflow_graph_runs_the_mixed_lookup_as_one_xla_cluster(kv, wv):
         ids = rng.integers(0, layer.input_dim, size=shape).astype("int32")
         np.testing.assert_array_equal(graph(ids).numpy(), table[ids])
         np.testing.assert_array_equal(ops.convert_to_numpy(layer(ids)), table[ids])
+    # Ragged ids (XLA takes dense tensors only) still give ragged rows.
+    ragged = tf.ragged.constant([[2, 3, 42], [0]])
+    rows = layer(ragged)
+    assert isinstance(rows, tf.RaggedTensor)
+    np.testing.assert_array_equal(rows.flat_values.numpy(), table[[2, 3, 42, 0]])
 
     ids = rng.integers(0, layer.input_dim, size=(8, 6)).astype("int32")
     weights = rng.normal(size=(8, 6, layer.output_dim)).astype("float32")

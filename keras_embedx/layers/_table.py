@@ -173,13 +173,15 @@ def fused_on_tensorflow(layer, fn, *args):
     XLA. The values stay exact (gathers and a select, no arithmetic is
     reordered). XLA compiles once per shape of the inputs (about 40 ms on a
     2-core CPU); `fit` and `predict` on padded batches see one or two.
-    Inputs of unknown rank take the plain path. On the other backends this
-    simply calls `fn(*args)`.
+    Ragged or sparse inputs, and inputs of unknown rank, take the plain
+    path. On the other backends this simply calls `fn(*args)`.
     """
     if keras.config.backend() != "tensorflow":
         return fn(*args)
     import tensorflow as tf  # backend fast path, imported only on TensorFlow
 
+    if any(isinstance(a, (tf.RaggedTensor, tf.SparseTensor)) for a in args):
+        return fn(*args)  # XLA takes dense tensors only
     ranks = tuple(tf.TensorShape(a.shape).rank for a in args)
     if None in ranks:
         return fn(*args)
