@@ -98,7 +98,10 @@ def take_rows(table, ids):
     gather clamping) gives the same rows without that select. On PyTorch,
     `ops.take` also rewrites negative ids and reshapes around
     `index_select`; `torch.nn.functional.embedding` (or plain indexing for
-    other tables) is one kernel (benchmarks/lookup.py measures both).
+    other tables) is one kernel (benchmarks/lookup.py measures both). On
+    TensorFlow, `ops.take` rewrites negative ids first (a `where` over the
+    ids, which XLA would fuse into every element of a fused lookup);
+    `tf.gather` reads the rows directly.
     """
     backend = keras.config.backend()
     if backend == "jax":
