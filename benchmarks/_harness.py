@@ -110,6 +110,17 @@ def device_copy(nbytes):
     return lambda: fn(x)
 
 
+def result_name(stem):
+    """`stem`, or `stem + "_gpu"` when the current backend runs on a GPU.
+
+    Results from a GPU machine sit beside the CPU ones instead of
+    replacing them (`write_results` applies it to every name).
+    """
+    if device_kind() == "gpu" and not stem.endswith("_gpu"):
+        return f"{stem}_gpu"
+    return stem
+
+
 def numpy_copy(nbytes):
     """A callable: a NumPy copy that reads and writes `nbytes / 2` bytes each."""
     import numpy as np
@@ -196,7 +207,29 @@ def machine_info():
     if "keras" in sys.modules:
         info["backend"] = backend_name()
         info["device"] = device_kind()
+        if info["device"] == "gpu":
+            info["gpu_name"] = _gpu_name()
     return info
+
+
+def _gpu_name():
+    """The GPU's model name as the backend reports it, or None."""
+    backend = backend_name()
+    try:
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.get_device_name(0)
+        if backend == "jax":
+            import jax
+
+            return jax.devices()[0].device_kind
+        import tensorflow as tf
+
+        gpu = tf.config.list_physical_devices("GPU")[0]
+        return tf.config.experimental.get_device_details(gpu).get("device_name")
+    except Exception:
+        return None
 
 
 def _cpu_model():
@@ -211,6 +244,10 @@ def _cpu_model():
 
 
 def _git_commit():
+    # A copy of the working tree without `.git` (a GPU machine's) names its
+    # commit in BENCH_GIT_COMMIT.
+    if os.environ.get("BENCH_GIT_COMMIT"):
+        return os.environ["BENCH_GIT_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -288,7 +325,9 @@ def markdown_table(rows, columns):
     return "\n".join(lines)
 
 
-def write_results(name, rows, columns, title, command, notes=None, extra=None):
+def write_results(
+    name, rows, columns, title, command, notes=None, extra=None, quiet=False
+):
     """Write `results/<name>.json` and `results/<name>.md`.
 
     Args:
@@ -299,12 +338,20 @@ def write_results(name, rows, columns, title, command, notes=None, extra=None):
         command: the exact command that reproduces the results.
         notes: optional markdown paragraph(s) (targets, how to read).
         extra: optional dict saved in the JSON.
+        quiet: do not print the table (for intermediate writes).
+
+    On a GPU the name gets `_gpu` appended (`result_name`) and the title
+    says so, so CPU and GPU results of one benchmark are kept side by side.
 
     Returns:
         The path of the markdown file.
     """
     os.makedirs(RESULTS_DIR, exist_ok=True)
     info = machine_info()
+    if info.get("device") == "gpu":
+        name = result_name(name)
+        if "gpu" not in title.lower():
+            title = f"{title} on GPU"
     payload = {
         "name": name,
         "title": title,
@@ -319,7 +366,9 @@ def write_results(name, rows, columns, title, command, notes=None, extra=None):
         f"## {title}\n\n"
         f"Command: `{command}`  \n"
         f"Machine: {info['processor']}, {info['cpu_count']} cores; "
-        f"{info.get('backend', '-')} backend on {info.get('device', 'cpu')}; "
+        f"{info.get('backend', '-')} backend on {info.get('device', 'cpu')}"
+        + (f" ({info['gpu_name']})" if info.get("gpu_name") else "")
+        + "; "
         f"{info['date']}, commit {info['git_commit']}.\n\n"
     )
     body = markdown_table(rows, columns)
@@ -327,5 +376,6 @@ def write_results(name, rows, columns, title, command, notes=None, extra=None):
     md_path = os.path.join(RESULTS_DIR, f"{name}.md")
     with open(md_path, "w") as f:
         f.write(text)
-    print(text)
+    if not quiet:
+        print(text)
     return md_path

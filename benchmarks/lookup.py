@@ -406,8 +406,8 @@ COLUMNS = [
 
 
 # ----------------------------------------------------------------- plots
-def plot(rows, backend):
-    """PNG: forward GB/s per subject against vocabulary size (or per subject)."""
+def plot(rows, backend, stem):
+    """PNG `stem.png`: forward GB/s per subject against vocabulary size."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -447,9 +447,12 @@ def plot(rows, backend):
             ax.tick_params(axis="x", labelrotation=60, labelsize=7)
         ax.set_yscale("log")
         ax.set_ylabel("effective GB/s (forward)")
-        ax.set_title(f"{backend}, jit={'on' if jit else 'off'}, width {dim}")
+        device = fwd[0]["device"].upper()
+        ax.set_title(
+            f"{backend} on {device}, jit={'on' if jit else 'off'}, width {dim}"
+        )
     fig.tight_layout()
-    path = os.path.join(PLOT_DIR, f"lookup_{backend}.png")
+    path = os.path.join(PLOT_DIR, f"{stem}.png")
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
@@ -487,19 +490,32 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     rounds, per_round = (5, 3) if args.quick else (7, 3)
-    backend = _harness.backend_name()
+    cases = grid(args.quick)
     rows = []
-    for case in grid(args.quick):
+    for done, case in enumerate(cases, 1):
         print("vocab={} dim={} ids={}x{} {}".format(*case), flush=True)
         rows.extend(run_case(case, rounds, per_round, args.torch_compile, rng))
+        # Written after every case, so a run stopped early keeps what it did.
+        save(rows, args, rounds * per_round, (done, len(cases)))
+
+
+def save(rows, args, calls, progress):
+    """Write the results file, its plot and its section for `rows`."""
+    backend = _harness.backend_name()
     command = (
         f"KERAS_BACKEND={backend} python -m benchmarks.lookup"
         + (" --quick" if args.quick else "")
         + (" --torch-compile" if args.torch_compile else "")
     )
-    png = plot(rows, backend)
     device = _harness.device_kind()
-    name = args.name or f"lookup_{backend}"
+    name = args.name or _harness.result_name(f"lookup_{backend}")
+    png = plot(rows, backend, name)
+    done, total = progress
+    partial = (
+        f"Only {done} of the {total} cases ran (the run was stopped early).\n\n"
+        if done < total
+        else ""
+    )
     _harness.write_results(
         name,
         summarise(rows),
@@ -507,19 +523,22 @@ def main(argv=None):
         title=f"Lookup speed ({backend}, {device})",
         command=command,
         notes=(
-            "Ratios are speeds relative to stock `keras.layers.Embedding` with the "
+            partial
+            + "Ratios are speeds relative to stock `keras.layers.Embedding` with the "
             "same `jit` setting and mode, measured in the same process (> 1: "
             "faster; target for ours: >= 1). `ours` is `PretrainedEmbedding` with "
             'the `freeze=` shown ("pretrained": 90% of rows frozen, the rest '
             "trainable). `/ np.take` is the fraction of NumPy's gather speed on "
             "the same table and ids (target >= 0.8); `/ copy` the fraction of a "
             "same-size copy. Ratios, ms and GB/s are from the fastest of "
-            f"{rounds * per_round} calls per subject (undisturbed by other jobs on a "
-            "shared machine), the calls interleaved across subjects. Every timing (with spread, peak memory and table "
+            f"{calls} calls per subject (undisturbed by other jobs on a "
+            "shared machine), the calls interleaved across subjects. Every timing "
+            "(with spread, peak memory and table "
             f"bytes) is in `benchmarks/results/{name}.json`.\n\n"
             f"![lookup {backend}](img/benchmarks/{os.path.basename(png)})"
         ),
         extra={"timings": rows, "plot": os.path.relpath(png, PLOT_DIR)},
+        quiet=done < total,
     )
 
 

@@ -19,11 +19,15 @@ table, on the machine it names, and is regenerated from
 `benchmarks/results/` by `python -m benchmarks.report`. Ratios compare rows
 measured in the same process, because the machines are shared and noisy.
 Speed is measured here, never asserted in tests.
-
+"""
+GPU_NOT_MEASURED = """\
 GPU: not yet measured (no GPU machine was available to the sessions that
 ran these benchmarks). The suite detects a GPU and uses synchronised timing
-when one is present.
-"""
+when one is present."""
+GPU_MEASURED = """\
+GPU: the sections whose title ends "on GPU" (or names `gpu`) were measured
+on {devices}, with synchronised timing and a device copy of the same bytes
+as the memory's limit, on the {backends} backend(s); {missing}"""
 
 
 LOOKUP_COLUMNS = [
@@ -32,6 +36,7 @@ LOOKUP_COLUMNS = [
     ("all", 'ours "all"'),
     ("none_vs_np_take", 'ours "none" / np.take'),
     ("embedding_vs_np_take", "Embedding / np.take"),
+    ("embedding_vs_copy", "Embedding / copy"),
 ]
 LOOKUP_NOTES = """\
 How to read it: `ours "none"` is the same single gather as `Embedding`, so
@@ -68,6 +73,36 @@ varies with the table size and the distribution of the ids, and ours
 follows `Embedding`'s."""
 
 
+def _lookup_ratio(row, key):
+    """A summary ratio of one forward row; None where it was not measured."""
+    if key == "embedding_vs_copy" and row.get("none_vs_copy") and row.get("none"):
+        # (copy / ours "none") / (Embedding / ours "none"), from the same calls.
+        return row["none_vs_copy"] / row["none"]
+    return row.get(key)
+
+
+def gpu_statement():
+    """INTRO's last paragraph: which results come from a GPU, and which not."""
+    devices, backends = set(), set()
+    for path in glob.glob(os.path.join(RESULTS_DIR, "*_gpu.json")):
+        with open(path) as f:
+            machine = json.load(f)["machine"]
+        devices.add(machine.get("gpu_name") or "a GPU")
+        backends.add(machine.get("backend", "?"))
+    if not devices:
+        return GPU_NOT_MEASURED
+    missing = sorted({"tensorflow", "jax", "torch"} - backends)
+    return GPU_MEASURED.format(
+        devices=", ".join(sorted(devices)),
+        backends=", ".join(sorted(backends)),
+        missing=(
+            "not measured on GPU: " + ", ".join(missing) + " (see the note below)."
+            if missing
+            else "every backend was measured."
+        ),
+    )
+
+
 def lookup_summary():
     """Markdown: per backend and jit, the range of the lookup ratios."""
     rows = []
@@ -86,10 +121,16 @@ def lookup_summary():
                 "cases": sum(r["jit"] == jit for r in forward),
             }
             for key, _ in LOOKUP_COLUMNS:
-                values = [r[key] for r in forward if r["jit"] == jit and r[key]]
+                values = [
+                    _lookup_ratio(r, key)
+                    for r in forward
+                    if r["jit"] == jit and _lookup_ratio(r, key)
+                ]
                 row[key] = (
                     f"{min(values):.2f} to {max(values):.2f} "
                     f"(median {statistics.median(values):.2f})"
+                    if values
+                    else "-"
                 )
             rows.append(row)
     if not rows:
@@ -119,7 +160,7 @@ def main():
         if not os.path.exists(path[: -len(".md")] + ".json")
         or "_before_" not in os.path.basename(path)
     )
-    parts = [INTRO]
+    parts = [INTRO + "\n" + gpu_statement()]
     summary = lookup_summary()
     if summary:
         parts.append(summary)
