@@ -509,3 +509,55 @@ def test_tensorflow_graph_runs_the_mixed_lookup_as_one_xla_cluster(kv, wv):
     np.add.at(expected, slots[slots >= 0], weights[slots >= 0])
     assert (slots >= 0).any() and (slots < 0).any()
     np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_gradient_reaches_each_trainable_row_from_its_positions_only(kv, wv, compiled):
+    # The gradient of a mixed table's lookup, for any upstream gradient:
+    # each trainable row gets the sum over the positions that read it (an
+    # independent NumPy np.add.at), and nothing else, whichever way the
+    # frozen positions are routed inside the lookup.
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    table = layer.table
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, layer.input_dim, size=(16, 9)).astype("int32")
+    upstream = rng.normal(size=(16, 9, layer.output_dim)).astype("float32")
+    gradient = _trainable_gradient(layer, ids, upstream, compiled)
+    slots = ops.convert_to_numpy(table.row_index)[ids]
+    assert (slots >= 0).any() and (slots < 0).any()
+    expected = np.zeros(table.trainable_table.shape, "float32")
+    np.add.at(expected, slots[slots >= 0], upstream[slots >= 0])
+    np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-6)
+
+
+def _trainable_gradient(layer, ids, upstream, compiled):
+    """d sum(layer(ids) * upstream) / d trainable_table, as NumPy."""
+    train = layer.table.trainable_table
+    if BACKEND == "jax":
+        import jax
+
+        def loss(values, ids):
+            mapping = [(train, values)]
+            with keras.StatelessScope(state_mapping=mapping):
+                return (layer(ids) * upstream).sum()
+
+        grad = jax.grad(loss)
+        return np.asarray((jax.jit(grad) if compiled else grad)(train.value, ids))
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        def grad(ids):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(layer(ids) * upstream)
+            return tf.convert_to_tensor(tape.gradient(loss, train.value))
+
+        return (tf.function(grad) if compiled else grad)(ids).numpy()
+    import torch
+
+    def grad(ids):
+        out = layer(torch.as_tensor(ids))
+        return torch.autograd.grad((out * torch.as_tensor(upstream)).sum(), train.value)
+
+    if compiled:
+        pytest.skip("torch.compile of a Keras layer takes minutes on 2 cores")
+    return grad(ids)[0].numpy()
