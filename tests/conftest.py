@@ -11,6 +11,32 @@ import pytest  # noqa: E402
 BACKEND = keras.config.backend()
 
 
+def _float32_matmuls_in_full():
+    """Exact float32 products on GPUs too, as on a CPU.
+
+    The tests compare layers with independent references at float32
+    tolerances; on recent NVIDIA GPUs cuDNN (PyTorch), XLA (JAX) and
+    TensorFlow by default multiply float32 in TF32, which keeps 10 bits of
+    mantissa (relative error about 1e-3). On a CPU this changes nothing.
+    """
+    if BACKEND == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    elif BACKEND == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+    elif BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+
+
+_float32_matmuls_in_full()
+
+
 @pytest.fixture
 def backend():
     return BACKEND

@@ -153,6 +153,7 @@ def test_bad_meshes_and_models_get_clear_errors(wv, kv):
 _SHARDED = """
 import os
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+os.environ["JAX_PLATFORMS"] = "cpu"  # eight host devices, even beside a GPU
 import json
 import numpy as np, keras, jax
 import keras_embedx
@@ -460,8 +461,9 @@ def _sgd_step(module, model, rows):
     import torch
 
     rng = np.random.default_rng(0)
-    x = torch.tensor(rng.integers(0, 44, size=(16, 5))[rows], dtype=torch.int32)
-    y = torch.tensor(rng.normal(size=(16, 1))[rows], dtype=torch.float32)
+    # On the device Keras places the model on (a GPU where there is one).
+    x = keras.ops.convert_to_tensor(rng.integers(0, 44, size=(16, 5))[rows], "int32")
+    y = keras.ops.convert_to_tensor(rng.normal(size=(16, 1))[rows], "float32")
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=0.5)
     optimizer.zero_grad()

@@ -380,8 +380,12 @@ def _no_gradients():
 torch_only = pytest.mark.skipif(BACKEND != "torch", reason="PyTorch training loops")
 
 
+def _numpy(x):
+    """A tensor's values in NumPy, from whatever device holds it."""
+    return keras.ops.convert_to_numpy(x)
+
+
 def _torch_steps(layer, optimizer, clear_after_step):
-    import torch
 
     model = keras.Sequential(
         [
@@ -392,8 +396,9 @@ def _torch_steps(layer, optimizer, clear_after_step):
         ]
     )
     rng = np.random.default_rng(0)
-    x = torch.as_tensor(rng.integers(0, layer.input_dim, (32, 5)).astype("int32"))
-    y = torch.as_tensor(rng.normal(size=(32, 1)).astype("float32"))
+    # On the device Keras places the model on (a GPU where there is one).
+    x = keras.ops.convert_to_tensor(rng.integers(0, layer.input_dim, (32, 5)), "int32")
+    y = keras.ops.convert_to_tensor(rng.normal(size=(32, 1)), "float32")
     opt = optimizer(model.parameters())
     for _ in range(3):
         if not clear_after_step:
@@ -427,7 +432,7 @@ def test_torch_loop_then_no_grad_reads_the_trained_rows(
     for _ in _torch_steps(layer, adam, clear_after_step):
         with torch.no_grad():
             np.testing.assert_array_equal(
-                layer(ids).numpy()[0], layer.table.full_table()
+                _numpy(layer(ids))[0], layer.table.full_table()
             )
     assert np.any(layer.embeddings != initial)
 
@@ -443,13 +448,13 @@ def test_torch_new_storage_and_inference_mode(kv, wv, tmp_path):
     train = layer.table.trainable_table.value
     train.data = train.data + 5.0  # new storage, write count unchanged
     with torch.no_grad():
-        np.testing.assert_array_equal(layer(ids).numpy()[0], layer.table.full_table())
+        np.testing.assert_array_equal(_numpy(layer(ids))[0], layer.table.full_table())
     # Built or loaded under inference_mode (tensors without a write count).
     model = keras.Sequential([keras.Input((None,), dtype="int32"), layer])
     model.save(tmp_path / "m.keras")
     with torch.inference_mode():
         loaded = keras.models.load_model(tmp_path / "m.keras")
-        np.testing.assert_array_equal(loaded(ids).numpy(), model(ids).numpy())
+        np.testing.assert_array_equal(_numpy(loaded(ids)), _numpy(model(ids)))
         fresh = PretrainedEmbedding(7, 3, freeze="pretrained", num_frozen=4)
         assert tuple(fresh(ids[:, :7] % 7).shape) == (1, 7, 3)
 
@@ -461,14 +466,14 @@ def test_torch_partial_stateless_scope_leaves_own_variables_alone(kv, wv):
     layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
     table = layer.table
     own = [v.numpy().copy() for v in table.weights]
-    moved = torch.as_tensor(table.trainable_table.numpy() + 100.0)
+    moved = keras.ops.convert_to_tensor(table.trainable_table.numpy() + 100.0)
     ids = np.arange(layer.input_dim).reshape(1, -1)
     expected = table.full_table()
     trainable = ~table.frozen_mask()
     expected[trainable] += 100.0
     mapping = [(table.trainable_table, moved)]
     with torch.no_grad(), keras.StatelessScope(state_mapping=mapping):
-        np.testing.assert_array_equal(layer(ids).numpy()[0], expected)
+        np.testing.assert_array_equal(_numpy(layer(ids))[0], expected)
     for before, v in zip(own, table.weights):
         np.testing.assert_array_equal(v.numpy(), before)
 
@@ -559,7 +564,8 @@ def _trainable_gradient(layer, ids, upstream, compiled):
     import torch
 
     def grad(ids):
-        out = layer(torch.as_tensor(ids))
-        return torch.autograd.grad((out * torch.as_tensor(upstream)).sum(), train.value)
+        out = layer(keras.ops.convert_to_tensor(ids))
+        weighted = out * keras.ops.convert_to_tensor(upstream)
+        return torch.autograd.grad(weighted.sum(), train.value)
 
-    return grad(ids)[0].numpy()
+    return _numpy(grad(ids)[0])

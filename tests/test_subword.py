@@ -112,6 +112,7 @@ def test_encode_layout_padding_mask_and_ids(layers):
 
 
 def test_stringlookup_accepts_vocabulary(layers):
+    pytest.importorskip("tensorflow")  # StringLookup runs on it on every backend
     layer = layers["toy-model.bin"]
     lookup = keras.layers.StringLookup(mask_token="", vocabulary=layer.get_vocabulary())
     ids = keras.ops.convert_to_numpy(lookup(["society", "societyz", ""]))
@@ -148,7 +149,7 @@ def test_fresh_layer_learns_bucket_rows():
     )
     model.compile(keras.optimizers.Adam(0.05), "binary_crossentropy")
     before = layer.embeddings.copy()
-    hist = model.fit(x, labels, epochs=10, verbose=0).history["loss"]
+    hist = model.fit(x, labels, epochs=30, verbose=0).history["loss"]
     assert hist[-1] < 0.5 * hist[0]
     used = np.unique(x[x >= 2])
     assert not np.allclose(layer.embeddings[used], before[used])

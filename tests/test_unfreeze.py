@@ -230,6 +230,7 @@ def test_refreezing_keeps_what_was_learned(wv):
 
 
 def test_history_and_tensorboard(wv, tmp_path):
+    pytest.importorskip("tensorflow")  # keras.callbacks.TensorBoard writes with it
     from tensorboard.backend.event_processing import event_accumulator
     from tensorboard.util import tensor_util
 
