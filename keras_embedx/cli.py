@@ -1,11 +1,13 @@
-"""Command line: `keras-embedx demo | inspect | convert | project | plot`."""
+"""Command line: `keras-embedx demo | inspect | convert | project | plot | bench`."""
 
 import argparse
 import os
+import subprocess
 import sys
 
 from keras_embedx.plot import add_plot_parser
 from keras_embedx.projector import add_project_parser
+from keras_embedx.vectors.load import add_file_arguments, load_cli_vectors
 
 
 def _demo(args):
@@ -35,9 +37,7 @@ def _demo(args):
 def _inspect(args):
     import numpy as np
 
-    import keras_embedx
-
-    wv = keras_embedx.load_vectors(args.path, encoding=args.encoding)
+    wv = load_cli_vectors(args)
     norms = np.linalg.norm(wv.vectors, axis=1)
     print(f"{args.path}\n  words: {len(wv)}\n  dim: {wv.dim}")
     print(
@@ -55,17 +55,43 @@ def _inspect(args):
 
 
 def _convert(args):
-    import keras_embedx
-
-    wv = keras_embedx.load_vectors(args.path, encoding=args.encoding)
+    wv = load_cli_vectors(args)
     wv.save(args.out, format=args.format)
     print(f"wrote {args.out} ({len(wv)} words x {wv.dim}, format {args.format})")
+
+
+def _source_root():
+    """The source checkout holding `benchmarks/`: the working directory or,
+    for an editable install, the directory above the package; else None."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for root in (os.getcwd(), package_parent):
+        if os.path.isfile(os.path.join(root, "benchmarks", "__main__.py")):
+            return root
+    return None
+
+
+def _bench(args):
+    root = _source_root()
+    if root is None:
+        raise ValueError(
+            "the benchmarks ship with the source repository, not with the "
+            "installed package: run this in a clone of keras_embedx"
+        )
+    command = [sys.executable, "-m", "benchmarks"]
+    if args.quick:
+        command.append("--quick")
+    if args.only:
+        command += ["--only", *args.only]
+    if args.backends:
+        command += ["--backends", args.backends]
+    return subprocess.call(command, cwd=root)
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-embedx",
-        description="Word embeddings for Keras 3: demo, inspect, convert, project.",
+        description="Word embeddings for Keras 3: demo, inspect, convert, project, "
+        "plot, bench.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -83,7 +109,7 @@ def build_parser():
 
     p = sub.add_parser("inspect", help="summarise a vector file")
     p.add_argument("path")
-    p.add_argument("--encoding", default="utf-8")
+    add_file_arguments(p)
     p.add_argument("--show", type=int, default=10, help="how many words to list")
     p.add_argument("--neighbours", nargs="*", help="print nearest words of these")
     p.set_defaults(func=_inspect)
@@ -91,16 +117,26 @@ def build_parser():
     p = sub.add_parser("convert", help="convert a vector file (default: to the cache)")
     p.add_argument("path")
     p.add_argument("out")
-    p.add_argument("--encoding", default="utf-8")
+    add_file_arguments(p, format_flag="--from")
     p.add_argument(
         "--format",
         default="cache",
         choices=["cache", "word2vec_text", "word2vec_binary", "glove"],
+        help="format to write (default: the keras_embedx cache)",
     )
     p.set_defaults(func=_convert)
 
     add_project_parser(sub)
     add_plot_parser(sub)
+
+    p = sub.add_parser(
+        "bench",
+        help="run the benchmark suite of a source checkout (python -m benchmarks)",
+    )
+    p.add_argument("--quick", action="store_true", help="the quick CPU subset")
+    p.add_argument("--only", nargs="+", help="parts to run (e.g. lookup)")
+    p.add_argument("--backends", help="comma-separated backends")
+    p.set_defaults(func=_bench)
     return parser
 
 

@@ -203,10 +203,9 @@ def add_plot_parser(subparsers):
     parser.add_argument(
         "--limit", type=int, default=100, help="words when --words is not given"
     )
-    parser.add_argument("--format", default="auto", help="vector file format")
-    parser.add_argument(
-        "--errors", default="strict", choices=("strict", "replace", "ignore")
-    )
+    from keras_embedx.vectors.load import add_file_arguments
+
+    add_file_arguments(parser)
     parser.add_argument("--dpi", type=int, default=150)
     parser.set_defaults(func=run_plot)
     return parser
@@ -214,9 +213,9 @@ def add_plot_parser(subparsers):
 
 def run_plot(args):
     """Handler of `keras-embedx plot`; returns the exit status."""
-    from keras_embedx.vectors import load_vectors
+    from keras_embedx.vectors.load import load_cli_vectors
 
-    wv = load_vectors(args.path, format=args.format, errors=args.errors, progress=False)
+    wv = load_cli_vectors(args)
     words = None
     if args.words:
         words = [w for w in args.words.split(",") if w]

@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 
 from keras_embedx._walk import iter_layers
+from keras_embedx.vectors.load import add_file_arguments, load_cli_vectors
 
 CONFIG_NAME = "projector_config.pbtxt"
 DATA_DIR = "projector"
@@ -147,20 +148,40 @@ def layer_sources(root, layers=None):
     import keras
 
     found, seen = [], set()
-    chosen = None
-    if layers is not None:
-        chosen = _select_layers(root, layers)
-    for layer in iter_layers(root):
-        if chosen is not None and not any(layer is c for c in chosen):
-            continue
-        for sub in iter_layers(layer) if chosen is not None else (layer,):
-            found.extend(_tables_of(sub, seen, keras))
+    for layer in table_layers(root, layers):
+        found.extend(_tables_of(layer, seen, keras))
     # Name tables relative to the model (Sequential puts its name in paths).
     prefix = f"{root.name}/"
     for source in found:
         if source.name.startswith(prefix):
             source.name = source.name[len(prefix) :]
     return found
+
+
+def table_layers(root, layers=None):
+    """The layers of `root` that hold embedding tables, without reading them.
+
+    keras_embedx layers, bare `EmbeddingTable`s and `keras.layers.Embedding`,
+    in model order; with `layers`, only those layers and their sublayers.
+    Unbuilt layers count (a model is built on its first batch).
+    """
+    import keras
+
+    chosen = None if layers is None else _select_layers(root, layers)
+    out, seen = [], set()
+    for layer in iter_layers(root):
+        if chosen is not None and not any(layer is c for c in chosen):
+            continue
+        for sub in iter_layers(layer) if chosen is not None else (layer,):
+            holds_table = (
+                callable(getattr(sub, "embedding_tables", None))
+                or callable(getattr(sub, "full_table", None))
+                or isinstance(sub, keras.layers.Embedding)
+            )
+            if holds_table and id(sub) not in seen:
+                seen.add(id(sub))
+                out.append(sub)
+    return out
 
 
 def _select_layers(root, layers):
@@ -987,28 +1008,18 @@ def add_project_parser(subparsers):
         "the Projector shows)",
     )
     parser.add_argument("--name", default=None, help="tensor name in the Projector")
-    parser.add_argument(
-        "--format", default="auto", help="vector file format (default: auto)"
-    )
-    parser.add_argument(
-        "--errors",
-        default="strict",
-        choices=("strict", "replace", "ignore"),
-        help="what to do with words that are not UTF-8 (default: strict)",
-    )
+    add_file_arguments(parser)
     parser.set_defaults(func=run_project)
     return parser
 
 
 def run_project(args):
     """Handler of `keras-embedx project`; returns the exit status."""
-    from keras_embedx.vectors import load_vectors
-
     if args.max_rows is not None and args.max_rows < 1:
         raise SystemExit(
             f"--max-rows must be a positive int. Received: {args.max_rows}"
         )
-    wv = load_vectors(args.path, format=args.format, errors=args.errors, progress=False)
+    wv = load_cli_vectors(args)
     name = args.name or os.path.basename(args.path)
     result = export_projector(args.log_dir, wv, name=name, max_rows=args.max_rows)
     print(

@@ -12,6 +12,68 @@ OOV_TOKEN = "[UNK]"
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 _STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", None)
 _PADDING = ("pre", "post")
+_SPLIT = ("whitespace", "character")
+
+
+def _check_int(name, value, low):
+    """`value` as an int >= `low`, or a `ValueError` naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(
+            f"`{name}` must be an int >= {low}. Received: {name}={value!r}"
+        )
+    if value < low:
+        raise ValueError(f"`{name}` must be >= {low}. Received: {name}={value}")
+    return int(value)
+
+
+def token_list(tokens, name="tokens"):
+    """`tokens` as a list of str, or a `ValueError` naming what is wrong.
+
+    Accepts any iterable of str (NumPy strings included); refuses one str
+    (which would silently become a list of its characters) and non-str
+    entries.
+    """
+    if isinstance(tokens, (str, bytes)):
+        raise ValueError(
+            f"`{name}` must be a list of str, not one str. "
+            f"Received: {name}={tokens[:40]!r}"
+        )
+    try:
+        tokens = list(tokens)
+    except TypeError:
+        raise ValueError(
+            f"`{name}` must be a list of str. Received: {name}={tokens!r:.60}"
+        ) from None
+    tokens = [str(t) if isinstance(t, np.str_) else t for t in tokens]
+    for i, t in enumerate(tokens):
+        if not isinstance(t, str):
+            raise ValueError(
+                f"Every entry of `{name}` must be a str. Received: "
+                f"{name}[{i}]={t!r} (of type {type(t).__name__})"
+            )
+    return tokens
+
+
+def row_vocabulary(vocabulary, num_oov_indices, num_rows):
+    """A layer's `vocabulary=`, checked: one str per row, as
+    `get_vocabulary()` writes it (`""`, `"[UNK]"` per OOV id, then unique
+    words), so that `StringLookup(mask_token="", vocabulary=...)` gives ids
+    that index the same rows."""
+    vocabulary = token_list(vocabulary, "vocabulary")
+    if len(vocabulary) != num_rows:
+        raise ValueError(
+            f"The vocabulary must have one entry per row ({num_rows}). "
+            f"Received: {len(vocabulary)} entries"
+        )
+    reserved = [PAD_TOKEN] + [OOV_TOKEN] * num_oov_indices
+    if vocabulary[: len(reserved)] != reserved:
+        raise ValueError(
+            f"The vocabulary must open with {reserved} (padding, then one OOV "
+            "entry per OOV row), as `get_vocabulary()` returns it. Received: "
+            f"vocabulary[:{len(reserved)}]={vocabulary[: len(reserved)]!r}"
+        )
+    Vocabulary(vocabulary, num_oov_indices=num_oov_indices)  # unique words
+    return vocabulary
 
 
 def standardize_text(text, standardize="lower_and_strip_punctuation"):
@@ -103,7 +165,8 @@ class Vocabulary:
         tokens: list of unique str. A list that already begins with the
             reserved `""` and `"[UNK]"` (as `get_vocabulary()` returns) is
             accepted.
-        num_oov_indices: int, how many OOV ids (at least 1).
+        num_oov_indices: int, how many OOV ids (at least 1). Defaults to
+            the number of `"[UNK]"` entries `tokens` opens with, else 1.
         counts: optional list of int, the frequency of each token.
         standardize: how `encode` standardises raw text:
             `"lower_and_strip_punctuation"` (default, as TextVectorization),
@@ -122,41 +185,43 @@ class Vocabulary:
     def __init__(
         self,
         tokens,
-        num_oov_indices=1,
+        num_oov_indices=None,
         counts=None,
         standardize="lower_and_strip_punctuation",
         split="whitespace",
     ):
-        if isinstance(num_oov_indices, bool) or not isinstance(num_oov_indices, int):
-            raise ValueError(
-                "`num_oov_indices` must be an int >= 1. "
-                f"Received: num_oov_indices={num_oov_indices!r}"
-            )
-        if num_oov_indices < 1:
-            raise ValueError(
-                "`num_oov_indices` must be >= 1 (id 1 is the OOV id that the "
-                f"layers rely on). Received: num_oov_indices={num_oov_indices}"
-            )
         if not callable(standardize) and standardize not in _STANDARDIZE:
             raise ValueError(
                 f"`standardize` must be one of {_STANDARDIZE} or a callable. "
                 f"Received: standardize={standardize!r}"
             )
-        if isinstance(tokens, str):
+        if not callable(split) and split not in _SPLIT:
             raise ValueError(
-                "`tokens` must be a list of str, not one str. "
-                f"Received: tokens={tokens[:40]!r}"
+                f"`split` must be one of {_SPLIT} or a callable. "
+                f"Received: split={split!r}"
             )
-        tokens = [str(t) if isinstance(t, np.str_) else t for t in tokens]
-        reserved = 0
-        while reserved < len(tokens) and tokens[reserved] in (PAD_TOKEN, OOV_TOKEN):
-            reserved += 1
+        tokens = token_list(tokens, "tokens")
+        # Reserved entries may open the list as `get_vocabulary()` writes
+        # them: `""`, then one `"[UNK]"` per OOV id.
+        start = int(bool(tokens) and tokens[0] == PAD_TOKEN)
+        listed = 0
+        while start + listed < len(tokens) and tokens[start + listed] == OOV_TOKEN:
+            listed += 1
+        if num_oov_indices is None:
+            num_oov_indices = listed or 1
+        num_oov_indices = _check_int("num_oov_indices", num_oov_indices, low=1)
+        if listed and listed != num_oov_indices:
+            raise ValueError(
+                f"`tokens` opens with {listed} {OOV_TOKEN!r} entries (one per OOV "
+                f"id), but num_oov_indices={num_oov_indices}: the ids of every "
+                f"token after them would shift. Pass num_oov_indices={listed} or "
+                f"leave it out. Received: tokens[:{start + listed + 1}]="
+                f"{tokens[: start + listed + 1]!r}"
+            )
+        reserved = start + listed
         if counts is not None:
             counts = list(counts)[reserved:]
         tokens = tokens[reserved:]
-        bad = [t for t in tokens if not isinstance(t, str)]
-        if bad:
-            raise ValueError(f"Every token must be a str. Received: {bad[0]!r}")
         seen = {}
         for i, t in enumerate(tokens):
             if t in (PAD_TOKEN, OOV_TOKEN):
@@ -206,9 +271,16 @@ class Vocabulary:
         Returns:
             A `Vocabulary`; ties in frequency keep first-seen order.
         """
-        if min_count < 1:
-            raise ValueError(f"`min_count` must be >= 1. Received: {min_count}")
+        if isinstance(texts, (str, bytes)):
+            raise ValueError(
+                "`texts` must be a list of texts, not one str: wrap it in a "
+                f"list. Received: texts={texts[:40]!r}"
+            )
+        min_count = _check_int("min_count", min_count, low=1)
+        num_oov_indices = _check_int("num_oov_indices", num_oov_indices, low=1)
         reserved = 1 + num_oov_indices
+        if max_tokens is not None:
+            max_tokens = _check_int("max_tokens", max_tokens, low=1)
         if max_tokens is not None and max_tokens <= reserved:
             raise ValueError(
                 f"`max_tokens` must exceed the {reserved} reserved ids (padding + "
@@ -305,8 +377,11 @@ class Vocabulary:
         if isinstance(texts_or_tokens, str):
             texts_or_tokens = [texts_or_tokens]
         sequences = []
-        for item in texts_or_tokens:
-            tokens = self.tokenize(item) if isinstance(item, str) else list(item)
+        for i, item in enumerate(texts_or_tokens):
+            if isinstance(item, str):
+                tokens = self.tokenize(item)
+            else:
+                tokens = token_list(item, f"texts_or_tokens[{i}]")
             sequences.append([self.token_to_id(t) for t in tokens])
         length = sequence_length or max((len(s) for s in sequences), default=0)
         out = np.zeros((len(sequences), length), dtype=np.int32)

@@ -87,3 +87,24 @@ def test_demo_chars_prints_the_word_char_result(tmp_path, capsys, monkeypatch):
     assert 0.0 <= test <= 1.0
     assert 0.1 < unseen < 0.6
     assert result["history"]["loss"][-1] < result["history"]["loss"][0]
+
+
+def test_project_errors_skip_loads_the_good_rows(tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("word 1.0 2.0\nother 1.0\nthird 3.0 4.0\n")
+    log_dir = tmp_path / "logs"
+    assert main(["project", str(bad), "--log-dir", str(log_dir)]) == 2
+    assert "line 2" in capsys.readouterr().err
+    assert (
+        main(["project", str(bad), "--log-dir", str(log_dir), "--errors", "skip"]) == 0
+    )
+    metadata = list(log_dir.rglob("*metadata.tsv"))
+    assert len(metadata) == 1
+    assert metadata[0].read_text().split() == ["word", "third"]
+
+
+def test_bench_runs_the_suite_of_the_checkout(capfd):
+    # Forwarded to `python -m benchmarks` in this source checkout, whose own
+    # argument parser rejects an unknown part (nothing is timed).
+    assert main(["bench", "--only", "no_such_part"]) == 2
+    assert "invalid choice: 'no_such_part'" in capfd.readouterr().err

@@ -9,6 +9,7 @@ from keras_embedx.projector import (
     _signal_refresh,
     export_projector,
     layer_sources,
+    table_layers,
 )
 
 
@@ -120,7 +121,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         self._fits += 1
         self._last_epoch = None
         self._last_exported = None
-        if not layer_sources(self.model, self.layers):
+        if not table_layers(self.model, self.layers):
             raise ValueError(
                 f"ProjectorCallback found no embedding table in model "
                 f"{self.model.name!r}: expected keras_embedx layers or "

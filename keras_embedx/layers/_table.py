@@ -72,6 +72,28 @@ def check_positive_int(name, value, allow_zero=False):
     return int(value)
 
 
+def check_bool(name, value):
+    """`value` as a bool, or a `ValueError` (a str like "no" is truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"`{name}` must be a bool. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    return bool(value)
+
+
+def check_float(name, value):
+    """`value` as a float, or a `ValueError` naming the argument."""
+    if isinstance(value, bool) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise ValueError(
+            f"`{name}` must be a number. Received: {name}={value!r} "
+            f"(of type {type(value).__name__})"
+        )
+    return float(value)
+
+
 def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(
@@ -273,6 +295,23 @@ def _forget_after_torch_optimizer_steps(table):
     _TORCH_STEP_HOOK.append(register_optimizer_step_post_hook(forget))
 
 
+# Keras' optimizers warn when a trainable variable gets no gradient, and
+# suggest a missing loss. Eager PyTorch lookups read `frozen_live` only
+# while the unfreeze factor is above 0 (see `_frozen_rows`), so at 0 it has
+# none, by design; the warning is silenced only when such variables are
+# all it names.
+_ONLY_FROZEN_LIVE = (
+    r"Gradients do not exist for variables "
+    r"\[('[^']*/frozen_live', )*'[^']*/frozen_live'\] when minimizing"
+)
+
+
+def _quiet_frozen_live_without_gradient():
+    import warnings
+
+    warnings.filterwarnings("ignore", message=_ONLY_FROZEN_LIVE, category=UserWarning)
+
+
 def _is_concrete(x):
     """True when `x` holds values (eager), False inside a traced function."""
     try:
@@ -408,7 +447,7 @@ class EmbeddingTable(keras.layers.Layer):
         if storage_dtype != "float32" and num_frozen == 0:
             raise ValueError(
                 f"storage_dtype={storage_dtype!r} applies to frozen rows, and this "
-                "table has none. Freeze the rows (freeze='pretrained' or 'all') or "
+                "table has none. Freeze rows (the layer's `freeze` argument) or "
                 "keep storage_dtype='float32'."
             )
         super().__init__(**kwargs)
@@ -460,6 +499,8 @@ class EmbeddingTable(keras.layers.Layer):
                 self.frozen_live = self._weight(
                     "frozen_live", (n_frozen, d), trainable=True
                 )
+                if keras.config.backend() == "torch":
+                    _quiet_frozen_live_without_gradient()
                 if self._has_offset:
                     self.frozen_offset = self._weight("frozen_offset", (n_frozen, d))
         if self.num_trainable:

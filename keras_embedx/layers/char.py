@@ -8,6 +8,7 @@ from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
     check_choice,
+    check_float,
     check_positive_int,
     compiled_when_eager,
     remap_out_of_range,
@@ -228,7 +229,9 @@ class CharEmbedding(keras.layers.Layer):
         check_choice("freeze", freeze, FREEZE_MODES)
         check_choice("out_of_range", out_of_range, OUT_OF_RANGE_MODES)
         defaults = _DEFAULTS[encoder]
-        char_dim = check_positive_int("char_dim", char_dim or defaults["char_dim"])
+        if char_dim is None:
+            char_dim = defaults["char_dim"]
+        char_dim = check_positive_int("char_dim", char_dim)
         if highway_layers is None:
             highway_layers = defaults["highway_layers"]
         highway_layers = check_positive_int(
@@ -254,7 +257,7 @@ class CharEmbedding(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.highway_layers = highway_layers
         self.highway_activation = keras.activations.get(highway_activation)
-        self.highway_gate_bias = float(highway_gate_bias)
+        self.highway_gate_bias = check_float("highway_gate_bias", highway_gate_bias)
         self.lstm_units = lstm_units
         self.freeze = freeze
         self.out_of_range = out_of_range

@@ -11,12 +11,14 @@ from keras import ops
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
+    check_bool,
     check_choice,
     check_positive_int,
     compiled_when_eager,
     remap_out_of_range,
 )
-from keras_embedx.vocabulary import Vocabulary, align_to_vectors
+from keras_embedx.vectors.word_vectors import WordVectors
+from keras_embedx.vocabulary import Vocabulary, align_to_vectors, row_vocabulary
 
 FREEZE_MODES = ("none", "pretrained", "all")
 ROW_SOURCES = ("padding", "oov", "pretrained", "lowercase", "missing", "new")
@@ -83,7 +85,8 @@ class PretrainedEmbedding(keras.layers.Layer):
     the rows that have no vector from the vectors' mean and standard
     deviation.
 
-    `freeze` chooses which rows train: `"pretrained"` (default) keeps every
+    `freeze` chooses which rows train: `"pretrained"` (the default of
+    `from_vectors`; the constructor's is `"none"`) keeps every
     row that came from the file bit-identical, whatever the optimizer (the
     frozen rows live in a non-trainable variable, so they also cost nothing
     in the optimizer), while words without a vector and the OOV rows learn;
@@ -137,7 +140,7 @@ class PretrainedEmbedding(keras.layers.Layer):
     ... )
     >>> vocab = keras_embedx.Vocabulary.from_texts(["a fine film", "a dull film"])
     >>> layer = keras_embedx.layers.PretrainedEmbedding.from_vectors(wv, vocab)
-    >>> layer(vocab.encode(["a fine film"])).shape
+    >>> tuple(layer(vocab.encode(["a fine film"])).shape)
     (1, 3, 100)
 
     Reference:
@@ -179,6 +182,14 @@ class PretrainedEmbedding(keras.layers.Layer):
                 "freeze='none' trains every row, so `num_frozen` must be 0. "
                 f"Received: num_frozen={num_frozen}"
             )
+        if freeze == "all" and num_frozen != input_dim:
+            raise ValueError(
+                "freeze='all' freezes every row, so `num_frozen` must be "
+                f"input_dim={input_dim} (or left out). Received: "
+                f"num_frozen={num_frozen}"
+            )
+        mask_zero = check_bool("mask_zero", mask_zero)
+        schedulable = check_bool("schedulable", schedulable)
         super().__init__(**kwargs)
         self.input_dim = input_dim
         self.output_dim = output_dim
@@ -239,13 +250,20 @@ class PretrainedEmbedding(keras.layers.Layer):
             A built `PretrainedEmbedding`; `layer.row_sources()` says where
             each row came from.
         """
-        check_choice("freeze", freeze, FREEZE_MODES)
-        if vocabulary is None:
-            vocabulary = Vocabulary(wv.words, num_oov_indices=num_oov_indices or 1)
-        elif not isinstance(vocabulary, Vocabulary):
-            vocabulary = Vocabulary(
-                list(vocabulary), num_oov_indices=num_oov_indices or 1
+        if not isinstance(wv, WordVectors):
+            raise ValueError(
+                "`wv` must be a keras_embedx.WordVectors (from `load_vectors`, "
+                "or `WordVectors.from_gensim` for gensim's KeyedVectors). "
+                f"Received: wv of type {type(wv).__name__}"
             )
+        check_choice("freeze", freeze, FREEZE_MODES)
+        lowercase_fallback = check_bool("lowercase_fallback", lowercase_fallback)
+        if seed is not None:
+            seed = check_positive_int("seed", seed, allow_zero=True)
+        if vocabulary is None:
+            vocabulary = Vocabulary(wv.words, num_oov_indices=num_oov_indices)
+        elif not isinstance(vocabulary, Vocabulary):
+            vocabulary = Vocabulary(vocabulary, num_oov_indices=num_oov_indices)
         elif (
             num_oov_indices is not None
             and num_oov_indices != vocabulary.num_oov_indices
@@ -358,13 +376,10 @@ class PretrainedEmbedding(keras.layers.Layer):
         return list(self._vocabulary)
 
     def set_vocabulary(self, vocabulary):
-        vocabulary = [str(w) for w in vocabulary]
-        if len(vocabulary) != self.input_dim:
-            raise ValueError(
-                f"The vocabulary must have one entry per row ({self.input_dim}). "
-                f"Received: {len(vocabulary)} entries"
-            )
-        self._vocabulary = vocabulary
+        """Label the rows: `""`, `"[UNK]"` per OOV row, then unique words."""
+        self._vocabulary = row_vocabulary(
+            vocabulary, self.num_oov_indices, self.input_dim
+        )
 
     def row_sources(self):
         """Where each row came from.

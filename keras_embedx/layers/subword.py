@@ -23,12 +23,14 @@ from keras import ops
 from keras_embedx import subwords
 from keras_embedx.layers._table import (
     EmbeddingTable,
+    check_bool,
     check_choice,
     check_positive_int,
     compiled_when_eager,
     remap_out_of_range,
     torch_eager,
 )
+from keras_embedx.vocabulary import token_list
 
 UNITS = ("ngrams", "tokenizer")
 FREEZE_MODES = ("none", "words", "all")
@@ -164,7 +166,7 @@ class SubwordEmbedding(keras.layers.Layer):
     >>> layer = keras_embedx.layers.SubwordEmbedding.from_fasttext(
     ...     datapath("toy-model.bin"))
     >>> x = layer.encode(["night", "nightz"])
-    >>> layer(x).shape
+    >>> tuple(layer(x).shape)
     (1, 2, 5)
     >>> layer.word_vectors(["nightz"]).shape
     (1, 5)
@@ -212,6 +214,14 @@ class SubwordEmbedding(keras.layers.Layer):
                 "Tokenizer units have no word rows: `num_words` must be 0. "
                 f"Received: num_words={num_words}"
             )
+        if units == "ngrams" and pooling != "mean":
+            raise ValueError(
+                "fastText n-gram units always average a word's rows, as "
+                "fastText does; `pooling` applies to tokenizer units. "
+                f"Received: pooling={pooling!r} with units='ngrams'"
+            )
+        mask_zero = check_bool("mask_zero", mask_zero)
+        schedulable = check_bool("schedulable", schedulable)
         if units == "tokenizer" and freeze == "words":
             raise ValueError(
                 "freeze='words' freezes word rows, which tokenizer units do not "
@@ -686,7 +696,8 @@ class SubwordEmbedding(keras.layers.Layer):
         return ["", "[UNK]", *words]
 
     def set_vocabulary(self, vocabulary):
-        vocabulary = [str(w) for w in vocabulary]
+        """Label the word rows (or, for tokenizer units, the unit rows)."""
+        vocabulary = token_list(vocabulary, "vocabulary")
         if vocabulary[:NUM_RESERVED] == ["", "[UNK]"]:
             vocabulary = vocabulary[NUM_RESERVED:]
         expected = self.num_words if self.units == "ngrams" else self.num_buckets
@@ -695,6 +706,13 @@ class SubwordEmbedding(keras.layers.Layer):
                 f"The vocabulary must have {expected} entries (one per "
                 f"{'word' if self.units == 'ngrams' else 'unit'} row). Received: "
                 f"{len(vocabulary)} entries"
+            )
+        if self.units == "ngrams" and len(set(vocabulary)) != len(vocabulary):
+            seen = set()
+            twice = next(w for w in vocabulary if w in seen or seen.add(w))
+            raise ValueError(
+                "Words must be unique (each has its own row). Received "
+                f"{twice!r} more than once."
             )
         self._vocabulary = vocabulary
         self._index = None

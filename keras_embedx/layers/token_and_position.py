@@ -10,7 +10,9 @@ from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
     _is_concrete,
+    check_bool,
     check_choice,
+    check_float,
     check_positive_int,
     remap_out_of_range,
 )
@@ -134,9 +136,9 @@ class TokenAndPosition(keras.layers.Layer):
     ...     position="sinusoidal", scale_by_sqrt_dim=True)
     >>> ids = np.array([[5, 7, 9, 0]])
     >>> hidden = layer(ids)
-    >>> hidden.shape
+    >>> tuple(hidden.shape)
     (1, 4, 8)
-    >>> layer.reverse(hidden).shape
+    >>> tuple(layer.reverse(hidden).shape)
     (1, 4, 100)
 
     Starting from pretrained vectors:
@@ -148,7 +150,7 @@ class TokenAndPosition(keras.layers.Layer):
     >>> words = keras_embedx.layers.PretrainedEmbedding.from_vectors(wv)
     >>> layer = keras_embedx.layers.TokenAndPosition(
     ...     None, 32, 64, token_embedding=words, token_projection=True)
-    >>> layer(np.array([[2, 3, 4]])).shape
+    >>> tuple(layer(np.array([[2, 3, 4]])).shape)
     (1, 3, 64)
 
     Reference:
@@ -225,15 +227,24 @@ class TokenAndPosition(keras.layers.Layer):
                 width = getattr(token_embedding, "output_dim", None)
                 if not token_projection and width not in (None, embedding_dim):
                     raise _width_error(width, embedding_dim)
-        if isinstance(dropout, bool) or not 0.0 <= float(dropout) < 1.0:
+        if not 0.0 <= check_float("dropout", dropout) < 1.0:
             raise ValueError(
                 f"`dropout` must be a float in [0, 1). Received: dropout={dropout!r}"
             )
-        if isinstance(max_wavelength, bool) or not float(max_wavelength) > 0:
+        max_wavelength = check_float("max_wavelength", max_wavelength)
+        if not max_wavelength > 0:
             raise ValueError(
                 "`max_wavelength` must be a positive number. Received: "
                 f"max_wavelength={max_wavelength!r}"
             )
+        if mask_zero is not None:
+            mask_zero = check_bool("mask_zero", mask_zero)
+        for name, flag in (
+            ("scale_by_sqrt_dim", scale_by_sqrt_dim),
+            ("tie_weights", tie_weights),
+            ("token_projection", token_projection),
+        ):
+            check_bool(name, flag)
         if not tie_weights and vocabulary_size is None:
             raise ValueError(
                 "tie_weights=False needs `vocabulary_size` (the width of the "
@@ -444,6 +455,13 @@ class TokenAndPosition(keras.layers.Layer):
     def _add_positions(self, x, start_index, positions):
         length = ops.shape(x)[-2]
         if positions is None:
+            if isinstance(start_index, (bool, float, np.floating)) or (
+                isinstance(start_index, (int, np.integer)) and start_index < 0
+            ):
+                raise ValueError(
+                    "`start_index` must be an int >= 0 (the position of the "
+                    f"first token). Received: start_index={start_index!r}"
+                )
             if isinstance(start_index, (int, np.integer)):
                 start_index = int(start_index)
             static = isinstance(length, int) and isinstance(start_index, int)
@@ -464,6 +482,7 @@ class TokenAndPosition(keras.layers.Layer):
                 ids = ids + ops.cast(start_index, "int32")
         else:
             static = False
+            self._check_positions_shape(ops.shape(positions), ops.shape(x))
             ids = ops.cast(positions, "int32")
             self._check_concrete_positions(ids, None)
             if self.position is None:
@@ -519,11 +538,30 @@ class TokenAndPosition(keras.layers.Layer):
             "or build the layer with a larger `sequence_length`."
         )
 
+    @staticmethod
+    def _check_positions_shape(shape, x_shape):
+        """`positions` must be `(length,)` or `(batch, length)` for the inputs."""
+        batch, length = x_shape[0], x_shape[-2]
+        fits = len(shape) in (1, 2) and shape[-1] in (length, None)
+        if fits and len(shape) == 2 and None not in (shape[0], batch):
+            fits = shape[0] in (1, batch)
+        if not fits or (len(x_shape) != 3 and len(shape) == 2):
+            raise ValueError(
+                "`positions` must have shape (sequence_length,) or (batch_size, "
+                f"sequence_length) matching the inputs' {tuple(x_shape[:-1])}. "
+                f"Received: positions.shape={tuple(shape)}"
+            )
+
     def _check_concrete_positions(self, start_or_ids, length):
         """Raise for out-of-range positions when their values are known."""
         if self.sequence_length is None or not _is_concrete(start_or_ids):
             return
         values = np.asarray(ops.convert_to_numpy(start_or_ids))
+        if length is not None and values.size and values.min() < 0:
+            raise ValueError(
+                "`start_index` must be >= 0 (the position of the first token). "
+                f"Received: start_index={values.tolist()}"
+            )
         if length is not None:
             if isinstance(length, int):
                 self._check_static_length(int(values) + length, int(values))
@@ -553,6 +591,13 @@ class TokenAndPosition(keras.layers.Layer):
         return self(hidden, reverse=True)
 
     def _reverse(self, hidden):
+        width = ops.shape(hidden)[-1]
+        if width is not None and width != self.embedding_dim:
+            raise ValueError(
+                f"`reverse` takes hidden states of width embedding_dim="
+                f"{self.embedding_dim} (the last axis). Received: "
+                f"hidden.shape={tuple(ops.shape(hidden))}"
+            )
         dtype = self.compute_dtype
         hidden = ops.cast(hidden, dtype)
         if not self.tie_weights:

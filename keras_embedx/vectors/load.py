@@ -27,6 +27,45 @@ _TEXT_BYTES = frozenset(b"0123456789+-.eE \t\r\nnaifNAIFty")
 _CONTROL = frozenset(range(32)) - {9, 10, 13}
 
 
+def add_file_arguments(parser, format_flag="--format"):
+    """Add `--format`, `--encoding` and `--errors` to a command's parser.
+
+    The `keras-embedx` commands that read a vector file share these; pass
+    them on with `load_cli_vectors(args)`. `format_flag` renames the input
+    format option for a command whose `--format` is its output's.
+    """
+    parser.add_argument(
+        format_flag,
+        dest="input_format",
+        default="auto",
+        choices=("auto", *FORMATS),
+        help="format of the vector file (default: auto, from its name and bytes)",
+    )
+    parser.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="encoding of the words (default: utf-8; e.g. cp1252, latin-1)",
+    )
+    parser.add_argument(
+        "--errors",
+        default="strict",
+        choices=ERRORS,
+        help="malformed rows: stop with an error (strict, the default), drop "
+        "them (skip), or load words that do not decode with U+FFFD (replace)",
+    )
+
+
+def load_cli_vectors(args):
+    """`load_vectors` of `args.path` with the options `add_file_arguments` adds."""
+    return load_vectors(
+        args.path,
+        format=args.input_format,
+        errors=args.errors,
+        progress=False,
+        encoding=args.encoding,
+    )
+
+
 def load_vectors(
     path,
     format="auto",

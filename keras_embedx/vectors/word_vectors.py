@@ -5,6 +5,15 @@ import numpy as np
 SAVE_FORMATS = ("cache", "glove", "word2vec_text", "word2vec_binary")
 
 
+def _count(name, value, low):
+    """`value` as an int >= `low`, or a `ValueError` naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"`{name}` must be an int. Received: {name}={value!r}")
+    if value < low:
+        raise ValueError(f"`{name}` must be >= {low}. Received: {name}={value}")
+    return int(value)
+
+
 class WordVectors:
     """Words and their vectors, in file order.
 
@@ -46,6 +55,11 @@ class WordVectors:
     """
 
     def __init__(self, words, vectors, counts=None, source=None):
+        if isinstance(words, (str, bytes)):
+            raise TypeError(
+                "`words` must be a list of str, not one str (which would be "
+                f"split into characters). Received: words={words[:40]!r}"
+            )
         words = list(words)
         vectors = np.asarray(vectors)
         if vectors.dtype != np.float32:
@@ -193,9 +207,11 @@ class WordVectors:
         negative = self._as_list(negative, "negative")
         if not positive and not negative:
             raise ValueError("`word` must name at least one word or vector.")
+        if topn is not None:
+            topn = _count("topn", topn, low=0)
         unit = self.unit_vectors()
         if restrict_vocab is not None:
-            unit = unit[: int(restrict_vocab)]
+            unit = unit[: _count("restrict_vocab", restrict_vocab, low=1)]
         query = np.zeros(self.dim, np.float32)
         exclude = set()
         for item, weight in [(p, 1.0) for p in positive] + [
@@ -220,7 +236,6 @@ class WordVectors:
         scores = unit @ query
         if topn is None:
             return scores
-        topn = int(topn)
         want = min(len(scores), topn + len(exclude))
         if want <= 0:
             return []
@@ -289,6 +304,11 @@ class WordVectors:
             )
         codec = check_encoding(encoding)
         path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(
+                f"No such directory: {folder!r} (to write {path!r}). Create it first."
+            )
         if fmt == "cache":
             from keras_embedx.vectors.cache import save_cache
 
