@@ -51,6 +51,8 @@ import collections
 
 import numpy as np
 
+from keras_embedx._checks import check_positive_int
+
 PAD_CHAR = ""
 OOV_CHAR = "[UNK]"
 BOW_CHAR = "[BOW]"
@@ -77,12 +79,6 @@ def _str_to_bytes(word):
         return word.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         return word.encode("utf-8", "surrogatepass")
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
-    return int(value)
 
 
 def _split_text(text):
@@ -145,7 +141,7 @@ class CharInventory:
     def __init__(
         self, chars=None, max_chars=50, word_boundaries=True, cache_size=65536
     ):
-        max_chars = _check_positive_int("max_chars", max_chars)
+        max_chars = check_positive_int("max_chars", max_chars)
         word_boundaries = bool(word_boundaries)
         room = max_chars - 2 if word_boundaries else max_chars
         if room < 1:
@@ -176,9 +172,9 @@ class CharInventory:
             min_count: int, drop characters seen fewer times.
             **kwargs: `max_chars`, `word_boundaries`.
         """
-        min_count = _check_positive_int("min_count", min_count)
+        min_count = check_positive_int("min_count", min_count)
         if max_tokens is not None and (
-            _check_positive_int("max_tokens", max_tokens) <= NUM_RESERVED
+            check_positive_int("max_tokens", max_tokens) <= NUM_RESERVED
         ):
             raise ValueError(
                 f"`max_tokens` must exceed the {NUM_RESERVED} reserved ids. "
@@ -320,7 +316,7 @@ class CharInventory:
         if errors not in _ERRORS:
             raise ValueError(f"`errors` must be one of {_ERRORS}. Received: {errors!r}")
         if sequence_length is not None:
-            sequence_length = _check_positive_int("sequence_length", sequence_length)
+            sequence_length = check_positive_int("sequence_length", sequence_length)
         sentences = self._as_sentences(words_or_sentences)
         length = sequence_length or max((len(s) for s in sentences), default=0)
         out = np.zeros((len(sentences), length, self.max_chars), dtype=np.int32)

@@ -29,6 +29,7 @@ import math
 
 import keras
 
+from keras_embedx._checks import check_positive_int
 from keras_embedx._walk import iter_layers
 
 #: Variables of a table with one row per table row (or per frozen /
@@ -214,10 +215,7 @@ def device_mesh(shards, batch=None, devices=None):
     for name, value in (("shards", shards), ("batch", batch)):
         if value is None and name == "batch":
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(
-                f"`{name}` must be a positive int. Received: {name}={value!r}"
-            )
+        check_positive_int(name, value)
     if batch is None:
         if count % shards:
             raise ValueError(

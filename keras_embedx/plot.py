@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from keras_embedx._checks import check_int
 from keras_embedx.evaluation import as_word_vectors
 
 METHODS = ("pca", "tsne")
@@ -137,8 +138,7 @@ def plot_embeddings(
     """
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}. Received: {method!r}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 2:
-        raise ValueError(f"`limit` must be an int >= 2. Received: limit={limit!r}")
+    limit = check_int("limit", limit, low=2)
     all_words, vectors = as_word_vectors(wv)
     labels, rows = _pick_words(all_words, words, limit)
     if len(rows) < 2:

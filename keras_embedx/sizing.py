@@ -2,6 +2,8 @@
 
 import math
 
+from keras_embedx._checks import check_positive_int
+
 _RULES = ("fourth_root", "fastai")
 
 
@@ -37,14 +39,7 @@ def suggest_dim(vocab_size, rule="fourth_root"):
     >>> keras_embedx.suggest_dim(20_000, rule="fastai")
     410
     """
-    if (
-        isinstance(vocab_size, bool)
-        or not isinstance(vocab_size, int)
-        or vocab_size < 1
-    ):
-        raise ValueError(
-            f"`vocab_size` must be a positive int. Received: vocab_size={vocab_size!r}"
-        )
+    vocab_size = check_positive_int("vocab_size", vocab_size)
     if rule == "fourth_root":
         return max(8, 8 * math.ceil(vocab_size**0.25 / 8))
     if rule == "fastai":

@@ -6,6 +6,8 @@ import zlib
 
 import numpy as np
 
+from keras_embedx._checks import check_int, check_positive_int
+
 PAD_TOKEN = ""
 OOV_TOKEN = "[UNK]"
 # The punctuation `keras.layers.TextVectorization` strips by default.
@@ -13,17 +15,6 @@ _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 _STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", None)
 _PADDING = ("pre", "post")
 _SPLIT = ("whitespace", "character")
-
-
-def _check_int(name, value, low):
-    """`value` as an int >= `low`, or a `ValueError` naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(
-            f"`{name}` must be an int >= {low}. Received: {name}={value!r}"
-        )
-    if value < low:
-        raise ValueError(f"`{name}` must be >= {low}. Received: {name}={value}")
-    return int(value)
 
 
 def token_list(tokens, name="tokens"):
@@ -209,7 +200,7 @@ class Vocabulary:
             listed += 1
         if num_oov_indices is None:
             num_oov_indices = listed or 1
-        num_oov_indices = _check_int("num_oov_indices", num_oov_indices, low=1)
+        num_oov_indices = check_int("num_oov_indices", num_oov_indices, low=1)
         if listed and listed != num_oov_indices:
             raise ValueError(
                 f"`tokens` opens with {listed} {OOV_TOKEN!r} entries (one per OOV "
@@ -276,11 +267,11 @@ class Vocabulary:
                 "`texts` must be a list of texts, not one str: wrap it in a "
                 f"list. Received: texts={texts[:40]!r}"
             )
-        min_count = _check_int("min_count", min_count, low=1)
-        num_oov_indices = _check_int("num_oov_indices", num_oov_indices, low=1)
+        min_count = check_int("min_count", min_count, low=1)
+        num_oov_indices = check_int("num_oov_indices", num_oov_indices, low=1)
         reserved = 1 + num_oov_indices
         if max_tokens is not None:
-            max_tokens = _check_int("max_tokens", max_tokens, low=1)
+            max_tokens = check_int("max_tokens", max_tokens, low=1)
         if max_tokens is not None and max_tokens <= reserved:
             raise ValueError(
                 f"`max_tokens` must exceed the {reserved} reserved ids (padding + "
@@ -365,15 +356,8 @@ class Vocabulary:
                 raise ValueError(
                     f"`{name}` must be one of {_PADDING}. Received: {value!r}"
                 )
-        if sequence_length is not None and (
-            isinstance(sequence_length, bool)
-            or not isinstance(sequence_length, int)
-            or sequence_length < 1
-        ):
-            raise ValueError(
-                "`sequence_length` must be a positive int or None. "
-                f"Received: sequence_length={sequence_length!r}"
-            )
+        if sequence_length is not None:
+            sequence_length = check_positive_int("sequence_length", sequence_length)
         if isinstance(texts_or_tokens, str):
             texts_or_tokens = [texts_or_tokens]
         sequences = []

@@ -222,3 +222,19 @@ def test_schedulable_table_at_factor_zero_trains_without_a_missing_loss_warning(
         model.fit(x, y, epochs=2, verbose=0)
     missing = [w for w in caught if "Gradients do not exist" in str(w.message)]
     assert not missing, [str(w.message) for w in missing]
+
+
+def test_numpy_ints_are_accepted_like_ints(datapath, tmp_path):
+    from keras_embedx import callbacks, load_vectors, suggest_dim
+
+    wv = load_vectors(datapath("test_glove.txt"), limit=np.int64(2))
+    assert len(wv) == 2
+    cb = callbacks.ProjectorCallback(str(tmp_path), every_n_epochs=np.int64(2))
+    assert cb.every_n_epochs == 2 and type(cb.every_n_epochs) is int
+    assert suggest_dim(np.int64(10_000)) == suggest_dim(10_000)
+    assert Vocabulary(["a", "b"]).encode(
+        ["a b"], sequence_length=np.int32(3)
+    ).shape == (
+        1,
+        3,
+    )

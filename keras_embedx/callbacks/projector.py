@@ -4,6 +4,7 @@ import os
 
 import keras
 
+from keras_embedx._checks import check_positive_int
 from keras_embedx.projector import (
     MAX_POINTS,
     _signal_refresh,
@@ -16,9 +17,7 @@ from keras_embedx.projector import (
 def _check_optional_positive_int(name, value):
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
-    return value
+    return check_positive_int(name, value)
 
 
 class ProjectorCallback(keras.callbacks.Callback):

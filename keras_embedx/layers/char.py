@@ -3,13 +3,11 @@
 import keras
 from keras import ops
 
+from keras_embedx._checks import check_choice, check_float, check_positive_int
 from keras_embedx.chars import NUM_RESERVED, OOV_ID, CharInventory
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
-    check_choice,
-    check_float,
-    check_positive_int,
     compiled_when_eager,
     remap_out_of_range,
 )

@@ -8,12 +8,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_embedx._checks import check_bool, check_choice, check_positive_int
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
-    check_bool,
-    check_choice,
-    check_positive_int,
     compiled_when_eager,
     remap_out_of_range,
 )

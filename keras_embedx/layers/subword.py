@@ -21,11 +21,9 @@ import numpy as np
 from keras import ops
 
 from keras_embedx import subwords
+from keras_embedx._checks import check_bool, check_choice, check_positive_int
 from keras_embedx.layers._table import (
     EmbeddingTable,
-    check_bool,
-    check_choice,
-    check_positive_int,
     compiled_when_eager,
     remap_out_of_range,
     torch_eager,

@@ -6,14 +6,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_embedx.layers._table import (
-    OUT_OF_RANGE_MODES,
-    EmbeddingTable,
-    _is_concrete,
+from keras_embedx._checks import (
     check_bool,
     check_choice,
     check_float,
     check_positive_int,
+)
+from keras_embedx.layers._table import (
+    OUT_OF_RANGE_MODES,
+    EmbeddingTable,
+    _is_concrete,
     remap_out_of_range,
 )
 

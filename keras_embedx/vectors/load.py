@@ -5,6 +5,7 @@ import re
 import shutil
 import tempfile
 
+from keras_embedx._checks import check_positive_int
 from keras_embedx.vectors import cache
 from keras_embedx.vectors._rows import VocabularyFilter, vocabulary_set
 from keras_embedx.vectors._source import check_encoding, open_source
@@ -160,12 +161,8 @@ def load_vectors(
     from keras_embedx.vectors.word_vectors import WordVectors
 
     format = _check_format(format)
-    if limit is not None and (
-        isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-    ):
-        raise ValueError(
-            f"`limit` must be a positive int or None. Received: limit={limit!r}"
-        )
+    if limit is not None:
+        limit = check_positive_int("limit", limit)
     if errors not in ERRORS:
         raise ValueError(
             f"`errors` must be one of {ERRORS}. Received: errors={errors!r}"

@@ -2,16 +2,9 @@
 
 import numpy as np
 
+from keras_embedx._checks import check_int
+
 SAVE_FORMATS = ("cache", "glove", "word2vec_text", "word2vec_binary")
-
-
-def _count(name, value, low):
-    """`value` as an int >= `low`, or a `ValueError` naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"`{name}` must be an int. Received: {name}={value!r}")
-    if value < low:
-        raise ValueError(f"`{name}` must be >= {low}. Received: {name}={value}")
-    return int(value)
 
 
 class WordVectors:
@@ -208,10 +201,10 @@ class WordVectors:
         if not positive and not negative:
             raise ValueError("`word` must name at least one word or vector.")
         if topn is not None:
-            topn = _count("topn", topn, low=0)
+            topn = check_int("topn", topn, low=0)
         unit = self.unit_vectors()
         if restrict_vocab is not None:
-            unit = unit[: _count("restrict_vocab", restrict_vocab, low=1)]
+            unit = unit[: check_int("restrict_vocab", restrict_vocab)]
         query = np.zeros(self.dim, np.float32)
         exclude = set()
         for item, weight in [(p, 1.0) for p in positive] + [
