@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from keras_embedx import Vocabulary, WordVectors
+from keras_embedx.callbacks import UnfreezeSchedule
 from keras_embedx.layers import (
     CharEmbedding,
     PretrainedEmbedding,
@@ -138,6 +139,11 @@ BAD_CALLS = {
     "most_similar negative restrict_vocab": (
         lambda: WV.most_similar("cat", restrict_vocab=-1),
         "restrict_vocab=-1",
+    ),
+    "mmap as str": (lambda: WordVectors.load("any.kxv", mmap="no"), "mmap='no'"),
+    "unfreeze verbose as str": (
+        lambda: UnfreezeSchedule({0: 0.0}, verbose="x"),
+        "verbose='x'",
     ),
     "most_similar fractional topn": (
         lambda: WV.most_similar("cat", topn=1.7),

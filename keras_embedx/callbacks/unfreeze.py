@@ -5,6 +5,7 @@ import numbers
 
 import keras
 
+from keras_embedx._checks import check_int
 from keras_embedx._walk import iter_layers
 
 PER_CHOICES = ("epoch", "step")
@@ -186,7 +187,7 @@ class UnfreezeSchedule(keras.callbacks.Callback):
                 f"`log_key` must be a str or None. Received: log_key={log_key!r}"
             )
         self.log_key = log_key
-        self.verbose = int(verbose)
+        self.verbose = check_int("verbose", verbose, low=0)
         self._tables = None
         self._applied = {}
         self._steps_per_epoch = None

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_embedx._checks import check_int
+from keras_embedx._checks import check_bool, check_int
 
 SAVE_FORMATS = ("cache", "glove", "word2vec_text", "word2vec_binary")
 
@@ -342,6 +342,7 @@ class WordVectors:
         from keras_embedx.vectors._source import open_source
         from keras_embedx.vectors.cache import load_cache
 
+        mmap = check_bool("mmap", mmap)
         with open_source(path) as src:
             words, vectors, counts, _ = load_cache(src, mmap=mmap)
             wv = cls._from_parts(words, vectors, counts, src.name)
