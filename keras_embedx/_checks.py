@@ -8,30 +8,24 @@ import numpy as np
 
 def check_int(name, value, low=1):
     """`value` as an int >= `low` (NumPy ints accepted), or a `ValueError`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(
-            f"`{name}` must be an int >= {low}. Received: {name}={value!r} "
-            f"(of type {type(value).__name__})"
-        )
-    if value < low:
-        raise ValueError(f"`{name}` must be >= {low}. Received: {name}={value}")
-    return int(value)
-
-
-def check_positive_int(name, value, allow_zero=False):
-    """Raise a `ValueError` unless `value` is a positive (or zero) int."""
-    low = 0 if allow_zero else 1
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, np.integer))
         or value < low
     ):
-        kind = "non-negative" if allow_zero else "positive"
+        kind = {0: "a non-negative int", 1: "a positive int"}.get(
+            low, f"an int >= {low}"
+        )
         raise ValueError(
-            f"`{name}` must be a {kind} int. Received: {name}={value!r} "
+            f"`{name}` must be {kind}. Received: {name}={value!r} "
             f"(of type {type(value).__name__})"
         )
     return int(value)
+
+
+def check_positive_int(name, value, allow_zero=False):
+    """`value` as an int >= 1 (or >= 0), or a `ValueError`."""
+    return check_int(name, value, low=0 if allow_zero else 1)
 
 
 def check_bool(name, value):
