@@ -244,3 +244,36 @@ def test_numpy_ints_are_accepted_like_ints(datapath, tmp_path):
         1,
         3,
     )
+
+
+@pytest.mark.parametrize("pooling", ["first", "last"])
+def test_first_and_last_pooling_skip_dropped_units(pooling):
+    # Out-of-range ids become the OOV row, which never contributes: "first"
+    # and "last" take the first or last unit actually used, wherever the
+    # dropped ids and the padding sit.
+    layer = SubwordEmbedding(10, 3, units="tokenizer", pooling=pooling, minn=0, maxn=0)
+    layer.build()
+    table = layer.embeddings
+    x = np.array([[[5, 7, 0], [5, 99, 7], [-3, 5, 7], [0, 0, 0], [99, -3, 0]]])
+    out = keras.ops.convert_to_numpy(layer(x.astype("int32")))[0]
+    unit = {"first": 5, "last": 7}[pooling]
+    for word in range(3):
+        np.testing.assert_array_equal(out[word], table[unit])
+    np.testing.assert_array_equal(out[3:], 0)
+
+
+def test_unsigned_ids_past_int32_get_the_oov_row():
+    layer = PretrainedEmbedding(10, 2)
+    table = layer.embeddings
+    x = np.array([[2**32 - 1, 3, 2**31 + 5]], "uint32")
+    out = keras.ops.convert_to_numpy(layer(x))[0]
+    np.testing.assert_array_equal(out, table[[1, 3, 1]])
+
+
+def test_subword_layer_without_its_vocabulary_refuses_to_encode(datapath):
+    layer = SubwordEmbedding.from_fasttext(datapath("toy-model.bin"))
+    clone = SubwordEmbedding.from_config(layer.get_config())
+    with pytest.raises(ValueError, match="no vocabulary"):
+        clone.encode(["the"])
+    clone.set_vocabulary(layer.get_vocabulary())
+    np.testing.assert_array_equal(clone.encode(["the"]), layer.encode(["the"]))

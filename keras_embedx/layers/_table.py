@@ -59,8 +59,15 @@ OUT_OF_RANGE_MODES = ("oov", "error")
 
 
 def to_int_ids(ids):
-    """Cast ids to int32 unless they already are int32/int64."""
-    if ops.dtype(ids) not in ("int32", "int64"):
+    """Cast ids to int32 unless they already are int32/int64.
+
+    Unsigned 32- and 64-bit ids become int64, so that ids past int32 stay
+    out of range (the OOV row) instead of wrapping onto a real row.
+    """
+    dtype = ops.dtype(ids)
+    if dtype in ("uint32", "uint64"):
+        return ops.cast(ids, "int64")
+    if dtype not in ("int32", "int64"):
         ids = ops.cast(ids, "int32")
     return ids
 

@@ -415,11 +415,17 @@ class SubwordEmbedding(keras.layers.Layer):
             )
         used = ops.cast(ops.greater_equal(ids, NUM_RESERVED), "float32")
         count = ops.sum(used, axis=-1)
-        if self.pooling == "first" and self.units == "tokenizer":
-            out = self.table.lookup(ids[..., 0]) * ops.expand_dims(used[..., 0], -1)
-        elif self.pooling == "last" and self.units == "tokenizer":
-            last = ops.maximum(ops.cast(count, "int32") - 1, 0)
-            pick = ops.take_along_axis(ids, ops.expand_dims(last, -1), axis=-1)
+        if self.pooling in ("first", "last") and self.units == "tokenizer":
+            # The first (last) position holding a unit, wherever padding or
+            # dropped ids sit: the used position of highest rank, ranks
+            # distinct so no backend's tie-breaking matters.
+            rank = ops.arange(width, dtype="float32")
+            if self.pooling == "first":
+                rank = width - rank
+            else:
+                rank = rank + 1
+            where = ops.argmax(used * rank, axis=-1)
+            pick = ops.take_along_axis(ids, ops.expand_dims(where, -1), axis=-1)
             pick = pick[..., 0]
             keep = ops.cast(ops.greater_equal(pick, NUM_RESERVED), "float32")
             out = self.table.lookup(pick) * ops.expand_dims(keep, -1)
@@ -594,6 +600,14 @@ class SubwordEmbedding(keras.layers.Layer):
     def _word_ids(self, words):
         if not self.num_words:
             return np.full(len(words), -1, np.int64)
+        if self._vocabulary is None:
+            raise ValueError(
+                f"Layer {self.name!r} has {self.num_words} word rows but no "
+                "vocabulary, so it cannot tell which words have one (a layer "
+                "made by `from_config` or `keras.models.clone_model` does not "
+                "carry it; `model.save` stores it as an asset). Call "
+                "`set_vocabulary(words)` or load the saved model."
+            )
         if self._index is None:
             index = {}
             for i, w in enumerate(self.get_vocabulary()[NUM_RESERVED:]):
