@@ -87,9 +87,14 @@ def tokenize(text, standardize="lower_and_strip_punctuation", split="whitespace"
         return text.split()
     if split == "character":
         return list(text)
-    raise ValueError(
-        f"`split` must be 'whitespace', 'character' or a callable. Received: {split!r}"
-    )
+    _check_split(split)
+
+
+def _check_split(split):
+    if not callable(split) and split not in _SPLIT:
+        raise ValueError(
+            f"`split` must be one of {_SPLIT} or a callable. Received: split={split!r}"
+        )
 
 
 def align_to_vectors(words, wv, lowercase=True):
@@ -186,11 +191,7 @@ class Vocabulary:
                 f"`standardize` must be one of {_STANDARDIZE} or a callable. "
                 f"Received: standardize={standardize!r}"
             )
-        if not callable(split) and split not in _SPLIT:
-            raise ValueError(
-                f"`split` must be one of {_SPLIT} or a callable. "
-                f"Received: split={split!r}"
-            )
+        _check_split(split)
         tokens = token_list(tokens, "tokens")
         # Reserved entries may open the list as `get_vocabulary()` writes
         # them: `""`, then one `"[UNK]"` per OOV id.
