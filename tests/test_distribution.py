@@ -44,8 +44,19 @@ def wv(kv):
     return keras_embedx.WordVectors(kv.index_to_key, kv.vectors)
 
 
-def _mesh(shape=(1, 1)):
-    return keras.distribution.DeviceMesh(shape, ("batch", "model"), devices=["cpu:0"])
+def _first_device():
+    """This process's first device, as keras.distribution names it.
+
+    "gpu:0" on a GPU; "cpu:0" where the backend cannot list devices (PyTorch).
+    """
+    try:
+        return keras.distribution.list_devices()[0]
+    except (AttributeError, NotImplementedError):
+        return "cpu:0"
+
+
+def _mesh(shape=(1, 1), axes=("batch", "model")):
+    return keras.distribution.DeviceMesh(shape, axes, devices=[_first_device()])
 
 
 def _every_kind_of_table(wv, kv):
@@ -120,9 +131,8 @@ def test_position_table_is_not_listed_with_a_model():
 def test_bad_meshes_and_models_get_clear_errors(wv, kv):
     with pytest.raises(ValueError, match="DeviceMesh"):
         layout_map((2, 4))
-    no_model_axis = keras.distribution.DeviceMesh((1,), ("data",), devices=["cpu:0"])
     with pytest.raises(ValueError, match="no 'model' axis"):
-        layout_map(no_model_axis)
+        layout_map(_mesh((1,), ("data",)))
     too_many = keras.distribution.DeviceMesh(
         (1, 64), ("batch", "model"), devices=[f"cpu:{i}" for i in range(64)]
     )
