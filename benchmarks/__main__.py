@@ -23,6 +23,7 @@ PARTS = {
     "lookup": (True, ["--quick"], []),
     "token_position": (True, ["--quick"], []),
     "train_step": (True, ["--quick"], []),
+    "frozen_slots": (True, None, []),
     "char": (True, ["--quick"], []),
     "subword": (True, ["--quick"], []),
     "load_vectors": (False, ["--quick"], []),

@@ -516,8 +516,6 @@ def test_gradient_reaches_each_trainable_row_from_its_positions_only(kv, wv, com
     # each trainable row gets the sum over the positions that read it (an
     # independent NumPy np.add.at), and nothing else, whichever way the
     # frozen positions are routed inside the lookup.
-    if BACKEND == "torch" and compiled:
-        pytest.skip("torch.compile of a Keras layer takes minutes on 2 cores")
     layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
     rng = np.random.default_rng(1)
     ids = rng.integers(0, layer.input_dim, size=(16, 9)).astype("int32")
@@ -525,6 +523,32 @@ def test_gradient_reaches_each_trainable_row_from_its_positions_only(kv, wv, com
     gradient = _trainable_gradient(layer, ids, upstream, compiled)
     expected = _expected_gradient(layer.table, ids, upstream)
     np.testing.assert_allclose(gradient, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_a_table_saved_with_every_frozen_slot_at_minus_one_reads_the_same(
+    kv, wv, compiled
+):
+    # Frozen rows' entries in `row_index` used to be -1 everywhere; they are
+    # now spread over negative numbers. A model saved with the old values
+    # must give the same rows and the same gradient.
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    old = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
+    slots = ops.convert_to_numpy(old.table.row_index)
+    assert len(np.unique(slots[slots < 0])) > 1
+    old.table.row_index.assign(np.maximum(slots, -1))
+    rng = np.random.default_rng(2)
+    ids = rng.integers(0, layer.input_dim, size=(8, 7)).astype("int32")
+    upstream = rng.normal(size=(8, 7, layer.output_dim)).astype("float32")
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(old(ids)), ops.convert_to_numpy(layer(ids))
+    )
+    np.testing.assert_allclose(
+        _trainable_gradient(old, ids, upstream, compiled),
+        _trainable_gradient(layer, ids, upstream, compiled),
+        rtol=1e-6,
+        atol=1e-6,
+    )
 
 
 def _expected_gradient(table, ids, upstream):
@@ -539,7 +563,7 @@ def _expected_gradient(table, ids, upstream):
 def _trainable_gradient(layer, ids, upstream, compiled):
     """d sum(layer(ids) * upstream) / d trainable_table, as NumPy.
 
-    `compiled`: inside `jax.jit` or a `tf.function` (eager PyTorch only).
+    `compiled`: inside `jax.jit`, a `tf.function` or `torch.compile`.
     """
     train = layer.table.trainable_table
     if BACKEND == "jax":
@@ -563,8 +587,10 @@ def _trainable_gradient(layer, ids, upstream, compiled):
         return (tf.function(grad) if compiled else grad)(ids).numpy()
     import torch
 
+    forward = torch.compile(layer) if compiled else layer
+
     def grad(ids):
-        out = layer(keras.ops.convert_to_tensor(ids))
+        out = forward(keras.ops.convert_to_tensor(ids))
         weighted = out * keras.ops.convert_to_tensor(upstream)
         return torch.autograd.grad(weighted.sum(), train.value)
 

@@ -13,10 +13,11 @@ parts so that frozen rows cost nothing in the optimizer:
   float32 variable.
 
 When a table has both, `row_index` (int32, non-trainable) gives each row's
-slot in `trainable_table`, or -1 for a frozen row. A lookup gathers the ids'
-rows from `frozen_table` and their slots from `row_index`, and takes the
-rows of trainable slots from `trainable_table`, so only the gathered rows
-are touched, never the whole matrix. Both gathers use the ids themselves,
+slot in `trainable_table`, or a negative number for a frozen row (see
+`take_slots`). A lookup gathers the ids' rows from `frozen_table` and their
+slots from `row_index`, and takes the rows of trainable slots from
+`trainable_table`, so only the gathered rows are touched, never the whole
+matrix. Both gathers use the ids themselves,
 so neither waits for the other. On TensorFlow these steps run as one XLA
 cluster even in a graph without XLA (see `fused_on_tensorflow`), where
 each would otherwise be a separate pass over the output.
@@ -114,14 +115,20 @@ def take_rows(table, ids):
 def take_slots(table, slots):
     """Rows `table[slots]` where `slots >= 0`; the other positions are dropped.
 
-    For the trainable rows of a mixed table: a frozen row's slot is -1, and
-    the caller replaces its position with the frozen row, so the gradient
-    reaching that position is zero. On JAX those positions read an
-    out-of-range slot in "fill" mode, whose gradient scatter skips them;
-    sending them all to slot 0 instead makes the backward pass add the
+    For the trainable rows of a mixed table: a frozen row's slot is
+    negative, and the caller replaces its position with the frozen row, so
+    the gradient reaching that position is zero. On JAX those positions
+    read an out-of-range slot in "fill" mode, whose gradient scatter skips
+    them; sending them all to slot 0 instead makes the backward pass add the
     zeros of every frozen position into one row, which serialises on a GPU
     (benchmarks/lookup.py: forward+backward of a 256 x 256 batch at 0.25 of
-    `Embedding`'s speed on an H200). Elsewhere they read slot 0.
+    `Embedding`'s speed on an H200). Elsewhere a frozen row's slot `s`
+    reads slot `-1 - s`: `row_index` stores `-1 - (row % num_trainable)`
+    for frozen rows, which spreads those zeros over the trainable rows (one
+    row takes them all in tables saved with -1 everywhere, with the same
+    result). Under `torch.compile` on a CPU that makes forward+backward
+    about 1.8 times faster; on a GPU, and on TensorFlow, it changes nothing
+    measurable (benchmarks/frozen_slots.py).
     """
     if keras.config.backend() == "jax":
         import jax.numpy as jnp  # backend fast path, imported only on JAX
@@ -129,7 +136,7 @@ def take_slots(table, slots):
         table = ops.convert_to_tensor(table)
         dropped = jnp.where(slots < 0, table.shape[0], slots)
         return jnp.take(table, dropped, axis=0, mode="fill", fill_value=0)
-    return take_rows(table, ops.maximum(slots, 0))
+    return take_rows(table, ops.maximum(slots, ops.subtract(-1, slots)))
 
 
 def torch_tensor(x, device=None):
@@ -686,10 +693,16 @@ class EmbeddingTable(keras.layers.Layer):
 
     @staticmethod
     def _slots(trainable_mask):
-        """`row_index` values: each trainable row's slot, -1 for frozen rows."""
-        slots = np.full(len(trainable_mask), -1, dtype="int32")
-        slots[trainable_mask] = np.arange(int(trainable_mask.sum()), dtype="int32")
-        return slots
+        """`row_index` values: each trainable row's slot, negative if frozen.
+
+        A frozen row stores `-1 - (row % num_trainable)` (see `take_slots`).
+        """
+        trainable_mask = np.asarray(trainable_mask, dtype=bool)
+        num_trainable = max(int(trainable_mask.sum()), 1)
+        rows = np.arange(len(trainable_mask))
+        slots = -1 - rows % num_trainable
+        slots[trainable_mask] = np.arange(int(trainable_mask.sum()))
+        return slots.astype("int32")
 
     def _assign_frozen(self, rows):
         if self.storage_dtype == "int8":
