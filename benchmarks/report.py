@@ -88,8 +88,8 @@ call, not of moving bytes. On PyTorch all three of ours are level with
 of the same bytes, because Keras' Python work per eager call (about
 0.18 ms) dwarfs the gather (`torch.compile` is timed for one table in
 "Frozen positions of a compiled mixed table (torch) on GPU" below: the
-mixed table ran at 0.89 to 0.94 of `Embedding`'s speed forward and 0.83 to
-0.94 forward+backward). On JAX under `jit`, `Embedding` reaches 0.80 to 1.08 of the
+mixed table ran at 0.93 to 0.99 of `Embedding`'s speed forward and 0.88 to
+1.03 forward+backward). On JAX under `jit`, `Embedding` reaches 0.80 to 1.08 of the
 device copy (the GPU target is 0.7), ours "none" and "all" are level with
 it, and the mixed table costs a fixed 0 to 21 microseconds more per call
 whatever the batch (5.7 for 65,536 ids, 20.7 for 8,192): extra kernel work
