@@ -11,7 +11,10 @@ to 1024 trainable rows (`-1 - (row % m)`); tables saved before stored -1
 for every frozen row, which sends them all to row 0.
 The values are the same either way. This times, in one process, compiled
 as `model.compile(jit_compile=True)` compiles (`torch.compile`,
-`tf.function(jit_compile=True)`, `jax.jit`), the forward lookup and the
+`tf.function(jit_compile=True)`, `jax.jit`), or with `--no-jit` as
+`jit_compile=False` runs it (a `tf.function` without XLA, in which the
+mixed lookup is one XLA cluster; eager JAX and PyTorch; two more cases,
+64-wide rows and a 1,000,000-row table), the forward lookup and the
 gradient of `sum(output)` of:
 
 - `keras.layers.Embedding` (the baseline);
@@ -51,7 +54,7 @@ def all_on_row_zero(layer):
     return layer
 
 
-def run_case(vocab, dim, batch, seq, rounds, per_round, rng):
+def run_case(vocab, dim, batch, seq, rounds, per_round, rng, jit=True):
     table = rng.standard_normal((vocab, dim)).astype("float32")
     ids = keras.ops.convert_to_tensor(make_ids("uniform", vocab, (batch, seq), rng))
     layers = dict(
@@ -66,7 +69,7 @@ def run_case(vocab, dim, batch, seq, rounds, per_round, rng):
     )
     subjects = {}
     for name, layer in layers.items():
-        fwd, grad = layer_functions(layer, jit=True)
+        fwd, grad = layer_functions(layer, jit=jit)
         subjects[name, "forward"] = lambda f=fwd: f(ids)
         subjects[name, "forward+backward"] = lambda g=grad: g(ids)
     times = interleaved(subjects, rounds, per_round)
@@ -97,6 +100,9 @@ def run_case(vocab, dim, batch, seq, rounds, per_round, rng):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one case, fewer calls")
+    parser.add_argument(
+        "--no-jit", action="store_true", help="as jit_compile=False runs it"
+    )
     args = parser.parse_args(argv)
     if _harness.backend_name() == "torch":
         import torch
@@ -107,14 +113,22 @@ def main(argv=None):
     cases = [(100_000, 128, 32, 256)]
     if not args.quick:
         cases += [(100_000, 128, 256, 256), (100_000, 128, 1024, 256)]
+    if args.no_jit and not args.quick:
+        # Where TensorFlow's graph lookup is furthest below Embedding's.
+        cases += [(100_000, 64, 32, 256), (1_000_000, 128, 32, 256)]
     rounds, per_round = (5, 3) if args.quick else (7, 3)
     rows = []
     for case in cases:
         print(f"case {case}", flush=True)
-        rows += run_case(*case, rounds, per_round, rng)
-    quick = " --quick" if args.quick else ""
+        rows += run_case(*case, rounds, per_round, rng, jit=not args.no_jit)
+    flags = (" --quick" if args.quick else "") + (" --no-jit" if args.no_jit else "")
+    compiled = (
+        "Run as `jit_compile=False` runs it."
+        if args.no_jit
+        else "Compiled as `jit_compile=True` compiles."
+    )
     _harness.write_results(
-        f"frozen_slots_{_harness.backend_name()}",
+        f"frozen_slots_{_harness.backend_name()}" + ("_nojit" if args.no_jit else ""),
         rows,
         [
             "vocab",
@@ -127,15 +141,18 @@ def main(argv=None):
             "vs Embedding",
             "time / spread's",
         ],
-        f"Frozen positions of a compiled mixed table ({_harness.backend_name()})",
+        "Frozen positions of a"
+        + (" mixed table without jit" if args.no_jit else " compiled mixed table")
+        + f" ({_harness.backend_name()})",
         f"KERAS_BACKEND={_harness.backend_name()} "
-        f"python -m benchmarks.frozen_slots{quick}",
+        f"python -m benchmarks.frozen_slots{flags}",
         notes=(
-            "Compiled as `jit_compile=True` compiles. `spread (now)`: "
+            f"{compiled} `spread (now)`: "
             '`PretrainedEmbedding(freeze="pretrained")` with 90% of its rows '
             "frozen, the frozen rows' positions spread over up to 1024 "
-            "trainable rows; `all on row 0`: the same table with -1 for every frozen row in "
-            "`row_index`, as tables saved before store it. `ms` is the fastest "
+            "trainable rows; `all on row 0`: the same table with -1 for every "
+            "frozen row in `row_index`, as tables saved before store it. `ms` "
+            "is the fastest "
             f"of {rounds * per_round} calls, interleaved; `time / spread's` above "
             "1 means the table as built now is faster."
         ),

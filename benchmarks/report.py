@@ -49,9 +49,15 @@ all three are level with `Embedding` within that noise.
 
 Two gaps remain, both for the mixed table (`"pretrained"`). On TensorFlow
 without XLA, which is how Keras compiles `fit` and `predict` on a CPU-only
-machine, it runs at about nine tenths of `Embedding`'s speed (median 0.91,
-up from 0.53 before the change in "Mixed tables on TensorFlow: one XLA
-cluster" below), and at half of it for 64-wide rows. With the rows in two
+machine, it runs at 0.83 to 0.91 of `Embedding`'s speed (the medians of
+the last two full runs; 0.53 before the change in "Mixed tables on
+TensorFlow: one XLA cluster" below), and at under half of it for 64-wide
+rows. (Between those two runs the frozen rows' slots were spread, see
+"Frozen positions of a mixed table without jit (tensorflow)": timed
+against the old layout in one process, the old layout's forward lookup
+took 0.97 to 1.1 times as long as the new one's, within this machine's
+noise.) With the
+rows in two
 variables the lookup gathers from both and selects; a graph without XLA
 would run each of those ops as its own pass over the output, so the table
 runs them as one XLA cluster inside that graph, which fuses them into one
