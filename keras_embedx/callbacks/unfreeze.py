@@ -89,7 +89,9 @@ class UnfreezeSchedule(keras.callbacks.Callback):
     the full step; with Adam too, because the optimizer sees the unscaled
     gradient). The factor is a non-trainable variable read inside the
     compiled train step, so changes take effect at once, on TensorFlow, JAX
-    and PyTorch, with or without `jit_compile`, without recompiling. It is
+    and PyTorch, with or without `jit_compile`, without recompiling (except
+    once on PyTorch with `jit_compile=True`: `torch.compile` compiles the
+    step again the first time the factor leaves 0, see the guide). It is
     saved with the model (`model.save` at any point, then `load_model`).
 
     The factor is set at the start of every epoch (`per="epoch"`) or every

@@ -24,7 +24,9 @@ each would otherwise be a separate pass over the output.
 
 With `schedulable=True` the frozen rows also learn, at a rate set by the
 non-trainable scalar `unfreeze_factor` (f, 0 by default), which
-`UnfreezeSchedule` moves during `fit` without recompiling. While f == 0 a
+`UnfreezeSchedule` moves during `fit` without recompiling (`torch.compile`
+compiles once more, the first time f leaves 0: its `ops.cond` is a Python
+branch that `torch.compile` specialises on). While f == 0 a
 frozen row reads `frozen_table`, and nothing reaches it. While f > 0 it
 reads
 
