@@ -39,7 +39,7 @@ def _vocab(kv, extra=("zzqx-unseen", "blorptastic")):
     return keras_embedx.Vocabulary(words)
 
 
-def _train(layer, optimizer, epochs=2, seq=6, rnn="lstm"):
+def _train(layer, optimizer, epochs=2, seq=6, rnn="lstm", jit="auto"):
     head = {
         "lstm": keras.layers.LSTM(4),
         "gru": keras.layers.GRU(4),
@@ -48,7 +48,7 @@ def _train(layer, optimizer, epochs=2, seq=6, rnn="lstm"):
     model = keras.Sequential(
         [keras.Input((seq,), dtype="int32"), layer, head, keras.layers.Dense(1)]
     )
-    model.compile(optimizer=optimizer, loss="mse")
+    model.compile(optimizer=optimizer, loss="mse", jit_compile=jit)
     rng = np.random.default_rng(0)
     x = rng.integers(0, layer.input_dim, size=(32, seq))
     y = rng.normal(size=(32, 1))
@@ -96,6 +96,20 @@ def test_freeze_pretrained_keeps_pretrained_rows_bit_identical(kv, wv, optimizer
     layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0)
     before = layer.embeddings.copy()
     _train(layer, optimizer())
+    after = layer.embeddings
+    pretrained = np.isin(layer.row_sources(), ["pretrained", "lowercase"])
+    np.testing.assert_array_equal(after[pretrained], before[pretrained])
+    learned = np.isin(layer.row_sources(), ["missing", "oov"])
+    assert np.all(np.any(after[learned] != before[learned], axis=1))
+
+
+def test_freeze_pretrained_keeps_pretrained_rows_bit_identical_compiled(kv, wv):
+    # jit_compile=True: XLA on TensorFlow (a CPU's default is a plain graph),
+    # torch.compile on PyTorch (default: eager); JAX compiles either way.
+    layer = PretrainedEmbedding.from_vectors(wv, _vocab(kv), seed=0, mask_zero=False)
+    before = layer.embeddings.copy()
+    optimizer = keras.optimizers.AdamW(0.05, weight_decay=0.5)
+    _train(layer, optimizer, rnn="flatten", jit=True)
     after = layer.embeddings
     pretrained = np.isin(layer.row_sources(), ["pretrained", "lowercase"])
     np.testing.assert_array_equal(after[pretrained], before[pretrained])
