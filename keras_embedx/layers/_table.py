@@ -17,10 +17,10 @@ slot in `trainable_table`, or a negative number for a frozen row (see
 `take_slots`). A lookup gathers the ids' rows from `frozen_table` and their
 slots from `row_index`, and takes the rows of trainable slots from
 `trainable_table`, so only the gathered rows are touched, never the whole
-matrix. Both gathers use the ids themselves,
-so neither waits for the other. On TensorFlow these steps run as one XLA
-cluster even in a graph without XLA (see `fused_on_tensorflow`), where
-each would otherwise be a separate pass over the output.
+matrix. Both gathers use the ids themselves, so neither waits for the
+other. On TensorFlow these steps run as one XLA cluster even in a graph
+without XLA (see `fused_on_tensorflow`), where each would otherwise be a
+separate pass over the output.
 
 With `schedulable=True` the frozen rows also learn, at a rate set by the
 non-trainable scalar `unfreeze_factor` (f, 0 by default), which
