@@ -50,6 +50,21 @@ def check_float(name, value):
     return float(value)
 
 
+def check_unique(name, items, offset=0):
+    """A `ValueError` naming the first item listed twice, and both positions.
+
+    `offset` is added to the positions (entries before `items` in a list).
+    """
+    seen = {}
+    for i, item in enumerate(items):
+        first = seen.setdefault(item, i)
+        if first != i:
+            raise ValueError(
+                f"`{name}` must be unique. Received {item!r} more than once, at "
+                f"positions {first + offset} and {i + offset}."
+            )
+
+
 def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(

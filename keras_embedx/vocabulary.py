@@ -6,7 +6,7 @@ import zlib
 
 import numpy as np
 
-from keras_embedx._checks import check_int, check_positive_int
+from keras_embedx._checks import check_int, check_positive_int, check_unique
 
 PAD_TOKEN = ""
 OOV_TOKEN = "[UNK]"
@@ -46,10 +46,12 @@ def token_list(tokens, name="tokens"):
 
 
 def row_vocabulary(vocabulary, num_oov_indices, num_rows):
-    """A layer's `vocabulary=`, checked: one str per row, as
-    `get_vocabulary()` writes it (`""`, `"[UNK]"` per OOV id, then unique
-    words), so that `StringLookup(mask_token="", vocabulary=...)` gives ids
-    that index the same rows."""
+    """A layer's `vocabulary=`, checked: one str per row.
+
+    The layout is `get_vocabulary()`'s (`""`, `"[UNK]"` per OOV id, then
+    unique words), so that `StringLookup(mask_token="", vocabulary=...)`
+    gives ids that index the same rows.
+    """
     vocabulary = token_list(vocabulary, "vocabulary")
     if len(vocabulary) != num_rows:
         raise ValueError(
@@ -214,19 +216,13 @@ class Vocabulary:
         if counts is not None:
             counts = list(counts)[reserved:]
         tokens = tokens[reserved:]
-        seen = {}
         for i, t in enumerate(tokens):
             if t in (PAD_TOKEN, OOV_TOKEN):
                 raise ValueError(
                     f"The reserved token {t!r} may only open the list. Received "
                     f"it at position {i + reserved}."
                 )
-            if t in seen:
-                raise ValueError(
-                    f"Tokens must be unique. Received {t!r} at positions "
-                    f"{seen[t] + reserved} and {i + reserved}."
-                )
-            seen[t] = i
+        check_unique("tokens", tokens, offset=reserved)
         if counts is not None and len(counts) != len(tokens):
             raise ValueError(
                 f"`counts` must have one entry per token. Received {len(counts)} "

@@ -21,7 +21,12 @@ import numpy as np
 from keras import ops
 
 from keras_embedx import subwords
-from keras_embedx._checks import check_bool, check_choice, check_positive_int
+from keras_embedx._checks import (
+    check_bool,
+    check_choice,
+    check_positive_int,
+    check_unique,
+)
 from keras_embedx.layers._table import (
     EmbeddingTable,
     compiled_when_eager,
@@ -719,13 +724,8 @@ class SubwordEmbedding(keras.layers.Layer):
                 f"{'word' if self.units == 'ngrams' else 'unit'} row). Received: "
                 f"{len(vocabulary)} entries"
             )
-        if self.units == "ngrams" and len(set(vocabulary)) != len(vocabulary):
-            seen = set()
-            twice = next(w for w in vocabulary if w in seen or seen.add(w))
-            raise ValueError(
-                "Words must be unique (each has its own row). Received "
-                f"{twice!r} more than once."
-            )
+        if self.units == "ngrams":
+            check_unique("vocabulary", vocabulary)  # each word has its own row
         self._vocabulary = vocabulary
         self._index = None
         self._word_bags = {}

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_embedx._checks import check_bool, check_int
+from keras_embedx._checks import check_bool, check_int, check_unique
 
 SAVE_FORMATS = ("cache", "glove", "word2vec_text", "word2vec_binary")
 
@@ -70,12 +70,7 @@ class WordVectors:
             )
         index = dict(zip(words, range(len(words))))
         if len(index) != len(words):
-            seen = set()
-            repeat = next(w for w in words if w in seen or seen.add(w))
-            raise ValueError(
-                f"`words` must be unique. Received {len(words) - len(index)} "
-                f"repeats, the first {repeat!r}."
-            )
+            check_unique("words", words)
         if counts is not None:
             counts = np.asarray(counts, dtype=np.int64)
             if counts.shape != (len(words),):
