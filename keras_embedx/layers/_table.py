@@ -540,14 +540,28 @@ class EmbeddingTable(keras.layers.Layer):
             rows = rows + take_rows(self.frozen_offset, ids)
         return rows
 
-    def lookup(self, ids):
+    def lookup(self, ids, oov_id=None, out_of_range="oov"):
         """`self(ids)` without a nested layer call's bookkeeping.
 
         Layers that own a table call this from their own `call`: the table
         is built with its owner, and Keras' per-call work (autocasting,
         masks, name scopes) already ran for the owner.
+
+        Args:
+            ids: int tensor of any shape.
+            oov_id: None (the ids lie in `[0, num_rows)`), or the row that
+                ids outside that range read (see `remap_out_of_range`).
+            out_of_range: with `oov_id`: `"oov"`, or `"error"` to raise
+                when the ids are concrete, and give NaN rows at the
+                offending positions inside a compiled function.
         """
-        return self.call(ids)
+        if oov_id is None:
+            return self.call(ids)
+        ids, bad = remap_out_of_range(ids, self.num_rows, oov_id, mode=out_of_range)
+        out = self.call(ids)
+        if bad is not None:
+            out = ops.where(ops.expand_dims(bad, -1), float("nan"), out)
+        return out
 
     def call(self, ids):
         ids = to_int_ids(ids)

@@ -13,7 +13,6 @@ from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
     compiled_when_eager,
-    remap_out_of_range,
 )
 from keras_embedx.vectors.word_vectors import WordVectors
 from keras_embedx.vocabulary import Vocabulary, align_to_vectors, row_vocabulary
@@ -341,15 +340,7 @@ class PretrainedEmbedding(keras.layers.Layer):
         return compiled_when_eager(self, self._lookup, inputs)
 
     def _lookup(self, inputs):
-        ids, bad = remap_out_of_range(
-            inputs, self.input_dim, oov_id=1, mode=self.out_of_range
-        )
-        outputs = self.table.lookup(ids)
-        if bad is not None:
-            outputs = ops.where(
-                ops.expand_dims(bad, -1), ops.full_like(outputs, float("nan")), outputs
-            )
-        return outputs
+        return self.table.lookup(inputs, oov_id=1, out_of_range=self.out_of_range)
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:

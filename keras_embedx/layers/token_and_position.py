@@ -437,15 +437,11 @@ class TokenAndPosition(keras.layers.Layer):
 
     def _embed_tokens(self, inputs):
         if self._owns_table:
-            ids, bad = remap_out_of_range(
+            x = self.token_embedding.lookup(
                 inputs,
-                self.vocabulary_size,
                 oov_id=min(1, self.vocabulary_size - 1),
-                mode=self.out_of_range,
+                out_of_range=self.out_of_range,
             )
-            x = self.token_embedding.lookup(ids)
-            if bad is not None:
-                x = ops.where(ops.expand_dims(bad, -1), float("nan"), x)
         else:
             x = ops.cast(self.token_embedding(inputs), self.compute_dtype)
         if self.projection is not None:
