@@ -24,6 +24,7 @@ PARTS = {
     "token_position": (True, ["--quick"], []),
     "train_step": (True, ["--quick"], []),
     "frozen_slots": (True, None, []),
+    "merge_variants": (True, None, []),
     "char": (True, ["--quick"], []),
     "subword": (True, ["--quick"], []),
     "load_vectors": (False, ["--quick"], []),

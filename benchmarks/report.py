@@ -49,33 +49,41 @@ all three are level with `Embedding` within that noise.
 
 Two gaps remain, both for the mixed table (`"pretrained"`). On TensorFlow
 without XLA, which is how Keras compiles `fit` and `predict` on a CPU-only
-machine, it runs at 0.83 to 0.91 of `Embedding`'s speed (the medians of
-the last two full runs; 0.53 before the change in "Mixed tables on
-TensorFlow: one XLA cluster" below), and at under half of it for 64-wide
-rows. (Between those two runs the frozen rows' slots were spread, see
-"Frozen positions of a mixed table without jit (tensorflow)": timed
-against the old layout in one process, the old layout's forward lookup
-took 0.97 to 1.1 times as long as the new one's, within this machine's
-noise.) With the
-rows in two
-variables the lookup gathers from both and selects; a graph without XLA
-would run each of those ops as its own pass over the output, so the table
-runs them as one XLA cluster inside that graph, which fuses them into one
-pass. What is left is XLA's own gather loop, slower than TensorFlow's
-gather kernel for some shapes: on this machine a plain gather compiled by
-XLA ran at 0.7 to 0.9 of `tf.gather`'s speed for 64-wide rows and for the
-1,000,000-row table, the two cases furthest below 1. Keeping one merged copy instead (as on PyTorch) would
-need a refresh after every change to the trainable rows, which a
-TensorFlow graph cannot detect (PyTorch counts in-place writes; TensorFlow
-variables keep no such count). With `jit_compile=True` the whole step is
-XLA and the ratio is about 1. On JAX without `jit` (Keras runs JAX eagerly
+machine, it runs at a median 0.86 of `Embedding`'s speed in the run above
+(0.83 and 0.91 in the two full runs before it; 0.53 before the change in
+"Mixed tables on TensorFlow: one XLA cluster" below), lowest for 64-wide
+rows. With the rows in two variables the lookup gathers from both and
+selects; a graph without XLA would run each of those ops as its own pass
+over the output, so the table runs them as one XLA cluster inside that
+graph, which fuses them into one pass. "Ways to look up a mixed table
+(tensorflow, no jit)" below times, in one process, every formulation this
+project has tried. The shipped lookup (0.77 to 1.06 of `Embedding`'s
+speed) keeps pace with a single gather compiled by XLA (0.75 to 1.09): what
+is left is XLA's gather loop, slower than TensorFlow's own gather kernel
+for some shapes. Every formulation in plain TensorFlow ops (two gathers
+and a `where`, an arithmetic blend, one gather then
+`tensor_scatter_nd_update` at the trainable positions,
+`dynamic_partition` and `dynamic_stitch`) runs at 0.53 to 0.73. Only one
+gather by TensorFlow's kernel from a merged copy of the table (1.0 to 1.24)
+would close the gap, and a merged copy must be refreshed after every write
+to the trainable rows: Keras' TensorFlow optimizers write to the
+underlying `tf.Variable` directly (`assign_sub`, or `scatter_sub` for
+sparse gradients, on `variable.value`), and TensorFlow variables keep no
+write count (PyTorch tensors do, which is how PyTorch's lookup without
+gradients reads one gather). Nor can both kinds of rows share one
+trainable variable: Keras' optimizers apply weight decay to every variable
+they update unless the optimizer itself is told to exclude it, so AdamW
+would move pretrained rows that must stay bit-identical. With
+`jit_compile=True` the whole step is XLA and the ratio is about 1. On JAX without `jit` (Keras runs JAX eagerly
 only with `run_eagerly=True`) the lookup is one compiled call in which the
 two gathers and the select are fused; that loop is slower than a plain
 gather at some table sizes (the row above). Under `jax.jit`, where `fit`
 and `predict` run it, the last full run put it at a median 0.86 of
 `Embedding`'s speed, in a run where ours "none" (the same single gather as
 `Embedding`) spread from 0.40 to 1.34: on this machine the noise of one
-run is as large as the gap.
+run is as large as the gap. In "Ways to look up a mixed table (jax, jit)"
+below, the shipped lookup ran at 0.90 to 1.01 of `Embedding`'s speed and a
+single gather from one table at 0.80 to 1.06.
 
 The `/ np.take` columns compare with NumPy's gather on the same table and
 ids. On TensorFlow the backend's own gather sets the ceiling
