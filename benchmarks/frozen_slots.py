@@ -26,7 +26,6 @@ On JAX the frozen positions read an out-of-range slot whose gradient is
 dropped, so the two tables should time alike there.
 """
 
-import argparse
 import gc
 import os
 
@@ -37,11 +36,15 @@ import numpy as np  # noqa: E402
 
 from benchmarks import _harness  # noqa: E402
 from benchmarks.lookup import (  # noqa: E402
+    case_parser,
     interleaved,
     layer_functions,
     make_ids,
     pretrained_layer,
+    run_cases,
+    run_words,
     stock_layer,
+    timing_row,
 )
 
 SUBJECTS = ("Embedding", "spread (now)", "all on row 0 (saved before)")
@@ -79,31 +82,20 @@ def run_case(vocab, dim, batch, seq, rounds, per_round, rng, jit=True):
         now = times[SUBJECTS[1], mode]["min_s"]
         for name in SUBJECTS:
             t = times[name, mode]
-            rows.append(
-                {
-                    "vocab": vocab,
-                    "dim": dim,
-                    "ids": f"{batch}x{seq}",
-                    "mode": mode,
-                    "subject": name,
-                    "ms": round(t["min_s"] * 1e3, 4),
-                    "median ms": round(t["median_s"] * 1e3, 4),
-                    "vs Embedding": round(base / t["min_s"], 3),
-                    "time / spread's": round(t["min_s"] / now, 3),
-                }
+            row = timing_row(
+                t, base, vocab=vocab, dim=dim, ids=f"{batch}x{seq}", mode=mode
             )
+            row["subject"] = name
+            rows.append({**row, "time / spread's": round(t["min_s"] / now, 3)})
     del subjects, layers
     gc.collect()
     return rows
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one case, fewer calls")
-    parser.add_argument(
-        "--no-jit", action="store_true", help="as jit_compile=False runs it"
+    args = case_parser(__doc__, "--no-jit", "as jit_compile=False runs it").parse_args(
+        argv
     )
-    args = parser.parse_args(argv)
     if _harness.backend_name() == "torch":
         import torch
 
@@ -116,17 +108,8 @@ def main(argv=None):
     if args.no_jit and not args.quick:
         # Where TensorFlow's graph lookup is furthest below Embedding's.
         cases += [(100_000, 64, 32, 256), (1_000_000, 128, 32, 256)]
-    rounds, per_round = (5, 3) if args.quick else (7, 3)
-    rows = []
-    for case in cases:
-        print(f"case {case}", flush=True)
-        rows += run_case(*case, rounds, per_round, rng, jit=not args.no_jit)
-    flags = (" --quick" if args.quick else "") + (" --no-jit" if args.no_jit else "")
-    compiled = (
-        "Run as `jit_compile=False` runs it."
-        if args.no_jit
-        else "Compiled as `jit_compile=True` compiles."
-    )
+    rows, calls = run_cases(cases, run_case, args.quick, rng=rng, jit=not args.no_jit)
+    flags, mode = run_words(args.quick, not args.no_jit, args.no_jit and "--no-jit")
     _harness.write_results(
         f"frozen_slots_{_harness.backend_name()}" + ("_nojit" if args.no_jit else ""),
         rows,
@@ -147,13 +130,13 @@ def main(argv=None):
         f"KERAS_BACKEND={_harness.backend_name()} "
         f"python -m benchmarks.frozen_slots{flags}",
         notes=(
-            f"{compiled} `spread (now)`: "
+            f"{mode[0].upper()}{mode[1:]}. `spread (now)`: "
             '`PretrainedEmbedding(freeze="pretrained")` with 90% of its rows '
             "frozen, the frozen rows' positions spread over up to 1024 "
             "trainable rows; `all on row 0`: the same table with -1 for every "
             "frozen row in `row_index`, as tables saved before store it. `ms` "
             "is the fastest "
-            f"of {rounds * per_round} calls, interleaved; `time / spread's` above "
+            f"of {calls} calls, interleaved; `time / spread's` above "
             "1 means the table as built now is faster."
         ),
     )

@@ -227,6 +227,49 @@ def interleaved(subjects, rounds, per_round):
     return out
 
 
+def case_parser(doc, jit_flag, jit_help):
+    """An argument parser with `--quick` (one case, fewer calls) and a jit flag."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one case, fewer calls")
+    parser.add_argument(jit_flag, action="store_true", help=jit_help)
+    return parser
+
+
+def run_words(quick, jit, flag):
+    """The flags of a run (`flag` if it was given) and how it compiled."""
+    flags = (" --quick" if quick else "") + (f" {flag}" if flag else "")
+    if jit:
+        return flags, "compiled as `jit_compile=True` compiles"
+    return flags, "run as `jit_compile=False` runs a model"
+
+
+def run_cases(cases, run_case, quick, **kwargs):
+    """Rows of `run_case(*case, rounds, per_round, **kwargs)` for each case.
+
+    Returns the rows and how many calls each subject was timed for.
+    """
+    rounds, per_round = (5, 3) if quick else (7, 3)
+    rows = []
+    for case in cases:
+        print(f"case {case}", flush=True)
+        rows += run_case(*case, rounds, per_round, **kwargs)
+    return rows, rounds * per_round
+
+
+def timing_row(times, base_s, **fields):
+    """`fields` plus a subject's fastest and median ms, and base / fastest.
+
+    `times` is one subject's entry of `interleaved`'s result; `base_s` is
+    the baseline's fastest time (above 1: the subject is faster).
+    """
+    return {
+        **fields,
+        "ms": round(times["min_s"] * 1e3, 4),
+        "median ms": round(times["median_s"] * 1e3, 4),
+        "vs Embedding": round(base_s / times["min_s"], 3),
+    }
+
+
 def run_case(case, rounds, per_round, torch_compile, rng):
     vocab, dim, batch, seq, dist = case
     backend = _harness.backend_name()

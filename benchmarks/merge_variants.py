@@ -35,7 +35,6 @@ timed. Without `--jit` each runs as `jit_compile=False` runs a model (a
 PyTorch, whose forward without gradients is already one gather).
 """
 
-import argparse
 import gc
 import os
 
@@ -46,10 +45,14 @@ from keras import ops  # noqa: E402
 
 from benchmarks import _harness  # noqa: E402
 from benchmarks.lookup import (  # noqa: E402
+    case_parser,
     interleaved,
     make_ids,
     pretrained_layer,
+    run_cases,
+    run_words,
     stock_layer,
+    timing_row,
 )
 
 EMBEDDING = "keras.layers.Embedding"
@@ -204,16 +207,9 @@ def run_case(vocab, dim, batch, seq, rounds, per_round, jit, rng):
         )
     times = interleaved(subjects, rounds, per_round)
     base = times[EMBEDDING]["min_s"]
+    ids_shape = f"{batch}x{seq}"
     rows = [
-        {
-            "vocab": vocab,
-            "dim": dim,
-            "ids": f"{batch}x{seq}",
-            "subject": name,
-            "ms": round(t["min_s"] * 1e3, 4),
-            "median ms": round(t["median_s"] * 1e3, 4),
-            "vs Embedding": round(base / t["min_s"], 3),
-        }
+        timing_row(t, base, vocab=vocab, dim=dim, ids=ids_shape, subject=name)
         for name, t in times.items()
     ]
     del subjects, layer, embedding
@@ -222,11 +218,7 @@ def run_case(vocab, dim, batch, seq, rounds, per_round, jit, rng):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one case, fewer calls")
-    parser.add_argument(
-        "--jit", action="store_true", help="as jit_compile=True compiles it"
-    )
+    parser = case_parser(__doc__, "--jit", "as jit_compile=True compiles it")
     args = parser.parse_args(argv)
     backend = _harness.backend_name()
     if args.jit and backend == "torch":
@@ -240,17 +232,8 @@ def main(argv=None):
             (1_000_000, 128, 32, 256),
             (1_000, 128, 32, 256),
         ]
-    rounds, per_round = (5, 3) if args.quick else (7, 3)
-    rows = []
-    for case in cases:
-        print(f"case {case}", flush=True)
-        rows += run_case(*case, rounds, per_round, args.jit, rng)
-    flags = (" --quick" if args.quick else "") + (" --jit" if args.jit else "")
-    mode = (
-        "compiled as `jit_compile=True` compiles"
-        if args.jit
-        else "run as `jit_compile=False` runs a model"
-    )
+    rows, calls = run_cases(cases, run_case, args.quick, jit=args.jit, rng=rng)
+    flags, mode = run_words(args.quick, args.jit, args.jit and "--jit")
     _harness.write_results(
         f"merge_variants_{backend}" + ("_jit" if args.jit else ""),
         rows,
@@ -265,7 +248,7 @@ def main(argv=None):
             "merged copy` is the bound a lookup of two variables could reach "
             "only by keeping a merged copy current (see the module docstring "
             "of `benchmarks/merge_variants.py`). `ms` is the fastest of "
-            f"{rounds * per_round} calls, interleaved; `vs Embedding` is "
+            f"{calls} calls, interleaved; `vs Embedding` is "
             "Embedding's time over the subject's (above 1: faster). Every "
             "variant was checked to return the table's rows."
         ),
