@@ -249,14 +249,27 @@ def _git_commit():
     if os.environ.get("BENCH_GIT_COMMIT"):
         return os.environ["BENCH_GIT_COMMIT"]
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=os.path.dirname(RESULTS_DIR),
-            timeout=5,
+        here = os.path.dirname(RESULTS_DIR)
+
+        def git(*args):
+            return subprocess.run(
+                ["git", *args], capture_output=True, text=True, cwd=here, timeout=5
+            )
+
+        commit = git("rev-parse", "--short", "HEAD").stdout.strip() or None
+        # Code changed since that commit (results and docs aside) is said.
+        changed = git(
+            "diff",
+            "--quiet",
+            "HEAD",
+            "--",
+            "..",
+            ":(exclude)results",
+            ":(exclude)../docs",
         )
-        return out.stdout.strip() or None
+        if commit and changed.returncode == 1:
+            commit += " + uncommitted changes"
+        return commit
     except Exception:
         return None
 
