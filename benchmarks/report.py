@@ -50,21 +50,21 @@ all three are level with `Embedding` within that noise.
 Two gaps remain, both for the mixed table (`"pretrained"`). On TensorFlow
 without XLA, which is how Keras compiles `fit` and `predict` on a CPU-only
 machine, it runs at a median 0.86 of `Embedding`'s speed in the run above
-(0.83 and 0.91 in the two full runs before it; 0.53 before the change in
+(0.83 to 0.91 in the full runs before it; 0.53 before the change in
 "Mixed tables on TensorFlow: one XLA cluster" below), lowest for 64-wide
 rows. With the rows in two variables the lookup gathers from both and
 selects; a graph without XLA would run each of those ops as its own pass
 over the output, so the table runs them as one XLA cluster inside that
 graph, which fuses them into one pass. "Ways to look up a mixed table
 (tensorflow, no jit)" below times, in one process, every formulation this
-project has tried. The shipped lookup (0.77 to 1.06 of `Embedding`'s
-speed) keeps pace with a single gather compiled by XLA (0.75 to 1.09): what
+project has tried. The shipped lookup (0.86 to 0.99 of `Embedding`'s
+speed) keeps pace with a single gather compiled by XLA (0.91 to 1.04): what
 is left is XLA's gather loop, slower than TensorFlow's own gather kernel
 for some shapes. Every formulation in plain TensorFlow ops (two gathers
 and a `where`, an arithmetic blend, one gather then
 `tensor_scatter_nd_update` at the trainable positions,
-`dynamic_partition` and `dynamic_stitch`) runs at 0.53 to 0.73. Only one
-gather by TensorFlow's kernel from a merged copy of the table (1.0 to 1.24)
+`dynamic_partition` and `dynamic_stitch`) runs at 0.52 to 0.78. Only one
+gather by TensorFlow's kernel from a merged copy of the table (1.0 to 1.15)
 would close the gap, and a merged copy must be refreshed after every write
 to the trainable rows: Keras' TensorFlow optimizers write to the
 underlying `tf.Variable` directly (`assign_sub`, or `scatter_sub` for
@@ -82,8 +82,8 @@ and `predict` run it, the last full run put it at a median 0.86 of
 `Embedding`'s speed, in a run where ours "none" (the same single gather as
 `Embedding`) spread from 0.40 to 1.34: on this machine the noise of one
 run is as large as the gap. In "Ways to look up a mixed table (jax, jit)"
-below, the shipped lookup ran at 0.90 to 1.01 of `Embedding`'s speed and a
-single gather from one table at 0.80 to 1.06.
+below, the shipped lookup ran at 0.87 to 1.04 of `Embedding`'s speed and a
+single gather from one table at 0.82 to 1.10.
 
 The `/ np.take` columns compare with NumPy's gather on the same table and
 ids. On TensorFlow the backend's own gather sets the ceiling
