@@ -10,6 +10,21 @@ import pytest  # noqa: E402
 
 BACKEND = keras.config.backend()
 
+# Backend-independent tests (files, NumPy, processes) carry the `host_only`
+# mark and run once, under one of `make test`'s three backends.
+HOST_BACKEND = os.environ.get("KERAS_EMBEDX_HOST_BACKEND", "jax")
+
+
+def pytest_collection_modifyitems(config, items):
+    if BACKEND == HOST_BACKEND:
+        return
+    skip = pytest.mark.skip(
+        reason=f"backend-independent: runs once, under KERAS_BACKEND={HOST_BACKEND}"
+    )
+    for item in items:
+        if item.get_closest_marker("host_only"):
+            item.add_marker(skip)
+
 
 def _float32_matmuls_in_full():
     """Exact float32 products on GPUs too, as on a CPU.

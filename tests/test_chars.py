@@ -15,6 +15,8 @@ from keras_embedx.chars import (
 )
 from keras_embedx.demo import read_labelled_corpus
 
+pytestmark = pytest.mark.host_only
+
 B = 4  # first byte / character id
 
 

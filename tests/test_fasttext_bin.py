@@ -18,6 +18,8 @@ from keras_embedx.vectors.fasttext_bin import (
 )
 from tests.test_subwords import read_fb_ngrams
 
+pytestmark = pytest.mark.host_only
+
 FIXTURES = ["crime-and-punishment.bin", "toy-model.bin", "lee_fasttext_new.bin"]
 UNSEEN = [
     "тестирование",  # Cyrillic

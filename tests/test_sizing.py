@@ -4,6 +4,8 @@ import pytest
 
 from keras_embedx import suggest_dim
 
+pytestmark = pytest.mark.host_only
+
 
 @pytest.mark.parametrize("n", [10, 1_000, 20_000, 400_000, 3_000_000])
 def test_fourth_root_rule(n):

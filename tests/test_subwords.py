@@ -16,6 +16,8 @@ from keras_embedx.subwords import (
     subword_rows,
 )
 
+pytestmark = pytest.mark.host_only
+
 WORDS = [
     "where",
     "test",

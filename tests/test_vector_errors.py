@@ -19,6 +19,8 @@ from keras_embedx.vectors import (
 )
 from keras_embedx.vectors import text as text_module
 
+pytestmark = pytest.mark.host_only
+
 GOOD = "the 0.1 0.2 0.3\nof 0.4 0.5 0.6\nand 0.7 0.8 0.9\n"
 
 

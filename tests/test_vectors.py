@@ -25,6 +25,8 @@ from keras_embedx.vectors import (
 )
 from keras_embedx.vocabulary import align_to_vectors
 
+pytestmark = pytest.mark.host_only
+
 # (fixture, gensim's load_word2vec_format kwargs, our kwargs, detected format)
 TEXT_AND_BINARY = [
     ("test_glove.txt", {"no_header": True}, {}, "glove"),

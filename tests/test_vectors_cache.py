@@ -10,6 +10,8 @@ from gensim.models import KeyedVectors
 from keras_embedx.vectors import VectorFileError, WordVectors, load_vectors
 from keras_embedx.vectors.cache import MAGIC
 
+pytestmark = pytest.mark.host_only
+
 
 @pytest.mark.parametrize(
     "name", ["test_glove.txt", "euclidean_vectors.bin", "lee_fasttext_new.bin"]

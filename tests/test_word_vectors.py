@@ -9,6 +9,8 @@ from gensim.test.utils import common_texts
 import keras_embedx
 from keras_embedx.vectors import WordVectors, load_vectors
 
+pytestmark = pytest.mark.host_only
+
 FIXTURES = [
     ("test_glove.txt", {"no_header": True}, ["the", "of", "said", "his"]),
     ("euclidean_vectors.bin", {"binary": True}, ["the", "to", "in", "war"]),
