@@ -905,8 +905,12 @@ def _pid_is_dead(pid):
     return False
 
 
-def _is_stale(directory, name, st):
-    """True for a temporary of this module whose writer is dead."""
+def _is_stale(directory, name, st, finals=None):
+    """True for a temporary of this module whose writer is dead.
+
+    `finals` matches the final names an earlier version's temporary may be
+    for; None accepts no such temporary.
+    """
     if _TEMP_RE.fullmatch(name):
         try:
             fd = directory.open(name)
@@ -922,10 +926,7 @@ def _is_stale(directory, name, st):
         finally:
             os.close(fd)
     old = _OLD_TEMP_RE.fullmatch(name)
-    if old is None:
-        return False
-    final = old["final"]
-    if final != CONFIG_NAME and not _DATA_FILE_RE.fullmatch(final):
+    if old is None or finals is None or not finals.fullmatch(old["final"]):
         return False
     return time.time() - st.st_mtime > _OLD_TEMP_AGE and _pid_is_dead(int(old["pid"]))
 
@@ -938,7 +939,11 @@ def _remove_stale_temporaries(log_dir):
     live writer's temporary is held, and an unlocked temporary of an earlier
     version counts only when its process is gone and it is a minute old.
     """
-    for path, follow in ((log_dir, True), (os.path.join(log_dir, DATA_DIR), False)):
+    places = (
+        (log_dir, True, re.compile(re.escape(CONFIG_NAME))),
+        (os.path.join(log_dir, DATA_DIR), False, _DATA_FILE_RE),
+    )
+    for path, follow, finals in places:
         try:
             directory = _Dir(path, follow=follow)
         except OSError:
@@ -951,7 +956,7 @@ def _remove_stale_temporaries(log_dir):
                     st = directory.lstat(name)
                 except OSError:
                     continue
-                if stat.S_ISREG(st.st_mode) and _is_stale(directory, name, st):
+                if stat.S_ISREG(st.st_mode) and _is_stale(directory, name, st, finals):
                     directory.remove_file(name)
 
 
@@ -1164,6 +1169,14 @@ def export_projector(
     frequent rows (by `counts` when known, else the first rows, which is
     frequency order for vector files and vocabularies built from text).
 
+    Processes and threads may export into one `log_dir` at the same time:
+    they take turns (a lock on `log_dir/projector/.lock`) to update the
+    config, and every entry is kept. A killed export leaves the previous
+    config and files as they were; the temporaries it left
+    (`.keras_embedx-tmp-*`) are removed by the next export into `log_dir`.
+    Replacing an entry deletes only the files this function wrote for it,
+    never through a symbolic link.
+
     Args:
         log_dir: directory to write to (created if needed): the one you give
             `tensorboard --logdir`.
@@ -1177,13 +1190,16 @@ def export_projector(
             columns.
         name: tensor name shown in the Projector. Defaults to the layer path,
             or `"vectors"`/the vector file's name, or `"embedding"`. Made
-            URL-safe (`[A-Za-z0-9_.-/]`).
+            URL-safe (`[A-Za-z0-9_.-/]`); when an export of another name
+            already has the same safe name (`"my model"` and `"my_model"`),
+            this one gets a `-2`, `-3`, ... suffix and a warning
+            (`ProjectorExport.name` is the name used).
         max_rows: optional int, keep at most this many rows.
         counts: optional frequencies, one per table row, used by `max_rows`
             and written as a `count` column. Defaults to `WordVectors.counts`.
-        if_exists: what to do when `log_dir` already has an entry with this
-            name: `"replace"` (default) it, `"rename"` the new one
-            (`name-2`, ...), or `"error"`.
+        if_exists: what to do when `log_dir` already has an entry exported
+            under this name: `"replace"` (default) it and delete its files,
+            `"rename"` the new one (`name-2`, ...), or `"error"`.
         refresh: bool, make a TensorBoard that is already running show the
             new entry. TensorBoard re-reads projector configs only when its
             set of runs changes, so this swaps a data-less run
@@ -1201,6 +1217,8 @@ def export_projector(
             file is left unchanged).
         NotADirectoryError, PermissionError: `log_dir` is a file or cannot
             be written.
+        TimeoutError: (file systems without `flock` only) another export
+            held `log_dir`'s lock file for a minute.
 
     Example:
 

@@ -255,6 +255,7 @@ def test_temporaries_of_earlier_versions_go_once_their_writer_is_dead(tmp_path):
         f"{P.CONFIG_NAME}.tmp-{gone.pid}-0123abcd": True,
         f"{P.DATA_DIR}/t-abcdef.metadata.tsv.tmp-{os.getpid()}-0123abcd": False,
         f"{P.DATA_DIR}/notes.txt.tmp-{gone.pid}-0123abcd": False,
+        f"t-abcdef.tensor.bin.tmp-{gone.pid}-0123abcd": False,  # Not in projector/.
     }
     for rel in planted:
         (tmp_path / rel).write_bytes(b"x" * 100)
