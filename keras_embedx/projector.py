@@ -1050,7 +1050,7 @@ def _choose_name(requested, entries, if_exists, config_path, warn=True):
             f"and 'a_b' both give 'a_b'). Exported `name={requested!r}` as "
             f"{name!r} to keep both; pass a name of those characters to choose "
             "the tensor name yourself.",
-            stacklevel=4,
+            stacklevel=5,
         )
     return name
 
@@ -1246,9 +1246,10 @@ def export_projector(
             f"({[s.name for s in sources]}); `metadata` and `counts` apply to one "
             "table. Export each table on its own."
         )
-    results = [
-        _export_one(log_dir, s, metadata, max_rows, counts, if_exists) for s in sources
-    ]
+    # A loop, not a comprehension: warnings name the caller's line (stacklevel).
+    results = []
+    for s in sources:
+        results.append(_export_one(log_dir, s, metadata, max_rows, counts, if_exists))
     if refresh:
         _signal_refresh(log_dir)
     return results[0] if len(results) == 1 else results

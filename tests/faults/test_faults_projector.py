@@ -352,10 +352,11 @@ def test_names_that_map_to_one_tensor_name_are_both_kept(
     tmp_path, first, second, third, tensor_name
 ):
     a = P.export_projector(tmp_path, table_of(1), metadata=labels_of(1), name=first)
-    with pytest.warns(UserWarning, match=f"Exported `name={second!r}` as"):
+    with pytest.warns(UserWarning, match=f"Exported `name={second!r}` as") as seen:
         b = P.export_projector(
             tmp_path, table_of(2), metadata=labels_of(2), name=second
         )
+    assert seen[0].filename == __file__  # The warning names the caller's line.
     assert (a.name, b.name) == (tensor_name, f"{tensor_name}-2")
     assert_entry(tmp_path, a.name, table_of(1), labels_of(1))
     assert_entry(tmp_path, b.name, table_of(2), labels_of(2))
