@@ -19,6 +19,9 @@ from keras_embedx import projector as P
 
 pytestmark = [
     pytest.mark.host_only,
+    # JAX warns on every fork once its threads run; the children here only
+    # write files with NumPy and never touch JAX.
+    pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning"),
     pytest.mark.skipif(
         "fork" not in multiprocessing.get_all_start_methods(),
         reason="needs the fork start method",
