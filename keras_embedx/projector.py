@@ -9,18 +9,29 @@ to a metadata TSV, and an `embeddings { ... }` entry is added to
 
 Files are written to temporary names and renamed into place, tensor and
 metadata first and the config last, so a crash never leaves the config
-pointing at a half-written file.
+pointing at a half-written file. Exporters into one `log_dir` (processes or
+threads) take turns on a lock while they update the config, so every one of
+them ends up in it; the temporaries a killed exporter left are removed by the
+next export. An export only ever deletes files of the shapes it writes, inside
+`log_dir`, and never through a symbolic link.
 """
 
 import codecs
+import contextlib
 import dataclasses
+import hashlib
 import os
 import re
 import secrets
-import shutil
+import stat
 import struct
 import time
 import warnings
+
+try:
+    import fcntl
+except ImportError:  # Windows: `_locked` falls back to a lock file.
+    fcntl = None
 
 import numpy as np
 
@@ -30,6 +41,7 @@ from keras_embedx.vectors.load import add_file_arguments, load_cli_vectors
 CONFIG_NAME = "projector_config.pbtxt"
 DATA_DIR = "projector"
 REFRESH_DIR = ".projector-refresh"
+LOCK_NAME = ".lock"
 MAX_POINTS = 100_000
 PAD_LABEL = "<pad>"
 BLANK_LABEL = "<blank>"
@@ -671,28 +683,281 @@ def _prepare_dir(log_dir):
         ) from None
 
 
-def _atomic_write(path, data):
-    tmp = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+# A temporary this module writes: `.keras_embedx-tmp-<pid>-<token>`, in
+# `log_dir` (the config) or `log_dir/projector` (tensors and metadata), locked
+# with `flock` for as long as its writer lives.
+_TEMP_PREFIX = ".keras_embedx-tmp-"
+_TEMP_RE = re.compile(r"\.keras_embedx-tmp-[0-9]+-[0-9a-f]{16}")
+# Temporaries of earlier versions (`<final name>.tmp-<pid>-<token>`), unlocked.
+_OLD_TEMP_RE = re.compile(r"(?P<final>.+)\.tmp-(?P<pid>[0-9]+)-[0-9a-f]{8}")
+_OLD_TEMP_AGE = 60.0
+# A data file after `<stem>-`: the key of the requested name, then a token.
+_DATA_SUFFIX_RE = re.compile(
+    r"(?:(?P<key>[0-9a-f]{8})-)?[0-9a-f]{6}\.(?:tensor\.bin|tensor\.tsv|metadata\.tsv)"
+)
+_DATA_FILE_RE = re.compile(r"[A-Za-z0-9_.-]+-" + _DATA_SUFFIX_RE.pattern)
+_REFRESH_RUN_RE = re.compile(r"[0-9a-f]{8}")
+_EVENT_FILE_RE = re.compile(r"events\.out\.tfevents\.[0-9]+\.keras_embedx")
+_LOCK_WAIT = 60.0
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _flock(fd, blocking):
+    """`flock` `fd` exclusively: True when locked, False where unsupported.
+
+    Raises `BlockingIOError` when `blocking=False` and another open file
+    (another process or thread) holds the lock.
+    """
+    if fcntl is None:
+        return False
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise PermissionError(
-            f"Cannot write {path}: {e.strerror or e}. Choose a writable `log_dir`."
-        ) from None
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
         raise
+    except OSError:  # A file system without flock.
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _locked(log_dir):
+    """Hold `log_dir`'s export lock, across processes and threads.
+
+    `flock` on `log_dir/projector/.lock` (released by the kernel when its
+    holder dies); where `flock` is missing, a lock file created exclusively
+    and removed on release.
+    """
+    path = os.path.join(log_dir, DATA_DIR, LOCK_NAME)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o666)
+    try:
+        if _flock(fd, blocking=True):
+            yield
+        else:
+            with _lock_file(f"{path}-held", log_dir):
+                yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _lock_file(path, log_dir):
+    deadline = time.monotonic() + _LOCK_WAIT
+    while True:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{path} has been held for {_LOCK_WAIT:.0f} s: another export "
+                    f"into {log_dir} is running, or one was killed while holding "
+                    "it. Remove the file if no export is running."
+                ) from None
+            time.sleep(0.01)
+    try:
+        yield
+    finally:
+        os.remove(path)
+
+
+class _Dir:
+    """A directory opened without following a link, for deleting inside it.
+
+    Names are bare file names looked up relative to the directory's file
+    descriptor, so nothing resolves through a link swapped in meanwhile.
+    Where the OS has no `dir_fd`, paths are checked with `lstat` instead.
+    """
+
+    def __init__(self, path, follow=False):
+        self.path, self.fd = path, None
+        if os.unlink in os.supports_dir_fd:
+            flags = os.O_RDONLY | os.O_DIRECTORY | (0 if follow else _NOFOLLOW)
+            self.fd = os.open(path, flags)
+        elif not os.path.isdir(path) or (not follow and os.path.islink(path)):
+            raise NotADirectoryError(f"{path} is not a directory")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)
+
+    def _at(self, name):
+        if self.fd is not None:
+            return name, {"dir_fd": self.fd}
+        return os.path.join(self.path, name), {}
+
+    def names(self):
+        return os.listdir(self.path if self.fd is None else self.fd)
+
+    def lstat(self, name):
+        path, kwargs = self._at(name)
+        return os.stat(path, follow_symlinks=False, **kwargs)
+
+    def open(self, name, flags=os.O_RDONLY):
+        path, kwargs = self._at(name)
+        return os.open(path, flags | _NOFOLLOW, **kwargs)
+
+    def sub(self, name):
+        return (
+            _Dir(os.path.join(self.path, name))
+            if self.fd is None
+            else _SubDir(self, name)
+        )
+
+    def remove_file(self, name):
+        """Delete `name` if it is a regular file (a link is never followed)."""
+        try:
+            if stat.S_ISREG(self.lstat(name).st_mode):
+                path, kwargs = self._at(name)
+                os.unlink(path, **kwargs)
+                return True
+        except OSError:
+            pass
+        return False
+
+    def remove_dir(self, name):
+        path, kwargs = self._at(name)
+        try:
+            os.rmdir(path, **kwargs)
+        except OSError:
+            pass
+
+
+class _SubDir(_Dir):
+    def __init__(self, parent, name):
+        self.path = os.path.join(parent.path, name)
+        self.fd = os.open(
+            name, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW, dir_fd=parent.fd
+        )
+
+
+class _Temp:
+    """A temporary file in `directory`, `flock`ed while its writer lives.
+
+    A temporary whose lock is free belongs to a writer that died: the next
+    export removes it (`_remove_stale_temporaries`). Create temporaries under
+    `_locked` so that cleanup never sees one between its creation and its lock.
+    """
+
+    def __init__(self, directory):
+        name = f"{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+        self.path = os.path.join(directory, name)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+        fd = os.open(self.path, flags | getattr(os, "O_BINARY", 0), 0o666)
+        self.file = os.fdopen(fd, "wb")
+        try:
+            _flock(fd, blocking=False)
+        except OSError:
+            pass
+
+    def write(self, data):
+        self.file.write(data)
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def commit(self, path):
+        """Rename into `path` (the lock goes with the file until closed)."""
+        os.replace(self.path, path)
+        self.path = None
+        self.file.close()
+
+    def discard(self):
+        self.file.close()
+        if self.path is not None:
+            try:
+                os.remove(self.path)
+            except OSError:
+                pass
+            self.path = None
+
+
+def _write_error(path, e):
+    return PermissionError(
+        f"Cannot write {path}: {e.strerror or e}. Choose a writable `log_dir`."
+    )
+
+
+def _atomic_write(path, data):
+    """Write `path` through a temporary renamed into place (call under `_locked`)."""
+    tmp = None
+    try:
+        tmp = _Temp(os.path.dirname(path) or ".")
+        tmp.write(data)
+        tmp.commit(path)
+    except OSError as e:
+        raise _write_error(path, e) from None
+    finally:
+        if tmp is not None:
+            tmp.discard()
+
+
+def _pid_is_dead(pid):
+    if fcntl is None or pid <= 0:  # Off POSIX, os.kill would end the process.
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        pass
+    return False
+
+
+def _is_stale(directory, name, st, finals=None):
+    """True for a temporary of this module whose writer is dead.
+
+    `finals` matches the final names an earlier version's temporary may be
+    for; None accepts no such temporary.
+    """
+    if _TEMP_RE.fullmatch(name):
+        try:
+            fd = directory.open(name)
+        except OSError:
+            return False
+        try:
+            if not _flock(fd, blocking=False):
+                return False  # No flock here: liveness unknown, keep it.
+            now = os.fstat(fd)
+            return (now.st_ino, now.st_dev) == (st.st_ino, st.st_dev)
+        except OSError:  # Locked: its writer is alive.
+            return False
+        finally:
+            os.close(fd)
+    old = _OLD_TEMP_RE.fullmatch(name)
+    if old is None or finals is None or not finals.fullmatch(old["final"]):
+        return False
+    return time.time() - st.st_mtime > _OLD_TEMP_AGE and _pid_is_dead(int(old["pid"]))
+
+
+def _remove_stale_temporaries(log_dir):
+    """Delete the temporaries killed exporters left (call under `_locked`).
+
+    Only names of the shapes this module writes, in `log_dir` and
+    `log_dir/projector`, regular files, whose writer is dead: the lock of a
+    live writer's temporary is held, and an unlocked temporary of an earlier
+    version counts only when its process is gone and it is a minute old.
+    """
+    places = (
+        (log_dir, True, re.compile(re.escape(CONFIG_NAME))),
+        (os.path.join(log_dir, DATA_DIR), False, _DATA_FILE_RE),
+    )
+    for path, follow, finals in places:
+        try:
+            directory = _Dir(path, follow=follow)
+        except OSError:
+            continue
+        with directory:
+            for name in directory.names():
+                if not (name.startswith(_TEMP_PREFIX) or ".tmp-" in name):
+                    continue
+                try:
+                    st = directory.lstat(name)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode) and _is_stale(directory, name, st, finals):
+                    directory.remove_file(name)
 
 
 def _metadata_payload(columns, row_ids):
@@ -712,6 +977,82 @@ def _unique_name(name, taken):
     while f"{name}-{k}" in taken:
         k += 1
     return f"{name}-{k}"
+
+
+def _name_key(requested):
+    """8 hex digits of the requested name, written into the file names.
+
+    Names that `safe_name` maps to one tensor name (`"my model"` and
+    `"my_model"`) keep distinct keys, so an export can tell a re-export of
+    its own name from a collision with another.
+    """
+    data = requested.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()[:8]
+
+
+def _own_file(entry, key):
+    """`(file name, name key)` when `entry[key]` names a file this module wrote.
+
+    That is `projector/<stem>-[<name key>-]<token>.<kind>`, with `<stem>` the
+    entry's tensor name (`/` as `_`); anything else (another tool's file, a
+    subdirectory, `..`, an absolute path) gives None.
+    """
+    stem = str(entry.get("tensor_name", "")).replace("/", "_")
+    rel = entry.get(key, "")
+    prefix = f"{DATA_DIR}/{stem}-"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", stem) or not rel.startswith(prefix):
+        return None
+    match = _DATA_SUFFIX_RE.fullmatch(rel[len(prefix) :])
+    if match is None:
+        return None
+    return rel[len(DATA_DIR) + 1 :], match["key"]
+
+
+def _choose_name(requested, entries, if_exists, config_path, warn=True):
+    """The tensor name to write `requested` under, per `if_exists`."""
+    taken = {e.get("tensor_name", "") for e in entries}
+    base = safe_name(requested)
+    if if_exists == "rename":
+        return _unique_name(base, taken)
+    key = _name_key(requested)
+    family = re.compile(re.escape(base) + r"(?:-[0-9]+)?")
+    own = []
+    for entry in entries:
+        name = entry.get("tensor_name", "")
+        if not family.fullmatch(name):
+            continue
+        written = _own_file(entry, "tensor_path")
+        entry_key = written[1] if written else None
+        # Entries of other tools and earlier versions carry no key: same name.
+        if entry_key == key or (entry_key is None and name == base):
+            own.append(name)
+    if own:
+        name = base if base in own else own[0]
+        if if_exists == "error":
+            raise ValueError(
+                f"{config_path} already has an embedding named {name!r}. Pass "
+                "if_exists='replace' or 'rename', or another `name`."
+            )
+        return name
+    if base not in taken:
+        return base
+    if if_exists == "error":
+        raise ValueError(
+            f"{config_path} already has an embedding named {base!r}, exported "
+            f"under another name than {requested!r} (both map to {base!r}). Pass "
+            "if_exists='rename', or another `name`."
+        )
+    name = _unique_name(base, taken)
+    if warn:
+        warnings.warn(
+            f"{config_path} already has a tensor named {base!r} from an export "
+            "of another name (tensor names keep only [A-Za-z0-9_.-/], so 'a b' "
+            f"and 'a_b' both give 'a_b'). Exported `name={requested!r}` as "
+            f"{name!r} to keep both; pass a name of those characters to choose "
+            "the tensor name yourself.",
+            stacklevel=5,
+        )
+    return name
 
 
 # ------------------------------------------------------------------ refresh
@@ -761,20 +1102,42 @@ def _signal_refresh(log_dir):
 
     The Projector re-reads configs only when the set of runs changes, so
     this replaces the run `.projector-refresh/<token>` (one event file, no
-    data) by a new one. Best effort: failures are ignored.
+    data) by a new one. Best effort: failures are ignored. Only runs of the
+    shape written here are removed, never through a link.
     """
     base = os.path.join(log_dir, REFRESH_DIR)
     try:
-        old = os.listdir(base) if os.path.isdir(base) else []
-        run = os.path.join(base, secrets.token_hex(4))
-        os.makedirs(run)
-        stamp = time.time()
-        path = os.path.join(run, f"events.out.tfevents.{int(stamp)}.keras_embedx")
-        _atomic_write(path, event_file_bytes(stamp))
-        for name in old:
-            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+        with _locked(log_dir):
+            os.makedirs(base, exist_ok=True)
+            with _Dir(base) as runs:
+                old = [n for n in runs.names() if _REFRESH_RUN_RE.fullmatch(n)]
+                run = os.path.join(base, secrets.token_hex(4))
+                os.makedirs(run)
+                stamp = time.time()
+                path = os.path.join(
+                    run, f"events.out.tfevents.{int(stamp)}.keras_embedx"
+                )
+                _atomic_write(path, event_file_bytes(stamp))
+                for name in old:
+                    _remove_refresh_run(runs, name)
     except OSError:
         pass
+
+
+def _remove_refresh_run(runs, name):
+    """Delete the run `name` if it holds only files written here."""
+    try:
+        run = runs.sub(name)
+    except OSError:
+        return
+    with run:
+        names = run.names()
+        if not all(_EVENT_FILE_RE.fullmatch(n) or _TEMP_RE.fullmatch(n) for n in names):
+            return
+        for n in names:
+            if _EVENT_FILE_RE.fullmatch(n) or _is_stale(run, n, run.lstat(n)):
+                run.remove_file(n)
+    runs.remove_dir(name)
 
 
 # ---------------------------------------------------------------------- API
@@ -806,6 +1169,14 @@ def export_projector(
     frequent rows (by `counts` when known, else the first rows, which is
     frequency order for vector files and vocabularies built from text).
 
+    Processes and threads may export into one `log_dir` at the same time:
+    they take turns (a lock on `log_dir/projector/.lock`) to update the
+    config, and every entry is kept. A killed export leaves the previous
+    config and files as they were; the temporaries it left
+    (`.keras_embedx-tmp-*`) are removed by the next export into `log_dir`.
+    Replacing an entry deletes only the files this function wrote for it,
+    never through a symbolic link.
+
     Args:
         log_dir: directory to write to (created if needed): the one you give
             `tensorboard --logdir`.
@@ -819,13 +1190,16 @@ def export_projector(
             columns.
         name: tensor name shown in the Projector. Defaults to the layer path,
             or `"vectors"`/the vector file's name, or `"embedding"`. Made
-            URL-safe (`[A-Za-z0-9_.-/]`).
+            URL-safe (`[A-Za-z0-9_.-/]`); when an export of another name
+            already has the same safe name (`"my model"` and `"my_model"`),
+            this one gets a `-2`, `-3`, ... suffix and a warning
+            (`ProjectorExport.name` is the name used).
         max_rows: optional int, keep at most this many rows.
         counts: optional frequencies, one per table row, used by `max_rows`
             and written as a `count` column. Defaults to `WordVectors.counts`.
-        if_exists: what to do when `log_dir` already has an entry with this
-            name: `"replace"` (default) it, `"rename"` the new one
-            (`name-2`, ...), or `"error"`.
+        if_exists: what to do when `log_dir` already has an entry exported
+            under this name: `"replace"` (default) it and delete its files,
+            `"rename"` the new one (`name-2`, ...), or `"error"`.
         refresh: bool, make a TensorBoard that is already running show the
             new entry. TensorBoard re-reads projector configs only when its
             set of runs changes, so this swaps a data-less run
@@ -843,6 +1217,8 @@ def export_projector(
             file is left unchanged).
         NotADirectoryError, PermissionError: `log_dir` is a file or cannot
             be written.
+        TimeoutError: (file systems without `flock` only) another export
+            held `log_dir`'s lock file for a minute.
 
     Example:
 
@@ -870,9 +1246,10 @@ def export_projector(
             f"({[s.name for s in sources]}); `metadata` and `counts` apply to one "
             "table. Export each table on its own."
         )
-    results = [
-        _export_one(log_dir, s, metadata, max_rows, counts, if_exists) for s in sources
-    ]
+    # A loop, not a comprehension: warnings name the caller's line (stacklevel).
+    results = []
+    for s in sources:
+        results.append(_export_one(log_dir, s, metadata, max_rows, counts, if_exists))
     if refresh:
         _signal_refresh(log_dir)
     return results[0] if len(results) == 1 else results
@@ -907,59 +1284,33 @@ def _export_one(log_dir, src, metadata, max_rows, counts, if_exists):
     tensor_bytes, tensor_format = _tensor_payload(table)
     metadata_bytes = _metadata_payload(columns, row_ids)
 
-    # Parse the existing config before touching anything on disk.
+    # Check the config and the name before touching anything on disk.
     config_path = os.path.join(log_dir, CONFIG_NAME)
-    if os.path.isdir(log_dir) and os.path.exists(config_path):
-        text = _read_text(config_path)
-        items = _ConfigParser(text, config_path).parse()
-    else:
-        text, items = "", []
-    taken = {v.get("tensor_name", "") for f, v, _, _ in items if f == "embeddings"}
-    name = safe_name(src.name)
-    if name in taken:
-        if if_exists == "error":
-            raise ValueError(
-                f"{config_path} already has an embedding named {name!r}. Pass "
-                "if_exists='replace' or 'rename', or another `name`."
-            )
-        if if_exists == "rename":
-            name = _unique_name(name, taken)
-
+    requested = str(src.name)
+    if os.path.isdir(log_dir):
+        _, items = _read_config_items(config_path)
+        _choose_name(requested, _entries(items), if_exists, config_path, warn=False)
     _prepare_dir(log_dir)
-    stem = f"{name.replace('/', '_')}-{secrets.token_hex(3)}"
-    tensor_rel = (
-        f"{DATA_DIR}/{stem}.tensor.{'bin' if tensor_format == 'binary' else 'tsv'}"
-    )
-    metadata_rel = f"{DATA_DIR}/{stem}.metadata.tsv"
-    tensor_path = os.path.join(log_dir, *tensor_rel.split("/"))
-    metadata_path = os.path.join(log_dir, *metadata_rel.split("/"))
-    _atomic_write(tensor_path, tensor_bytes)
+    data_dir = os.path.join(log_dir, DATA_DIR)
+    temps = []
     try:
-        _atomic_write(metadata_path, metadata_bytes)
-        # Drop the entries this one replaces, keep everything else verbatim.
-        replaced = [
-            (start, end, value)
-            for field, value, start, end in items
-            if field == "embeddings" and value.get("tensor_name") == name
-        ]
-        new_text = text
-        for start, end, _ in sorted(replaced, reverse=True):
-            if new_text[end : end + 1] == "\n":
-                end += 1
-            new_text = new_text[:start] + new_text[end:]
-        if new_text and not new_text.endswith("\n"):
-            new_text += "\n"
-        new_text += _entry_text(name, tensor_rel, metadata_rel, table.shape)
-        _atomic_write(config_path, new_text.encode("utf-8"))
-    except BaseException:
-        for path in (tensor_path, metadata_path):
-            try:
-                os.remove(path)
-            except OSError:
-                pass
-        raise
-    for _, _, value in replaced:
-        _remove_own_files(log_dir, value, keep=(tensor_rel, metadata_rel))
+        with _locked(log_dir):
+            _remove_stale_temporaries(log_dir)
+            temps = [_Temp(data_dir), _Temp(data_dir)]
+        # The tables are written outside the lock; other exporters go on.
+        for temp, data in zip(temps, (tensor_bytes, metadata_bytes)):
+            temp.write(data)
+        with _locked(log_dir):
+            name, tensor_path, metadata_path = _commit(
+                log_dir, requested, if_exists, temps, tensor_format, table.shape
+            )
+    except OSError as e:
+        if e.errno is None:  # Already says what failed.
+            raise
+        raise _write_error(e.filename or log_dir, e) from None
+    finally:
+        for temp in temps:
+            temp.discard()
     return ProjectorExport(
         name=name,
         log_dir=log_dir,
@@ -974,16 +1325,87 @@ def _export_one(log_dir, src, metadata, max_rows, counts, if_exists):
     )
 
 
-def _remove_own_files(log_dir, entry, keep):
-    """Delete a replaced entry's files, only those this module wrote."""
-    for key in ("tensor_path", "metadata_path"):
-        rel = entry.get(key, "")
-        if not rel.startswith(DATA_DIR + "/") or rel in keep or ".." in rel:
-            continue
-        try:
-            os.remove(os.path.join(log_dir, *rel.split("/")))
-        except OSError:
-            pass
+def _read_config_items(config_path):
+    """`(text, items)` of the config; `("", [])` when there is none."""
+    if not os.path.exists(config_path):
+        return "", []
+    text = _read_text(config_path)
+    return text, _ConfigParser(text, config_path).parse()
+
+
+def _entries(items):
+    return [value for field, value, _, _ in items if field == "embeddings"]
+
+
+def _commit(log_dir, requested, if_exists, temps, tensor_format, shape):
+    """Rename the written temporaries into place and add their config entry.
+
+    Called under `_locked`: the config read here is the latest, and no other
+    exporter changes it before this one's update is in place.
+    """
+    config_path = os.path.join(log_dir, CONFIG_NAME)
+    text, items = _read_config_items(config_path)
+    name = _choose_name(requested, _entries(items), if_exists, config_path)
+    stem = f"{name.replace('/', '_')}-{_name_key(requested)}-{secrets.token_hex(3)}"
+    kind = "bin" if tensor_format == "binary" else "tsv"
+    rels = (f"{DATA_DIR}/{stem}.tensor.{kind}", f"{DATA_DIR}/{stem}.metadata.tsv")
+    paths = [os.path.join(log_dir, *rel.split("/")) for rel in rels]
+    committed = []
+    try:
+        for temp, path in zip(temps, paths):
+            temp.commit(path)
+            committed.append(path)
+        # Drop the entries this one replaces, keep everything else verbatim.
+        replaced = [
+            (start, end, value)
+            for field, value, start, end in items
+            if field == "embeddings" and value.get("tensor_name") == name
+        ]
+        new_text = text
+        for start, end, _ in sorted(replaced, reverse=True):
+            if new_text[end : end + 1] == "\n":
+                end += 1
+            new_text = new_text[:start] + new_text[end:]
+        if new_text and not new_text.endswith("\n"):
+            new_text += "\n"
+        new_text += _entry_text(name, rels[0], rels[1], shape)
+        _atomic_write(config_path, new_text.encode("utf-8"))
+    except BaseException:
+        for path in committed:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+        raise
+    kept = [v for v in _entries(items) if v.get("tensor_name") != name]
+    in_use = set(rels)
+    for entry in kept:
+        in_use.update(v for v in entry.values() if isinstance(v, str))
+    _remove_own_files(log_dir, [value for _, _, value in replaced], in_use)
+    return name, paths[0], paths[1]
+
+
+def _remove_own_files(log_dir, entries, in_use):
+    """Delete replaced entries' files: only those this module wrote.
+
+    A file goes only when its path has the shape this module writes for that
+    entry's name (`projector/<stem>-...` with no other directory), no entry
+    still names it, and it is a regular file reached without a link.
+    """
+    names = []
+    for entry in entries:
+        for key in ("tensor_path", "metadata_path"):
+            own = _own_file(entry, key)
+            if own is not None and entry[key] not in in_use:
+                names.append(own[0])
+    if not names:
+        return
+    try:
+        with _Dir(os.path.join(log_dir, DATA_DIR)) as directory:
+            for name in names:
+                directory.remove_file(name)
+    except OSError:
+        pass
 
 
 # ---------------------------------------------------------------------- CLI
