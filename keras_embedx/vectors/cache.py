@@ -53,9 +53,10 @@ _WRITE_ROWS_BYTES = 64 << 20
 _CHECK_ROWS_BYTES = 16 << 20
 _NO_CHECKSUM = "crc32:00000000"
 
-#: What `read_cache` returns; `index` maps each word to its row.
+#: What `read_cache` returns; `index` maps each word to its row, `checksum`
+#: is the one the file records (None in files of earlier versions).
 CacheContents = collections.namedtuple(
-    "CacheContents", ["words", "vectors", "counts", "source", "index"]
+    "CacheContents", ["words", "vectors", "counts", "source", "index", "checksum"]
 )
 
 
@@ -263,7 +264,10 @@ def _parse(name, buf, verify, copy, with_end=False):
     if verify:
         _check_finite(vectors, words, name)
     _check_source_file(header.get("source_file"), name)
-    contents = CacheContents(words, vectors, counts, header.get("source"), index)
+    checksum = header.get("checksum")
+    contents = CacheContents(
+        words, vectors, counts, header.get("source"), index, checksum
+    )
     return (contents, header_end) if with_end else contents
 
 
@@ -390,6 +394,32 @@ def _check_finite(vectors, words, name):
                 line=row + 1,
                 unit="row",
             )
+
+
+def verify_vectors(path, wv):
+    """The full value check of `keras-embedx inspect --verify`.
+
+    Args:
+        path: str, the file `wv` was loaded from.
+        wv: the `WordVectors` loaded from it.
+
+    Returns:
+        str, what was checked.
+
+    Raises:
+        VectorFileError: a cache file whose data does not match its
+            checksum, or a NaN or infinite value.
+    """
+    if wv.format != "cache":
+        _check_finite(wv.vectors, wv.words, path)
+        return "all values finite"
+    from keras_embedx.vectors._source import open_source
+
+    with open_source(path) as src:
+        checksum = read_cache(src, mmap=True, verify=True).checksum
+    if checksum is None:
+        return "all values finite (no checksum: written by an earlier version)"
+    return f"checksum {checksum} and all values finite"
 
 
 def file_stamp(path):
