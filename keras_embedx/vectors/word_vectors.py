@@ -96,6 +96,10 @@ class WordVectors:
         self._index = index
         self._unit = None
 
+    def __getstate__(self):
+        # A copy holds the values, not the mapping of this process's file.
+        return {**self.__dict__, "_mapped": None}
+
     @classmethod
     def _from_parts(cls, words, vectors, counts=None, source=None, index=None):
         """Build without copying or checking (for readers that already did)."""
