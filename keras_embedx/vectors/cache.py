@@ -387,9 +387,8 @@ def _check_finite(vectors, words, name):
         if not finite.all():
             row = a + int(np.argmin(finite))
             raise VectorFileError(
-                f"row {row} (the word {words[row]!r}) holds a NaN or infinite "
-                "value; expected finite numbers. Recreate the file from its "
-                "source.",
+                f"the word {words[row]!r} holds a NaN or infinite value; "
+                "expected finite numbers. Recreate the file from its source.",
                 name,
                 line=row + 1,
                 unit="row",
@@ -455,7 +454,7 @@ def _check_source_file(recorded, name):
             "time): the cache may hold old vectors. Recreate it with "
             "`keras_embedx.load_vectors(source).save(path)`.",
             VectorFileWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
 

@@ -401,13 +401,19 @@ def test_verify_refuses_nan_and_infinity(tmp_path, capsys):
     vectors[2, 1] = np.inf
     path = WordVectors(["x", "y", "z"], vectors).save(tmp_path / "inf.kxv")
     assert len(WordVectors.load(path)) == 3
-    with pytest.raises(VectorFileError, match="row 3: row 2 \\(the word 'z'\\)"):
+    with pytest.raises(
+        VectorFileError, match="inf.kxv, row 3: the word 'z' holds a NaN"
+    ):
         WordVectors.load(path, verify=True)
     WordVectors(["x", "y"], np.ones((2, 4))).save(tmp_path / "ok.kxv")
     assert main(["inspect", str(tmp_path / "ok.kxv"), "--verify"]) == 0
     assert "verified: checksum crc32:" in capsys.readouterr().out
     assert main(["inspect", str(path), "--verify"]) == 2
     assert "the word 'z'" in capsys.readouterr().err
+    text = tmp_path / "ok.txt"
+    text.write_text("the 1 2\nof 3 4\n")
+    assert main(["inspect", str(text), "--verify"]) == 0
+    assert "verified: all values finite" in capsys.readouterr().out
 
 
 def test_cache_warns_when_its_source_file_changed(tmp_path):
