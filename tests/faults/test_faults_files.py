@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 import pytest
 
+import keras_embedx
 from keras_embedx.cli import main
 from keras_embedx.vectors import (
     VectorFileError,
@@ -30,13 +31,13 @@ from keras_embedx.vectors.cache import MAGIC
 
 pytestmark = pytest.mark.host_only
 
-# What every child process runs first: `keras_embedx` as a bare namespace, so
-# `keras_embedx.vectors` imports without the layers (and the Keras backend).
-_CHILD_PRELUDE = """
-import importlib.util, sys, types
-spec = importlib.util.find_spec("keras_embedx")
+# What every child process runs first: `keras_embedx` as a bare namespace (the
+# package this process imported), so `keras_embedx.vectors` imports without
+# the layers (and the Keras backend).
+_CHILD_PRELUDE = f"""
+import sys, types
 package = types.ModuleType("keras_embedx")
-package.__path__ = list(spec.submodule_search_locations)
+package.__path__ = [{os.path.dirname(keras_embedx.__file__)!r}]
 sys.modules["keras_embedx"] = package
 import numpy as np
 from keras_embedx.vectors import WordVectors
@@ -85,7 +86,6 @@ def _child(script, *args):
         [sys.executable, "-c", script, *map(str, args)],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
 
 
