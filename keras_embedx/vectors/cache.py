@@ -15,8 +15,9 @@ then         vectors: count x dim float32, row-major
 The JSON header holds `format`, `version`, `count`, `dim`, `dtype`, the
 `[offset, nbytes]` of each part, `source` and the total `file_size`; files
 written by this version add a `stamp` unique to each save, the `checksum`
-(CRC-32) of everything after the header and, when the vectors came from a
-file, that file's size and modification time (`source_file`).
+(CRC-32 of the whole file, read with `crc32:00000000` in place of its own
+value) and, when the vectors came from a file, that file's size and
+modification time (`source_file`).
 
 Every load checks the header (sizes, bounds, parts in order and apart) and
 the vocabulary (word offsets increasing and in bounds, one row per word, no
@@ -127,8 +128,9 @@ def save_cache(path, words, vectors, counts=None, source=None, source_file=None)
     checksum_at = len(MAGIC) + 4 + text.index(_NO_CHECKSUM.encode())
 
     with open_for_writing(path, compress=False) as f:
-        f.write(MAGIC + struct.pack("<I", len(text)) + text)
-        crc = 0
+        head = MAGIC + struct.pack("<I", len(text)) + text
+        f.write(head)
+        crc = zlib.crc32(head)  # the header too, with the placeholder in it
         step = max(1, _WRITE_ROWS_BYTES // max(1, dim * 4))
         chunks = (
             np.ascontiguousarray(vectors[a : a + step], "<f4").tobytes()
@@ -178,8 +180,9 @@ def read_cache(src, mmap=True, verify=False):
         src: an open `Source`.
         mmap: bool, keep the vectors memory-mapped read-only (plain files),
             else copy them into memory.
-        verify: bool, also recompute the checksum of the data and check
-            that every number is finite (reads the whole file).
+        verify: bool, also recompute the checksum of the file and check
+            that every number is finite (reads the whole file); a file
+            without a checksum (written by an earlier version) is refused.
 
     Returns:
         A `CacheContents`.
@@ -242,7 +245,7 @@ def _parse(name, buf, verify, copy, with_end=False):
     count, dim, parts = header["count"], header["dim"], header["parts"]
 
     if verify:
-        _verify_checksum(buf, header, parts, damaged)
+        _verify_checksum(buf, header, header_end, damaged)
     if count == 0:
         vectors = np.zeros((0, dim), np.float32)
     else:
@@ -365,17 +368,21 @@ def _part(buf, part, dtype):
     return buf[offset : offset + n].view(dtype)
 
 
-def _verify_checksum(buf, header, parts, damaged):
+def _verify_checksum(buf, header, header_end, damaged):
     checksum = header.get("checksum")
-    if checksum is None or checksum == _NO_CHECKSUM:
-        return  # written by a version before checksums, or never finished
-    crc = 0
-    for a in range(parts["vectors"][0], len(buf), _CHECK_ROWS_BYTES):
+    if checksum is None:
+        raise damaged(
+            "it has no checksum to verify against (written by a keras_embedx "
+            "before checksums, or its header is damaged); re-save it to verify it"
+        )
+    head = bytes(buf[:header_end]).replace(checksum.encode(), _NO_CHECKSUM.encode(), 1)
+    crc = zlib.crc32(head)
+    for a in range(header_end, len(buf), _CHECK_ROWS_BYTES):
         crc = zlib.crc32(buf[a : a + _CHECK_ROWS_BYTES], crc)
     if f"crc32:{crc:08x}" != checksum:
         raise damaged(
-            f"its data does not match the checksum written with it "
-            f"({checksum}, now crc32:{crc:08x}): bytes were changed after the save"
+            f"its bytes do not match the checksum written with it "
+            f"({checksum}, now crc32:{crc:08x}): the file was changed after the save"
         )
 
 
@@ -406,8 +413,8 @@ def verify_vectors(path, wv):
         str, what was checked.
 
     Raises:
-        VectorFileError: a cache file whose data does not match its
-            checksum, or a NaN or infinite value.
+        VectorFileError: a cache file without a checksum or whose bytes do
+            not match it, or a NaN or infinite value.
     """
     if wv.format != "cache":
         _check_finite(wv.vectors, wv.words, path)
@@ -416,8 +423,6 @@ def verify_vectors(path, wv):
 
     with open_source(path) as src:
         checksum = read_cache(src, mmap=True, verify=True).checksum
-    if checksum is None:
-        return "all values finite (no checksum: written by an earlier version)"
     return f"checksum {checksum} and all values finite"
 
 

@@ -381,15 +381,15 @@ class WordVectors:
                 read them into memory (writable).
             verify: bool: also read every byte to check it against the
                 checksum written with the file and check that every number
-                is finite (costs a full read of the file; files written by
-                earlier versions have no checksum and get the finite check).
+                is finite (costs a full read of the file). Files written by
+                versions before checksums are refused: re-save them.
 
         Returns:
             A `WordVectors`.
 
         Raises:
             VectorFileError: the file is not a cache file, is damaged, or
-                (with `verify=True`) its data does not match its checksum or
+                (with `verify=True`) has no checksum, does not match it, or
                 holds NaN or infinite values.
         """
         from keras_embedx.vectors._source import open_source

@@ -6,6 +6,7 @@ load only `keras_embedx.vectors` (see `_CHILD_PRELUDE`), so that each starts in
 a fraction of a second instead of importing a Keras backend.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -18,6 +19,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import keras_embedx
 from keras_embedx.cli import main
@@ -391,9 +394,25 @@ def test_verify_catches_changed_bytes_a_plain_load_cannot(tmp_path):
     path = WordVectors(["x", "y", "z"], vectors).save(tmp_path / "v.kxv")
     _patched(path, np.float32(5).tobytes(), np.float32(5.5).tobytes())
     assert WordVectors.load(path)["y"][1] == 5.5  # the structure is intact
-    with pytest.raises(VectorFileError, match="v.kxv.*does not match the checksum"):
+    with pytest.raises(VectorFileError, match="v.kxv.*do not match the checksum"):
         WordVectors.load(path, verify=True)
     assert main(["inspect", str(path), "--verify"]) == 2
+
+
+def test_verify_refuses_a_cache_without_checksum(tmp_path):
+    """A cache as earlier versions wrote it (no stamp, no checksum) loads,
+    but cannot be verified: a header that lost its checksum is not trusted."""
+    path = tmp_path / "old.kxv"
+    WordVectors(["x", "y"], np.eye(2)).save(path)
+    data = open(path, "rb").read()
+    (size,) = struct.unpack("<I", data[8:12])
+    header = json.loads(data[12 : 12 + size])
+    del header["stamp"], header["checksum"]
+    text = json.dumps(header).encode().ljust(size)
+    path.write_bytes(data[:12] + text + data[12 + size :])
+    assert WordVectors.load(path).words == ["x", "y"]
+    with pytest.raises(VectorFileError, match="old.kxv.*no checksum"):
+        WordVectors.load(path, verify=True)
 
 
 def test_verify_refuses_nan_and_infinity(tmp_path, capsys):
@@ -427,3 +446,45 @@ def test_cache_warns_when_its_source_file_changed(tmp_path):
     with pytest.warns(VectorFileWarning, match="src.txt.*changed after this cache"):
         back = WordVectors.load(tmp_path / "c.kxv")
     assert back.words == ["the", "of"]
+
+
+@pytest.fixture(scope="module")
+def fuzz_cache(tmp_path_factory):
+    words = ["the", "of", "a\nb", "été", ""]  # a line break: word offsets too
+    vectors = np.arange(5 * 6, dtype=np.float32).reshape(5, 6) / 3
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = WordVectors(words, vectors, counts=[5, 4, 3, 2, 1]).save(folder / "f.kxv")
+    return words, vectors, open(path, "rb").read(), folder
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_damaged_cache_loads_exactly_or_fails_clearly(fuzz_cache, data):
+    """Flipped bytes and truncations: a verified load gives the saved words
+    and vectors exactly or a `VectorFileError` naming the file; a plain load
+    never fails with another exception."""
+    words, vectors, original, folder = fuzz_cache
+    damaged = bytearray(original)
+    if data.draw(st.booleans(), "truncate"):
+        damaged = damaged[: data.draw(st.integers(0, len(original) - 1), "size")]
+    for _ in range(data.draw(st.integers(1, 3), "flips")):
+        if damaged:
+            at = data.draw(st.integers(0, len(damaged) - 1), "at")
+            damaged[at] ^= data.draw(st.integers(1, 255), "xor")
+    path = folder / "damaged.kxv"
+    path.write_bytes(bytes(damaged))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VectorFileWarning)
+        try:
+            back = WordVectors.load(path, verify=True)
+        except VectorFileError as e:
+            assert "damaged.kxv" in str(e)
+        else:
+            assert back.words == words
+            np.testing.assert_array_equal(back.vectors, vectors)
+        try:
+            back = WordVectors.load(path)
+        except VectorFileError as e:
+            assert "damaged.kxv" in str(e)
+        else:
+            assert len(back.words) == len(set(back.words)) == len(back.vectors)
