@@ -36,7 +36,6 @@ import mmap as _mmap
 import os
 import secrets
 import struct
-import threading
 import warnings
 import weakref
 import zlib
@@ -208,7 +207,7 @@ def read_cache(src, mmap=True, verify=False):
     contents, header_end = _parse(name, buf, verify, copy=not mmap, with_end=True)
     if mmap and contents.words:
         header = bytes(buf[:header_end])
-        _MAPPED[buf.base] = MappedFile(name, raw.fileno(), header)
+        _MAPPED[buf.base] = MappedFile(name, buf.base, header)
     return contents
 
 
@@ -471,49 +470,39 @@ class MappedFile:
     the mapping intact. Writing into the mapped file itself (`cp new old`, an
     editor, a writer that does not rename) changes the vectors under the old
     words, and shrinking it makes reading the lost pages kill the process
-    (SIGBUS). `check` compares the file's size and modification time (one
-    `fstat`) and, when they changed, its header (which holds a stamp unique
-    to each save).
+    (SIGBUS). `check` compares the file's size now (one `fstat`) and its
+    header as the mapping shows it now (which holds a stamp unique to each
+    save) with what they were when it was loaded.
 
     Args:
         name: str, the path for messages.
-        fd: int, an open descriptor of the mapped file (duplicated).
+        mapping: the `mmap.mmap` of the whole file.
         header: bytes, the file's first bytes up to the end of the header.
     """
 
-    def __init__(self, name, fd, header):
+    def __init__(self, name, mapping, header):
         self.name = name
-        self._fd = os.dup(fd)
-        weakref.finalize(self, os.close, self._fd)
-        st = os.fstat(self._fd)
-        self._stat = (st.st_size, st.st_mtime_ns)
+        self._mapping = weakref.ref(mapping)  # the arrays keep it alive
+        self._size = len(mapping)
         self._header = header
-        self._lock = threading.Lock()
 
     def check(self):
         """Raise `VectorFileError` if the file was rewritten in place."""
-        st = os.fstat(self._fd)
-        if (st.st_size, st.st_mtime_ns) == self._stat:
+        mapping = self._mapping()
+        if mapping is None or mapping.closed:
             return
-        if st.st_size == self._stat[0] and self._read_header() == self._header:
-            self._stat = (st.st_size, st.st_mtime_ns)  # touched, or the same save
+        size = mapping.size()  # the file's size now, not the mapping's
+        if size == self._size and mapping[: len(self._header)] == self._header:
             return
         raise VectorFileError(
             "the file was rewritten in place while its vectors were "
-            f"memory-mapped (its size is now {st.st_size} bytes, was "
-            f"{self._stat[0]}, or its header changed): the vectors no longer "
-            "match the words. Load it again. Replace cache files with "
-            "`WordVectors.save(path)` (which writes a new file and renames it) "
-            "rather than copying over them, or load with `mmap=False`.",
+            f"memory-mapped (its size is now {size} bytes, was {self._size}, or "
+            "its header changed): the vectors no longer match the words. Load "
+            "it again. Replace cache files with `WordVectors.save(path)` (which "
+            "writes a new file and renames it) rather than copying over them, "
+            "or load with `mmap=False`.",
             self.name,
         )
-
-    def _read_header(self):
-        if hasattr(os, "pread"):
-            return os.pread(self._fd, len(self._header), 0)
-        with self._lock:
-            os.lseek(self._fd, 0, os.SEEK_SET)
-            return os.read(self._fd, len(self._header))
 
 
 _MAPPED = weakref.WeakKeyDictionary()

@@ -114,8 +114,8 @@ class WordVectors:
         """float32 ndarray `[len(words), dim]`.
 
         When memory-mapped from a cache file, each access first checks
-        (one `fstat`) that the file was not rewritten in place meanwhile,
-        and raises `VectorFileError` if it was.
+        (one `fstat` and the header's bytes) that the file was not rewritten
+        in place meanwhile, and raises `VectorFileError` if it was.
         """
         if self._mapped is not None:
             self._mapped.check()
@@ -369,9 +369,9 @@ class WordVectors:
         file by renaming): the operating system would show the new bytes
         under the old words, and reading past a shortened end kills the
         process (SIGBUS). `save` never does this. Each access to `.vectors`
-        checks the file's size, modification time and header stamp, and
-        raises `VectorFileError` when they changed; a rewrite that happens
-        between that check and the read cannot be caught. Load with
+        checks the file's size and header (with its stamp, unique to each
+        save) and raises `VectorFileError` when they changed; a rewrite that
+        happens between that check and the read cannot be caught. Load with
         `mmap=False` to be immune.
 
         Args:
