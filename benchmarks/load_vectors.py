@@ -10,8 +10,9 @@ the same process:
   installed), and the NumPy path used without pandas;
 - gensim's `KeyedVectors.load_word2vec_format(path, no_header=True)`;
 - reopening the package's cache file (`WordVectors.save` then
-  `WordVectors.load`, memory-mapped, and read into memory), with gensim's
-  own `KeyedVectors.save`/`load(mmap="r")` for reference.
+  `WordVectors.load`, memory-mapped, and read into memory, each also with
+  `verify=True`), with gensim's own `KeyedVectors.save`/`load(mmap="r")` for
+  reference.
 
 Each load also records its peak memory above the process's resident size
 before the call (Linux: `/proc/self/status` VmHWM after resetting it), next
@@ -195,6 +196,19 @@ def main(argv=None):
         ),
         peak,
     )
+    for mmap in (True, False):
+        label = "mmap" if mmap else "mmap=False"
+
+        def verified(mmap=mmap):
+            return WordVectors.load(cache_path, mmap=mmap, verify=True)
+
+        _, peak = peak_increment_mb(verified)
+        add(
+            f"keras_embedx WordVectors.load ({label}, verify=True)",
+            measure(verified, repeats=5, sync=False),
+            peak,
+            "checksum of every byte, finite check of every number",
+        )
     gensim_native = os.path.join(TMP_DIR, f"glove_{rows}x{DIM}.kv")
     kv.save(gensim_native)
     _drop(kv)

@@ -7,6 +7,7 @@ import sys
 
 from keras_embedx.plot import add_plot_parser
 from keras_embedx.projector import add_project_parser
+from keras_embedx.vectors.cache import verify_vectors
 from keras_embedx.vectors.load import add_file_arguments, load_cli_vectors
 
 
@@ -38,8 +39,11 @@ def _inspect(args):
     import numpy as np
 
     wv = load_cli_vectors(args)
+    verified = verify_vectors(args.path, wv) if args.verify else None
     norms = np.linalg.norm(wv.vectors, axis=1)
     print(f"{args.path}\n  words: {len(wv)}\n  dim: {wv.dim}")
+    if verified:
+        print(f"  verified: {verified}")
     print(
         f"  vector norms: min {norms.min():.4g}, median {np.median(norms):.4g}, "
         f"max {norms.max():.4g}"
@@ -112,6 +116,12 @@ def build_parser():
     add_file_arguments(p)
     p.add_argument("--show", type=int, default=10, help="how many words to list")
     p.add_argument("--neighbours", nargs="*", help="print nearest words of these")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every value: a cache file against its checksum, and that "
+        "all numbers are finite (reads the whole file)",
+    )
     p.set_defaults(func=_inspect)
 
     p = sub.add_parser("convert", help="convert a vector file (default: to the cache)")

@@ -13,29 +13,73 @@ then         vectors: count x dim float32, row-major
 ```
 
 The JSON header holds `format`, `version`, `count`, `dim`, `dtype`, the
-`[offset, nbytes]` of each part, `source` and the total `file_size`, which
-`load_cache` checks, so a truncated or damaged file fails with a clear message
-instead of giving wrong vectors. The vectors are memory-mapped read-only by
-default: opening a 200,000 x 300 file costs about as much as reading its words.
+`[offset, nbytes]` of each part, `source` and the total `file_size`; files
+written by this version add a `stamp` unique to each save, the `checksum`
+(CRC-32 of the whole file, read with `crc32:00000000` in place of its own
+value) and, when the vectors came from a file, that file's size and
+modification time (`source_file`).
+
+Every load checks the header (sizes, bounds, parts in order and apart) and
+the vocabulary (word offsets increasing and in bounds, one row per word, no
+word twice), so a truncated or damaged file fails with a clear message instead
+of giving wrong vectors; it warns when the source file changed since the cache
+was written. `verify=True` also recomputes the checksum and checks that every
+number is finite. The file is opened once and mapped once, so a load racing a
+`save` to the same path gets the old file or the new one, never a mix; the
+vectors are memory-mapped read-only by default: opening a 200,000 x 300 file
+costs about as much as reading its words.
 """
 
+import collections
 import json
+import mmap as _mmap
 import os
+import secrets
 import struct
+import warnings
+import weakref
+import zlib
 
 import numpy as np
 
-from keras_embedx.vectors.errors import VectorFileError
+from keras_embedx.vectors._source import open_for_writing
+from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 
 MAGIC = b"\x89KXVEC\r\n"
 VERSION = 1
 _ALIGN = 64
 _MAX_HEADER = 1 << 20
 _WRITE_ROWS_BYTES = 64 << 20
+_CHECK_ROWS_BYTES = 16 << 20
+_NO_CHECKSUM = "crc32:00000000"
+
+#: What `read_cache` returns; `index` maps each word to its row, `checksum`
+#: is the one the file records (None in files of earlier versions).
+CacheContents = collections.namedtuple(
+    "CacheContents", ["words", "vectors", "counts", "source", "index", "checksum"]
+)
 
 
-def save_cache(path, words, vectors, counts=None, source=None):
-    """Write `words`/`vectors` (and `counts`) to `path`, atomically."""
+def save_cache(path, words, vectors, counts=None, source=None, source_file=None):
+    """Write `words`/`vectors` (and `counts`) to `path`, atomically.
+
+    The file is written under a temporary name in the same directory and
+    renamed over `path` (see `open_for_writing`): readers, concurrent savers
+    and a kill at any moment leave `path` holding one complete save.
+
+    Args:
+        path: str or `os.PathLike`.
+        words: list of str, one per row.
+        vectors: float array `[len(words), dim]`, stored as float32.
+        counts: optional int array of word frequencies.
+        source: optional str naming where the vectors came from.
+        source_file: optional dict `{"path", "size", "mtime_ns"}` of the file
+            the vectors were read from, so that a load can tell when that
+            file changed since.
+
+    Returns:
+        The path written (str).
+    """
     path = os.fspath(path)
     vectors = np.asarray(vectors)
     n, dim = vectors.shape
@@ -66,7 +110,11 @@ def save_cache(path, words, vectors, counts=None, source=None):
         "dim": dim,
         "dtype": "<f4",
         "source": None if source is None else str(source),
+        "stamp": secrets.token_hex(8),
+        "checksum": _NO_CHECKSUM,
     }
+    if source_file is not None:
+        header["source_file"] = dict(source_file)
     # The header's size depends on the offsets it lists: settle it in two passes.
     size_guess = 0
     for _ in range(3):
@@ -76,24 +124,32 @@ def save_cache(path, words, vectors, counts=None, source=None):
             break
         size_guess = len(text) + 32
     text = text.ljust(start - len(MAGIC) - 4)
+    checksum_at = len(MAGIC) + 4 + text.index(_NO_CHECKSUM.encode())
 
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(MAGIC + struct.pack("<I", len(text)) + text)
-            step = max(1, _WRITE_ROWS_BYTES // max(1, dim * 4))
-            for a in range(0, n, step):
-                f.write(np.ascontiguousarray(vectors[a : a + step], "<f4").tobytes())
-            if counts is not None:
-                f.write(np.ascontiguousarray(counts, "<i8").tobytes())
-            f.write(blob)
-            if split:
-                ends = np.cumsum([0] + [len(w) for w in encoded], dtype="<i8")
-                f.write(ends.tobytes())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with open_for_writing(path, compress=False) as f:
+        head = MAGIC + struct.pack("<I", len(text)) + text
+        f.write(head)
+        crc = zlib.crc32(head)  # the header too, with the placeholder in it
+        step = max(1, _WRITE_ROWS_BYTES // max(1, dim * 4))
+        chunks = (
+            np.ascontiguousarray(vectors[a : a + step], "<f4").tobytes()
+            for a in range(0, n, step)
+        )
+        for chunk in chunks:
+            f.write(chunk)
+            crc = zlib.crc32(chunk, crc)
+        tail = []
+        if counts is not None:
+            tail.append(np.ascontiguousarray(counts, "<i8").tobytes())
+        tail.append(blob)
+        if split:
+            ends = np.cumsum([0] + [len(w) for w in encoded], dtype="<i8")
+            tail.append(ends.tobytes())
+        for chunk in tail:
+            f.write(chunk)
+            crc = zlib.crc32(chunk, crc)
+        f.seek(checksum_at)
+        f.write(f"crc32:{crc:08x}".encode())
     return path
 
 
@@ -102,29 +158,60 @@ def is_cache(head):
     return head[: len(MAGIC)] == MAGIC
 
 
-def load_cache(src, mmap=True):
+def load_cache(src, mmap=True, verify=False):
     """Read a cache file. `src` is an open `Source`.
 
     Returns:
         `(words, vectors, counts, source)`; `vectors` is a read-only
         memory map when `mmap` and the file is a plain (uncompressed) file.
     """
+    return tuple(read_cache(src, mmap=mmap, verify=verify)[:4])
+
+
+def read_cache(src, mmap=True, verify=False):
+    """Read and check a cache file. `src` is an open `Source`.
+
+    The file is read through `src`'s own file descriptor, mapped once: what
+    the header describes and what is read are the same file even when a save
+    replaces `path` meanwhile.
+
+    Args:
+        src: an open `Source`.
+        mmap: bool, keep the vectors memory-mapped read-only (plain files),
+            else copy them into memory.
+        verify: bool, also recompute the checksum of the file and check
+            that every number is finite (reads the whole file); a file
+            without a checksum (written by an earlier version) is refused.
+
+    Returns:
+        A `CacheContents`.
+
+    Raises:
+        VectorFileError: not a cache file, or damaged.
+    """
     name = src.name
-    if src.compression is None:
-        with open(src.path, "rb") as f:
-            return _parse(name, f, src.size, mmap, src.path)
-    import io
+    if src.compression is not None:
+        data = bytearray()
+        while True:
+            chunk = src.read(64 << 20)
+            if not chunk:
+                break
+            data += chunk
+        return _parse(name, np.frombuffer(data, np.uint8), verify, copy=False)
+    raw = src._raw
+    try:  # through the open file: no second open of the path
+        buf = np.memmap(raw, dtype=np.uint8, mode="r")
+    except (ValueError, OSError):  # empty, or a file system that cannot map
+        raw.seek(0)
+        return _parse(name, np.frombuffer(raw.read(), np.uint8), verify, copy=False)
+    contents, header_end = _parse(name, buf, verify, copy=not mmap, with_end=True)
+    if mmap and contents.words:
+        header = bytes(buf[:header_end])
+        _MAPPED[buf.base] = MappedFile(name, buf.base, header)
+    return contents
 
-    data = bytearray()
-    while True:
-        chunk = src.read(64 << 20)
-        if not chunk:
-            break
-        data += chunk
-    return _parse(name, io.BytesIO(data), len(data), False, None, data)
 
-
-def _parse(name, f, size, mmap, path, data=None):
+def _parse(name, buf, verify, copy, with_end=False):
     def damaged(what):
         return VectorFileError(
             f"damaged keras_embedx cache file: {what}. Recreate it with "
@@ -132,7 +219,8 @@ def _parse(name, f, size, mmap, path, data=None):
             name,
         )
 
-    head = f.read(len(MAGIC) + 4)
+    size = len(buf)  # what was mapped (or read), whatever the file is now
+    head = bytes(buf[: len(MAGIC) + 4])
     if len(head) < len(MAGIC) or not is_cache(head):
         raise VectorFileError(
             f"not a keras_embedx cache file (it starts with {head[:8]!r}, expected "
@@ -147,10 +235,46 @@ def _parse(name, f, size, mmap, path, data=None):
         raise damaged(
             f"the header claims {header_len} bytes but the file has {size} in all"
         )
+    header_end = len(head) + header_len
     try:
-        header = json.loads(f.read(header_len))
-    except (UnicodeDecodeError, ValueError):
+        header = json.loads(bytes(buf[len(head) : header_end]))
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise damaged("its JSON header does not parse") from None
+    header = _check_header(header, size, header_end, name, damaged)
+    count, dim, parts = header["count"], header["dim"], header["parts"]
+
+    if verify:
+        _verify_checksum(buf, header, header_end, damaged)
+    if count == 0:
+        vectors = np.zeros((0, dim), np.float32)
+    else:
+        vectors = _part(buf, parts["vectors"], "<f4").reshape(count, dim)
+        vectors = vectors.copy() if copy else vectors.view(np.ndarray)
+    counts = None
+    if "counts" in parts:
+        counts = _part(buf, parts["counts"], "<i8").astype(np.int64)
+        if count and counts.min() < 0:
+            raise damaged("it holds negative word counts")
+    words = _words(buf, parts, count, damaged)
+    index = dict(zip(words, range(count)))
+    if len(index) != count:
+        first = {}
+        for i, word in enumerate(words):
+            j = first.setdefault(word, i)
+            if j != i:
+                raise damaged(f"the word {word!r} is listed twice, rows {j} and {i}")
+    if verify:
+        _check_finite(vectors, words, name)
+    _check_source_file(header.get("source_file"), name)
+    checksum = header.get("checksum")
+    contents = CacheContents(
+        words, vectors, counts, header.get("source"), index, checksum
+    )
+    return (contents, header_end) if with_end else contents
+
+
+def _check_header(header, size, header_end, name, damaged):
+    """The header's fields, checked; `parts` maps each part to `[offset, n]`."""
     if not isinstance(header, dict) or header.get("format") != (
         "keras_embedx.word_vectors"
     ):
@@ -172,6 +296,17 @@ def _parse(name, f, size, mmap, path, data=None):
             f"the header says the file has {header.get('file_size')} bytes, but it "
             f"has {size} (truncated?)"
         )
+    source = header.get("source")
+    if source is not None and not isinstance(source, str):
+        raise damaged(f"bad 'source' entry {source!r} in the header")
+    checksum = header.get("checksum")
+    if checksum is not None and not (
+        isinstance(checksum, str)
+        and len(checksum) == len(_NO_CHECKSUM)
+        and checksum.startswith("crc32:")
+        and all(c in "0123456789abcdef" for c in checksum[6:])
+    ):
+        raise damaged(f"bad 'checksum' entry {checksum!r} in the header")
     expected = {
         "vectors": count * dim * 4,
         "counts": count * 8,
@@ -194,35 +329,196 @@ def _parse(name, f, size, mmap, path, data=None):
         parts[key] = part
     if "vectors" not in parts or "words" not in parts:
         raise damaged("the header lists no vectors or no words")
+    if parts["vectors"][0] % 4:
+        raise damaged(f"the vectors start at byte {parts['vectors'][0]}, unaligned")
+    at = header_end
+    for key, (offset, n) in sorted(parts.items(), key=lambda kv: kv[1]):
+        if offset < at:
+            raise damaged(f"its '{key}' part overlaps the header or another part")
+        at = offset + n
+    header["parts"] = parts
+    return header
 
-    offset = parts["vectors"][0]
-    if mmap and path is not None and count > 0:
-        vectors = np.memmap(
-            path, dtype="<f4", mode="r", offset=offset, shape=(count, dim)
-        ).view(np.ndarray)
-    elif data is not None:
-        vectors = np.frombuffer(data, "<f4", count * dim, offset).reshape(count, dim)
-    else:
-        f.seek(offset)
-        vectors = np.fromfile(f, "<f4", count * dim).reshape(count, dim)
-    counts = None
-    if "counts" in parts:
-        f.seek(parts["counts"][0])
-        counts = np.frombuffer(f.read(parts["counts"][1]), "<i8").astype(np.int64)
-    f.seek(parts["words"][0])
-    blob = f.read(parts["words"][1])
+
+def _words(buf, parts, count, damaged):
+    a, n = parts["words"]
+    blob = bytes(buf[a : a + n])
     try:
-        if "word_offsets" in parts:
-            f.seek(parts["word_offsets"][0])
-            ends = np.frombuffer(f.read(parts["word_offsets"][1]), "<i8").tolist()
-            words = [blob[a:b].decode("utf-8") for a, b in zip(ends[:-1], ends[1:])]
-        else:
+        if "word_offsets" not in parts:
             words = blob.decode("utf-8").split("\n") if count else []
+            if len(words) != count:
+                raise damaged(f"it holds {len(words)} words for {count} vectors")
+            return words
+        ends = _part(buf, parts["word_offsets"], "<i8")
+        if ends[0] != 0 or ends[-1] != n or (count and np.diff(ends).min() < 0):
+            raise damaged(
+                f"its word offsets are not increasing from 0 to {n} (the size "
+                "of its words)"
+            )
+        ends = ends.tolist()
+        return [blob[a:b].decode("utf-8") for a, b in zip(ends[:-1], ends[1:])]
     except UnicodeDecodeError:
         raise damaged("its words are not valid UTF-8") from None
-    if len(words) != count:
-        raise damaged(f"it holds {len(words)} words for {count} vectors")
-    return words, vectors, counts, header.get("source")
+
+
+def _part(buf, part, dtype):
+    """The `[offset, nbytes]` part of the uint8 array `buf`, viewed as `dtype`."""
+    offset, n = part
+    return buf[offset : offset + n].view(dtype)
+
+
+def _verify_checksum(buf, header, header_end, damaged):
+    checksum = header.get("checksum")
+    if checksum is None:
+        raise damaged(
+            "it has no checksum to verify against (written by a keras_embedx "
+            "before checksums, or its header is damaged); re-save it to verify it"
+        )
+    head = bytes(buf[:header_end]).replace(checksum.encode(), _NO_CHECKSUM.encode(), 1)
+    crc = zlib.crc32(head)
+    for a in range(header_end, len(buf), _CHECK_ROWS_BYTES):
+        crc = zlib.crc32(buf[a : a + _CHECK_ROWS_BYTES], crc)
+    if f"crc32:{crc:08x}" != checksum:
+        raise damaged(
+            f"its bytes do not match the checksum written with it "
+            f"({checksum}, now crc32:{crc:08x}): the file was changed after the save"
+        )
+
+
+def _check_finite(vectors, words, name):
+    dim = max(1, vectors.shape[1] if vectors.ndim == 2 else 1)
+    step = max(1, _CHECK_ROWS_BYTES // (4 * dim))
+    for a in range(0, len(vectors), step):
+        finite = np.isfinite(vectors[a : a + step]).all(axis=1)
+        if not finite.all():
+            row = a + int(np.argmin(finite))
+            raise VectorFileError(
+                f"the word {words[row]!r} holds a NaN or infinite value; "
+                "expected finite numbers. Recreate the file from its source.",
+                name,
+                line=row + 1,
+                unit="row",
+            )
+
+
+def verify_vectors(path, wv):
+    """The full value check of `keras-embedx inspect --verify`.
+
+    Args:
+        path: str, the file `wv` was loaded from.
+        wv: the `WordVectors` loaded from it.
+
+    Returns:
+        str, what was checked.
+
+    Raises:
+        VectorFileError: a cache file without a checksum or whose bytes do
+            not match it, or a NaN or infinite value.
+    """
+    if wv.format != "cache":
+        _check_finite(wv.vectors, wv.words, path)
+        return "all values finite"
+    from keras_embedx.vectors._source import open_source
+
+    with open_source(path) as src:
+        checksum = read_cache(src, mmap=True, verify=True).checksum
+    return f"checksum {checksum} and all values finite"
+
+
+def file_stamp(path):
+    """`{"path", "size", "mtime_ns"}` of the regular file at `path`, else None."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    if not os.path.isfile(path):
+        return None
+    return {
+        "path": os.path.abspath(path),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+    }
+
+
+def _check_source_file(recorded, name):
+    """Warn when the file the cache was made from changed since."""
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("path"), str):
+        return
+    now = file_stamp(recorded["path"])
+    if now is None:  # gone, or never on this machine: nothing to compare
+        return
+    if (now["size"], now["mtime_ns"]) != (
+        recorded.get("size"),
+        recorded.get("mtime_ns"),
+    ):
+        warnings.warn(
+            f"{name}: the file these vectors were read from, "
+            f"{recorded['path']!r}, changed after this cache was written (size "
+            f"{recorded.get('size')} -> {now['size']} bytes, or its modification "
+            "time): the cache may hold old vectors. Recreate it with "
+            "`keras_embedx.load_vectors(source).save(path)`.",
+            VectorFileWarning,
+            stacklevel=5,
+        )
+
+
+class MappedFile:
+    """A cache file whose vectors are memory-mapped: tells, cheaply, whether
+    the file was rewritten in place since it was mapped.
+
+    A save replaces the file (a new file under the same name), which leaves
+    the mapping intact. Writing into the mapped file itself (`cp new old`, an
+    editor, a writer that does not rename) changes the vectors under the old
+    words, and shrinking it makes reading the lost pages kill the process
+    (SIGBUS). `check` compares the file's size now (one `fstat`) and its
+    header as the mapping shows it now (which holds a stamp unique to each
+    save) with what they were when it was loaded.
+
+    Args:
+        name: str, the path for messages.
+        mapping: the `mmap.mmap` of the whole file.
+        header: bytes, the file's first bytes up to the end of the header.
+    """
+
+    def __init__(self, name, mapping, header):
+        self.name = name
+        self._mapping = weakref.ref(mapping)  # the arrays keep it alive
+        self._size = len(mapping)
+        self._header = header
+
+    def check(self):
+        """Raise `VectorFileError` if the file was rewritten in place."""
+        mapping = self._mapping()
+        if mapping is None or mapping.closed:
+            return
+        size = mapping.size()  # the file's size now, not the mapping's
+        if size == self._size and mapping[: len(self._header)] == self._header:
+            return
+        raise VectorFileError(
+            "the file was rewritten in place while its vectors were "
+            f"memory-mapped (its size is now {size} bytes, was {self._size}, or "
+            "its header changed): the vectors no longer match the words. Load "
+            "it again. Replace cache files with `WordVectors.save(path)` (which "
+            "writes a new file and renames it) rather than copying over them, "
+            "or load with `mmap=False`.",
+            self.name,
+        )
+
+
+_MAPPED = weakref.WeakKeyDictionary()
+
+
+def mapped_file_of(array):
+    """The `MappedFile` whose mapping `array` views, else None."""
+    base = array
+    while base is not None:
+        if isinstance(base, memoryview):
+            base = base.obj
+        elif isinstance(base, _mmap.mmap):
+            return _MAPPED.get(base)
+        else:
+            base = getattr(base, "base", None)
+    return None
 
 
 def _round_up(n):

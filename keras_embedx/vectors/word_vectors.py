@@ -1,8 +1,11 @@
 """`WordVectors`: words in file order and their float32 vectors."""
 
+import os
+
 import numpy as np
 
 from keras_embedx._checks import check_bool, check_int, check_unique
+from keras_embedx.vectors import cache
 
 SAVE_FORMATS = ("cache", "glove", "word2vec_text", "word2vec_binary")
 
@@ -85,11 +88,17 @@ class WordVectors:
         self.vectors = vectors
         self.counts = counts
         self.source = None if source is None else str(source)
+        # The file the vectors came from as it is now, recorded by `save`.
+        self._source_file = None if source is None else cache.file_stamp(source)
         self.format = None
         self.skipped = 0
         self.duplicates = 0
         self._index = index
         self._unit = None
+
+    def __getstate__(self):
+        # A copy holds the values, not the mapping of this process's file.
+        return {**self.__dict__, "_mapped": None}
 
     @classmethod
     def _from_parts(cls, words, vectors, counts=None, source=None, index=None):
@@ -99,6 +108,24 @@ class WordVectors:
             counts = np.asarray(counts, dtype=np.int64)
         wv._init(words, vectors, counts, source, index)
         return wv
+
+    @property
+    def vectors(self):
+        """float32 ndarray `[len(words), dim]`.
+
+        When memory-mapped from a cache file, each access first checks
+        (one `fstat` and the header's bytes) that the file was not rewritten
+        in place meanwhile, and raises `VectorFileError` if it was.
+        """
+        if self._mapped is not None:
+            self._mapped.check()
+        return self._vectors
+
+    @vectors.setter
+    def vectors(self, value):
+        self._vectors = value
+        self._mapped = cache.mapped_file_of(value)
+        self._unit = None
 
     # -- lookup -------------------------------------------------------------------
 
@@ -281,8 +308,6 @@ class WordVectors:
         Returns:
             The path written (str).
         """
-        import os
-
         from keras_embedx.vectors._source import check_encoding
 
         fmt = str(format).lower().replace("-", "_")
@@ -298,9 +323,19 @@ class WordVectors:
                 f"No such directory: {folder!r} (to write {path!r}). Create it first."
             )
         if fmt == "cache":
-            from keras_embedx.vectors.cache import save_cache
-
-            return save_cache(path, self.words, self.vectors, self.counts, self.source)
+            source_file = self._source_file
+            if source_file is not None and os.path.realpath(
+                source_file["path"]
+            ) == os.path.realpath(path):
+                source_file = None  # re-saved onto itself: it is its own source
+            return cache.save_cache(
+                path,
+                self.words,
+                self.vectors,
+                self.counts,
+                self.source,
+                source_file=source_file,
+            )
         if fmt == "word2vec_binary":
             from keras_embedx.vectors.word2vec_binary import write_word2vec_binary
 
@@ -319,28 +354,57 @@ class WordVectors:
         return path
 
     @classmethod
-    def load(cls, path, mmap=True):
+    def load(cls, path, mmap=True, verify=False):
         """Open a file written by `save` (the cache format).
+
+        Every load checks the file's structure: the header (sizes, bounds,
+        the parts it lists), the word offsets, one row per word and no word
+        twice; and warns (`VectorFileWarning`) when the file the vectors were
+        read from changed since the cache was written. The file is opened
+        once, so a load racing a `save` to the same path gets the old
+        vectors or the new ones, never a mix.
+
+        A memory-mapped file must not be rewritten in place while it is in
+        use (`cp new.kxv old.kxv`, or any writer that does not replace the
+        file by renaming): the operating system would show the new bytes
+        under the old words, and reading past a shortened end kills the
+        process (SIGBUS). `save` never does this. Each access to `.vectors`
+        checks the file's size and header (with its stamp, unique to each
+        save) and raises `VectorFileError` when they changed; a rewrite that
+        happens between that check and the read cannot be caught. Load with
+        `mmap=False` to be immune.
 
         Args:
             path: str or `os.PathLike`.
             mmap: bool: memory-map the vectors read-only (default), so
                 opening is nearly free and pages load as rows are used; or
                 read them into memory (writable).
+            verify: bool: also read every byte to check it against the
+                checksum written with the file and check that every number
+                is finite (costs a full read of the file). Files written by
+                versions before checksums are refused: re-save them.
 
         Returns:
             A `WordVectors`.
 
         Raises:
-            VectorFileError: the file is not a cache file, or is damaged.
+            VectorFileError: the file is not a cache file, is damaged, or
+                (with `verify=True`) has no checksum, does not match it, or
+                holds NaN or infinite values.
         """
         from keras_embedx.vectors._source import open_source
-        from keras_embedx.vectors.cache import load_cache
 
         mmap = check_bool("mmap", mmap)
+        verify = check_bool("verify", verify)
         with open_source(path) as src:
-            words, vectors, counts, _ = load_cache(src, mmap=mmap)
-            wv = cls._from_parts(words, vectors, counts, src.name)
+            contents = cache.read_cache(src, mmap=mmap, verify=verify)
+            wv = cls._from_parts(
+                contents.words,
+                contents.vectors,
+                contents.counts,
+                src.name,
+                contents.index,
+            )
         wv.format = "cache"
         return wv
 
