@@ -80,6 +80,21 @@ def _source_root():
     return None
 
 
+_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _backends_argument(text):
+    """An argparse `type`: a comma-separated list of Keras backends."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in _BACKENDS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated backends among {', '.join(_BACKENDS)}. "
+            f"Received: {text!r}"
+        )
+    return ",".join(names)
+
+
 def _bench(args):
     root = _source_root()
     if root is None:
@@ -158,7 +173,9 @@ def build_parser():
     )
     p.add_argument("--quick", action="store_true", help="the quick CPU subset")
     p.add_argument("--only", nargs="+", help="parts to run (e.g. lookup)")
-    p.add_argument("--backends", help="comma-separated backends")
+    p.add_argument(
+        "--backends", type=_backends_argument, help="comma-separated backends"
+    )
     p.set_defaults(func=_bench)
     return parser
 

@@ -280,6 +280,15 @@ def test_bench_with_no_part(capsys):
     assert_one_line_error(*run_main(["bench", "--only"], capsys), "--only")
 
 
+@pytest.mark.parametrize("value", ["", ",", "jax,tensorflw"])
+def test_bench_unknown_backend_is_refused_before_running(value, capsys, monkeypatch):
+    # An unknown name used to start the suite, each backend's part failing
+    # in its own process with a traceback.
+    monkeypatch.setattr(subprocess, "call", lambda *a, **k: pytest.fail("ran"))
+    argv = ["bench", "--only", "lookup", "--backends", value]
+    assert_one_line_error(*run_main(argv, capsys), "--backends", repr(value))
+
+
 # ------------------------------------------------------------ the safety net
 def test_a_bug_still_shows_its_traceback(datapath, monkeypatch):
     # Only the package's own errors become one line; anything else is a bug
