@@ -264,6 +264,10 @@ def run_plot(args):
     check_not_input(args.out, args.path, "--out")
     _check_image_path(args.out, args.method)
     wv = load_cli_vectors(args)
+    if len(wv) < 2:
+        raise ValueError(
+            f"{args.path}: plotting needs at least 2 word vectors; {len(wv)} loaded."
+        )
     if words is not None:
         try:
             _pick_words(wv.words, words, args.limit)

@@ -1026,6 +1026,8 @@ def add_project_parser(subparsers):
 def run_project(args):
     """Handler of `keras-embedx project`; returns the exit status."""
     wv = load_cli_vectors(args)
+    if not len(wv):
+        raise ValueError(f"{args.path}: no word vectors to export (0 rows loaded).")
     name = args.name or os.path.basename(args.path)
     result = export_projector(args.log_dir, wv, name=name, max_rows=args.max_rows)
     print(

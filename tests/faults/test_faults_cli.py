@@ -231,6 +231,16 @@ def test_inspect_of_a_file_with_no_rows(tmp_path, capsys):
     assert "words: 0" in out and "dim: 5" in out
 
 
+@pytest.mark.parametrize("command", ["plot", "project"])
+def test_a_file_with_too_few_rows_is_named(command, tmp_path, capsys):
+    one = tmp_path / "one.vec"
+    one.write_text("1 3\nword 1 2 3\n" if command == "plot" else "0 3\n")
+    out = ["--out", tmp_path / "w.png"] if command == "plot" else []
+    log_dir = [] if out else ["--log-dir", tmp_path / "logs"]
+    argv = [command, one, *out, *log_dir]
+    assert_one_line_error(*run_main(argv, capsys), one)
+
+
 # ------------------------------------------------------------------ convert
 @pytest.mark.parametrize("fmt", ["cache", "glove"])
 def test_convert_onto_its_input_is_refused(fmt, datapath, tmp_path, capsys):
