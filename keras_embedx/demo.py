@@ -245,6 +245,7 @@ def run(
     from keras_embedx.callbacks import UnfreezeSchedule
     from keras_embedx.layers import PretrainedEmbedding
     from keras_embedx.layers.subword import fit_to_vectors
+    from keras_embedx.vectors.load import load_for_command
 
     start = time.perf_counter()
     epochs = check_int("epochs", epochs)
@@ -265,7 +266,7 @@ def run(
     # Both files are read, and any problem with them or with `output_dir`
     # reported, before training.
     texts, labels, label_names = read_labelled_corpus(corpus, encoding=corpus_encoding)
-    wv = keras_embedx.load_vectors(vectors, encoding=vectors_encoding, progress=False)
+    wv = load_for_command(vectors, encoding=vectors_encoding, progress=False)
     log(f"vectors: {vectors}\n  {len(wv)} words x {wv.dim} dims")
     log(f"corpus: {corpus}\n  {len(texts)} sentences, labels {label_names}")
     keras.utils.set_random_seed(seed)

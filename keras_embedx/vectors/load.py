@@ -59,20 +59,25 @@ def add_file_arguments(parser, format_flag="--format"):
 
 
 def load_cli_vectors(args):
-    """`load_vectors` of `args.path` with the options `add_file_arguments` adds.
+    """`load_vectors` of `args.path` with the options `add_file_arguments` adds."""
+    return load_for_command(
+        args.path,
+        format=args.input_format,
+        errors=args.errors,
+        progress=False,
+        encoding=args.encoding,
+    )
+
+
+def load_for_command(path, **kwargs):
+    """`load_vectors(path, **kwargs)` for a `keras-embedx` command.
 
     A file that exhausts memory or recursion while it is read (a damaged or
     hostile header) raises a `VectorFileError` naming it, as any other
-    malformed file does.
+    malformed file does, so the command reports it in one line.
     """
     try:
-        return load_vectors(
-            args.path,
-            format=args.input_format,
-            errors=args.errors,
-            progress=False,
-            encoding=args.encoding,
-        )
+        return load_vectors(path, **kwargs)
     except MemoryError:
         problem = (
             "reading it ran out of memory: its header or rows ask for more than "
@@ -85,7 +90,7 @@ def load_cli_vectors(args):
         )
     # Raised here, outside the handler, so that the frames of the failed read
     # (and whatever they allocated) are released first.
-    raise VectorFileError(problem, os.fspath(args.path))
+    raise VectorFileError(problem, os.fspath(path))
 
 
 def int_argument(low, high=None):

@@ -168,9 +168,14 @@ def nested_cache(tmp_path):
     return path
 
 
-def test_inspect_hostile_nested_header(nested_cache, capsys):
+@pytest.mark.parametrize("command", ["inspect", "demo"])
+def test_hostile_nested_header(command, nested_cache, tmp_path, capsys):
     # Used to end in RecursionError from inside json.
-    assert_one_line_error(*run_main(["inspect", nested_cache], capsys), nested_cache)
+    if command == "inspect":
+        argv = ["inspect", nested_cache]
+    else:
+        argv = ["demo", "--vectors", nested_cache, "--output-dir", tmp_path / "out"]
+    assert_one_line_error(*run_main(argv, capsys), nested_cache)
 
 
 def test_inspect_hostile_header_count_out_of_memory(tmp_path):
