@@ -269,8 +269,8 @@ def run(
     wv = load_for_command(vectors, encoding=vectors_encoding, progress=False)
     log(f"vectors: {vectors}\n  {len(wv)} words x {wv.dim} dims")
     log(f"corpus: {corpus}\n  {len(texts)} sentences, labels {label_names}")
-    keras.utils.set_random_seed(seed)
     _prepare_output_dir(output_dir)
+    keras.utils.set_random_seed(seed)
 
     train_idx, test_idx = _split(len(texts), 0.2, seed)
     vocab = keras_embedx.Vocabulary.from_texts([texts[i] for i in train_idx])
