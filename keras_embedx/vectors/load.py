@@ -109,11 +109,12 @@ def int_argument(low, high=None):
                 f"expected an int. Received: {text!r}"
             ) from None
         if value < low or (high is not None and value > high):
-            kind = {0: "a non-negative int", 1: "a positive int"}.get(
-                low, f"an int >= {low}"
-            )
             if high is not None:
                 kind = f"an int from {low} to {high}"
+            else:
+                kind = {0: "a non-negative int", 1: "a positive int"}.get(
+                    low, f"an int >= {low}"
+                )
             raise argparse.ArgumentTypeError(f"must be {kind}. Received: {value}")
         return value
 
