@@ -8,7 +8,14 @@ import sys
 from keras_embedx.plot import add_plot_parser
 from keras_embedx.projector import add_project_parser
 from keras_embedx.vectors.cache import verify_vectors
-from keras_embedx.vectors.load import add_file_arguments, load_cli_vectors
+from keras_embedx.vectors.load import (
+    add_file_arguments,
+    check_not_input,
+    encoding_argument,
+    int_argument,
+    load_cli_vectors,
+    output_argument,
+)
 
 
 def _demo(args):
@@ -44,6 +51,8 @@ def _inspect(args):
     print(f"{args.path}\n  words: {len(wv)}\n  dim: {wv.dim}")
     if verified:
         print(f"  verified: {verified}")
+    if not len(wv):
+        return
     print(
         f"  vector norms: min {norms.min():.4g}, median {np.median(norms):.4g}, "
         f"max {norms.max():.4g}"
@@ -59,6 +68,7 @@ def _inspect(args):
 
 
 def _convert(args):
+    check_not_input(args.out, args.path, "the output")
     wv = load_cli_vectors(args)
     wv.save(args.out, format=args.format)
     print(f"wrote {args.out} ({len(wv)} words x {wv.dim}, format {args.format})")
@@ -72,6 +82,21 @@ def _source_root():
         if os.path.isfile(os.path.join(root, "benchmarks", "__main__.py")):
             return root
     return None
+
+
+_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _backends_argument(text):
+    """An argparse `type`: a comma-separated list of Keras backends."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in _BACKENDS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated backends among {', '.join(_BACKENDS)}. "
+            f"Received: {text!r}"
+        )
+    return ",".join(names)
 
 
 def _bench(args):
@@ -91,8 +116,15 @@ def _bench(args):
     return subprocess.call(command, cwd=root)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose errors are one line, as the commands' own are."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keras-embedx",
         description="Word embeddings for Keras 3: demo, inspect, convert, project, "
         "plot, bench.",
@@ -102,10 +134,14 @@ def build_parser():
     p = sub.add_parser("demo", help="train the sentiment demo on gensim's shipped data")
     p.add_argument("--vectors", help="a vector file (default: shipped fastText .vec)")
     p.add_argument("--corpus", help="'label text' lines (default: shipped polarity)")
-    p.add_argument("--encoding", help="text encoding of both files")
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--output-dir", default="demo_output")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--encoding", type=encoding_argument, help="text encoding of both files"
+    )
+    p.add_argument("--epochs", type=int_argument(1), default=12)
+    p.add_argument(
+        "--output-dir", type=output_argument(directory=True), default="demo_output"
+    )
+    p.add_argument("--seed", type=int_argument(0, 2**32 - 1), default=0)
     p.add_argument(
         "--chars", action="store_true", help="also train a word + char model"
     )
@@ -114,8 +150,10 @@ def build_parser():
     p = sub.add_parser("inspect", help="summarise a vector file")
     p.add_argument("path")
     add_file_arguments(p)
-    p.add_argument("--show", type=int, default=10, help="how many words to list")
-    p.add_argument("--neighbours", nargs="*", help="print nearest words of these")
+    p.add_argument(
+        "--show", type=int_argument(0), default=10, help="how many words to list"
+    )
+    p.add_argument("--neighbours", nargs="+", help="print nearest words of these")
     p.add_argument(
         "--verify",
         action="store_true",
@@ -126,7 +164,7 @@ def build_parser():
 
     p = sub.add_parser("convert", help="convert a vector file (default: to the cache)")
     p.add_argument("path")
-    p.add_argument("out")
+    p.add_argument("out", type=output_argument())
     add_file_arguments(p, format_flag="--from")
     p.add_argument(
         "--format",
@@ -145,18 +183,42 @@ def build_parser():
     )
     p.add_argument("--quick", action="store_true", help="the quick CPU subset")
     p.add_argument("--only", nargs="+", help="parts to run (e.g. lookup)")
-    p.add_argument("--backends", help="comma-separated backends")
+    p.add_argument(
+        "--backends", type=_backends_argument, help="comma-separated backends"
+    )
     p.set_defaults(func=_bench)
     return parser
 
 
+def _one_line(error):
+    """The message of `error` on one line; an `OSError` as `file: reason`."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        names = [os.fsdecode(error.filename)]
+        if error.filename2 is not None:
+            names.append(os.fsdecode(error.filename2))
+        message = f"{' -> '.join(names)}: {error.strerror}"
+    else:
+        message = str(error) or type(error).__name__
+    return " ".join(message.splitlines())
+
+
 def main(argv=None):
+    """Run `keras-embedx` with `argv` (default: `sys.argv[1:]`); returns the exit status.
+
+    Bad arguments and files (a `ValueError`, such as `VectorFileError`, or an
+    `OSError`) print one line naming them and return 2; Ctrl-C prints one
+    line and returns 130. Any other exception is a bug and propagates.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
+    command = f"keras-embedx {args.command}"
     try:
         code = args.func(args)
-    except (ValueError, FileNotFoundError, OSError) as e:
-        print(f"keras-embedx {args.command}: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as e:
+        print(f"{command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     return code or 0
 

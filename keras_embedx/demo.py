@@ -17,6 +17,9 @@ import time
 
 import numpy as np
 
+from keras_embedx._checks import check_int
+from keras_embedx.vectors._source import check_encoding
+
 DEFAULT_VECTORS = "pang_lee_polarity_fasttext.vec"
 DEFAULT_CORPUS = "pang_lee_polarity.cor"
 # Both shipped files are Windows-1252 text (e.g. byte 0x97 is an em dash).
@@ -48,8 +51,8 @@ def read_labelled_corpus(path, encoding="utf-8", errors="strict"):
 
     Args:
         path: the file.
-        encoding: its text encoding (gensim's `pang_lee_polarity.cor` is
-            Windows-1252: `"cp1252"`).
+        encoding: its text encoding, ASCII-compatible (gensim's
+            `pang_lee_polarity.cor` is Windows-1252: `"cp1252"`).
         errors: as for `open`; `"surrogateescape"` keeps bytes that are not
             valid in `encoding` as lone surrogates, which
             `keras_embedx.chars.CharInventory` turns back into those bytes.
@@ -59,10 +62,20 @@ def read_labelled_corpus(path, encoding="utf-8", errors="strict"):
         `str.split()` for token lists), `labels` an int32 array indexing
         `label_names` (sorted, without the `__label__` prefix).
     """
+    codec = check_encoding(encoding)
     texts, names = [], []
-    with open(path, encoding=encoding, errors=errors) as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.strip()
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode(codec, errors).strip()
+                if lineno == 1:
+                    line = line.lstrip("\ufeff")
+            except UnicodeDecodeError as e:
+                raise ValueError(
+                    f"{path}, line {lineno}: the line is not valid {codec} (byte "
+                    f"0x{raw[e.start]:02x} at column {e.start + 1}). Pass the "
+                    "file's encoding, e.g. encoding='cp1252' (Windows text)."
+                ) from None
             if not line:
                 continue
             label, sep, text = (
@@ -182,6 +195,16 @@ def _epoch_logger(layer, schedule, epochs, log):
     return keras.callbacks.LambdaCallback(on_train_begin=begin, on_epoch_end=end)
 
 
+def _prepare_output_dir(output_dir):
+    """Create `output_dir` up front, so that a bad one fails before training."""
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(
+            "`output_dir` must be a directory. Received: "
+            f"output_dir={output_dir!r}, which is a file."
+        )
+    os.makedirs(output_dir, exist_ok=True)
+
+
 def run(
     vectors=None,
     corpus=None,
@@ -198,9 +221,9 @@ def run(
     Args:
         vectors: a vector file (default: gensim's `pang_lee_polarity_fasttext.vec`).
         corpus: `label text` lines (default: gensim's `pang_lee_polarity.cor`).
-        encoding: text encoding of both files (default: cp1252 for the
-            shipped files, else utf-8).
-        epochs: int, training epochs of each model.
+        encoding: text encoding of both files (default: cp1252 for a
+            shipped file, utf-8 for a file of yours).
+        epochs: positive int, training epochs of each model.
         seq_len: int, words per sentence.
         output_dir: where the model, the PCA picture and the Projector
             export go.
@@ -222,21 +245,32 @@ def run(
     from keras_embedx.callbacks import UnfreezeSchedule
     from keras_embedx.layers import PretrainedEmbedding
     from keras_embedx.layers.subword import fit_to_vectors
+    from keras_embedx.vectors.load import load_for_command
 
     start = time.perf_counter()
-    keras.utils.set_random_seed(seed)
-    if vectors is None and corpus is None and encoding is None:
-        encoding = DEFAULT_ENCODING
-    encoding = encoding or "utf-8"
+    epochs = check_int("epochs", epochs)
+    seq_len = check_int("seq_len", seq_len)
+    seed = check_int("seed", seed, low=0)
+    num_buckets = check_int("num_buckets", num_buckets)
+    if encoding is not None:
+        check_encoding(encoding)
+    # The shipped files are Windows-1252; a file of the user's is UTF-8
+    # unless `encoding` says otherwise.
+    vectors_encoding = encoding or (DEFAULT_ENCODING if vectors is None else "utf-8")
+    corpus_encoding = encoding or (DEFAULT_ENCODING if corpus is None else "utf-8")
     vectors = vectors or shipped_file(DEFAULT_VECTORS)
     corpus = corpus or shipped_file(DEFAULT_CORPUS)
     log(
         f"keras_embedx {keras_embedx.__version__} demo, backend {keras.config.backend()}"
     )
-    wv = keras_embedx.load_vectors(vectors, encoding=encoding, progress=False)
+    # Both files are read, and any problem with them or with `output_dir`
+    # reported, before training.
+    texts, labels, label_names = read_labelled_corpus(corpus, encoding=corpus_encoding)
+    wv = load_for_command(vectors, encoding=vectors_encoding, progress=False)
     log(f"vectors: {vectors}\n  {len(wv)} words x {wv.dim} dims")
-    texts, labels, label_names = read_labelled_corpus(corpus, encoding=encoding)
     log(f"corpus: {corpus}\n  {len(texts)} sentences, labels {label_names}")
+    _prepare_output_dir(output_dir)
+    keras.utils.set_random_seed(seed)
 
     train_idx, test_idx = _split(len(texts), 0.2, seed)
     vocab = keras_embedx.Vocabulary.from_texts([texts[i] for i in train_idx])
@@ -316,7 +350,6 @@ def run(
     )
 
     model = results["pretrained"][0]
-    os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, "sentiment.keras")
     model.save(path)
     reloaded = keras.models.load_model(path)

@@ -187,13 +187,24 @@ def plot_embeddings(
 # ---------------------------------------------------------------------- CLI
 def add_plot_parser(subparsers):
     """Register `keras-embedx plot PATH --out x.png [--method pca|tsne]`."""
+    from keras_embedx.vectors.load import (
+        add_file_arguments,
+        int_argument,
+        output_argument,
+    )
+
     parser = subparsers.add_parser(
         "plot",
         help="save a PCA or t-SNE picture of word vectors",
         description="Save a 2D picture of the vectors in a file as PNG/SVG/PDF.",
     )
     parser.add_argument("path", help="vector file")
-    parser.add_argument("--out", required=True, help="image to write (.png, .svg)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=output_argument(),
+        help="image to write (.png, .svg)",
+    )
     parser.add_argument("--method", choices=METHODS, default="pca")
     parser.add_argument(
         "--words",
@@ -201,24 +212,67 @@ def add_plot_parser(subparsers):
         help="comma-separated words to show (default: the first --limit)",
     )
     parser.add_argument(
-        "--limit", type=int, default=100, help="words when --words is not given"
+        "--limit",
+        type=int_argument(2),
+        default=100,
+        help="words when --words is not given",
     )
-    from keras_embedx.vectors.load import add_file_arguments
-
     add_file_arguments(parser)
-    parser.add_argument("--dpi", type=int, default=150)
+    parser.add_argument("--dpi", type=int_argument(1), default=150)
     parser.set_defaults(func=run_plot)
     return parser
 
 
+def _cli_words(text):
+    """The words of `--words` ("a,b,c"), or a `ValueError` naming the flag."""
+    words = [w for w in text.split(",") if w]
+    if len(words) < 2:
+        raise ValueError(
+            "--words must name at least 2 words, comma-separated. "
+            f"Received: --words {text!r}"
+        )
+    return words
+
+
+def _check_image_path(path, method):
+    """Refuse, before any work, an image format matplotlib cannot write and a
+    t-SNE picture without scikit-learn."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    extension = os.path.splitext(path)[1][1:].lower()
+    if extension and extension not in kinds:
+        raise ValueError(
+            f"--out {path!r}: matplotlib cannot write .{extension} images; use "
+            f"one of {', '.join(sorted(kinds))}."
+        )
+    if method == "tsne":
+        try:
+            import sklearn.manifold  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "--method tsne needs scikit-learn: pip install scikit-learn "
+                "(or keras-embedx[plot])."
+            ) from None
+
+
 def run_plot(args):
     """Handler of `keras-embedx plot`; returns the exit status."""
-    from keras_embedx.vectors.load import load_cli_vectors
+    from keras_embedx.vectors.load import check_not_input, load_cli_vectors
 
+    words = None if args.words is None else _cli_words(args.words)
+    check_not_input(args.out, args.path, "--out")
+    _check_image_path(args.out, args.method)
     wv = load_cli_vectors(args)
-    words = None
-    if args.words:
-        words = [w for w in args.words.split(",") if w]
+    if len(wv) < 2:
+        raise ValueError(
+            f"{args.path}: plotting needs at least 2 word vectors; {len(wv)} loaded."
+        )
+    if words is not None:
+        try:
+            _pick_words(wv.words, words, args.limit)
+        except KeyError as e:
+            raise ValueError(f"--words: {e.args[0]} in {args.path}") from None
     fig = plot_embeddings(wv, words=words, method=args.method, limit=args.limit)
     fig.savefig(args.out, dpi=args.dpi)
     print(f"Wrote {os.path.abspath(args.out)}")

@@ -36,7 +36,12 @@ except ImportError:  # Windows: `_locked` falls back to a lock file.
 import numpy as np
 
 from keras_embedx._walk import iter_layers
-from keras_embedx.vectors.load import add_file_arguments, load_cli_vectors
+from keras_embedx.vectors.load import (
+    add_file_arguments,
+    int_argument,
+    load_cli_vectors,
+    output_argument,
+)
 
 CONFIG_NAME = "projector_config.pbtxt"
 DATA_DIR = "projector"
@@ -1421,10 +1426,15 @@ def add_project_parser(subparsers):
         ),
     )
     parser.add_argument("path", help="vector file")
-    parser.add_argument("--log-dir", required=True, help="TensorBoard log directory")
+    parser.add_argument(
+        "--log-dir",
+        required=True,
+        type=output_argument(directory=True),
+        help="TensorBoard log directory",
+    )
     parser.add_argument(
         "--max-rows",
-        type=int,
+        type=int_argument(1),
         default=MAX_POINTS,
         help=f"keep the N most frequent words (default {MAX_POINTS}, the most "
         "the Projector shows)",
@@ -1437,11 +1447,9 @@ def add_project_parser(subparsers):
 
 def run_project(args):
     """Handler of `keras-embedx project`; returns the exit status."""
-    if args.max_rows is not None and args.max_rows < 1:
-        raise SystemExit(
-            f"--max-rows must be a positive int. Received: {args.max_rows}"
-        )
     wv = load_cli_vectors(args)
+    if not len(wv):
+        raise ValueError(f"{args.path}: no word vectors to export (0 rows loaded).")
     name = args.name or os.path.basename(args.path)
     result = export_projector(args.log_dir, wv, name=name, max_rows=args.max_rows)
     print(
