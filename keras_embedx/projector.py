@@ -6,6 +6,8 @@ table goes to a raw little-endian float32 file declared with `tensor_shape`
 (or to a TSV of floats when those bytes would be misread as text), the labels
 to a metadata TSV, and an `embeddings { ... }` entry is added to
 `projector_config.pbtxt` in `log_dir`, keeping every other entry of that file.
+`log_dir` also gets one data-less event file, which makes it a run that
+TensorBoard finds from `log_dir` or any directory above it.
 
 Files are written to temporary names and renamed into place, tensor and
 metadata first and the config last, so a crash never leaves the config
