@@ -6,6 +6,8 @@ table goes to a raw little-endian float32 file declared with `tensor_shape`
 (or to a TSV of floats when those bytes would be misread as text), the labels
 to a metadata TSV, and an `embeddings { ... }` entry is added to
 `projector_config.pbtxt` in `log_dir`, keeping every other entry of that file.
+`log_dir` also gets one data-less event file, which makes it a run that
+TensorBoard finds from `log_dir` or any directory above it.
 
 Files are written to temporary names and renamed into place, tensor and
 metadata first and the config last, so a crash never leaves the config
@@ -47,6 +49,11 @@ CONFIG_NAME = "projector_config.pbtxt"
 DATA_DIR = "projector"
 REFRESH_DIR = ".projector-refresh"
 LOCK_NAME = ".lock"
+# The event file that makes `log_dir` a run. The `0` sorts it before every
+# event file a summary writer names by its start time, so TensorBoard's
+# Python reader (one file at a time, in name order) never leaves a writer's
+# file for it.
+RUN_MARKER = "events.out.tfevents.0.keras_embedx"
 MAX_POINTS = 100_000
 PAD_LABEL = "<pad>"
 BLANK_LABEL = "<blank>"
@@ -64,8 +71,11 @@ class ProjectorExport:
     Attributes:
         name: the tensor name the Projector lists (pass it as `name=` in the
             HTTP API, pick it in the "tensor" menu of the UI).
-        log_dir: the directory to give `tensorboard --logdir`.
-        run: the TensorBoard run holding the entry (`"."` is `log_dir` itself).
+        log_dir: the directory to give `tensorboard --logdir` (or any
+            directory above it).
+        run: the TensorBoard run holding the entry when `--logdir` is
+            `log_dir` itself (`"."`); from a directory above, the run is the
+            path of `log_dir` relative to it (`fit/run1`).
         config_path: path of `projector_config.pbtxt`.
         tensor_path: path of the tensor file.
         metadata_path: path of the metadata TSV.
@@ -1055,7 +1065,7 @@ def _choose_name(requested, entries, if_exists, config_path, warn=True):
             f"and 'a_b' both give 'a_b'). Exported `name={requested!r}` as "
             f"{name!r} to keep both; pass a name of those characters to choose "
             "the tensor name yourself.",
-            stacklevel=5,
+            stacklevel=6,
         )
     return name
 
@@ -1100,6 +1110,34 @@ def event_file_bytes(wall_time=None):
         + event
         + struct.pack("<I", _masked_crc32c(event))
     )
+
+
+_MARKER_SIZE = len(event_file_bytes(0))
+
+
+def _mark_run(log_dir):
+    """Make `log_dir` a run TensorBoard finds from any parent `--logdir`.
+
+    TensorBoard lists a directory as a run only when it holds a non-empty
+    event file, and reads projector configs of runs (and of the `--logdir`
+    root) only. This writes `RUN_MARKER`, one data-less event, once per
+    directory, and leaves every other file alone. Call it after the exports:
+    a TensorBoard that sees the new run then sees all of its entries.
+    """
+    path = os.path.join(log_dir, RUN_MARKER)
+    try:
+        with _locked(log_dir):
+            try:
+                st = os.stat(path, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode) and st.st_size == _MARKER_SIZE:
+                    return
+            except FileNotFoundError:
+                pass
+            _atomic_write(path, event_file_bytes())
+    except OSError as e:
+        if e.errno is None:  # Already says what failed.
+            raise
+        raise _write_error(e.filename or path, e) from None
 
 
 def _signal_refresh(log_dir):
@@ -1161,7 +1199,16 @@ def export_projector(
     Adds one `embeddings` entry to `log_dir/projector_config.pbtxt` (created
     if needed; other entries are kept) and writes the table and its labels
     under `log_dir/projector/`. No TensorFlow and no checkpoint are needed:
-    run `tensorboard --logdir LOG_DIR` and open the Projector tab (run `"."`).
+    run `tensorboard --logdir LOG_DIR` and open the Projector tab (run `"."`),
+    or point `--logdir` at any directory above it (`tensorboard --logdir logs`
+    over `logs/fit/run1`: the run `fit/run1`).
+
+    TensorBoard lists a directory as a run only when it holds an event file,
+    so `log_dir` gets one, `events.out.tfevents.0.keras_embedx` (one event,
+    no data), written once and after the config. Other event files there,
+    such as `keras.callbacks.TensorBoard`'s under `train/` and
+    `validation/` or a summary writer's in `log_dir` itself, are left alone
+    and read as before: the `0` sorts the file before theirs.
 
     The table goes to raw little-endian float32 with `tensor_shape`, which
     TensorBoard loads fast; when those bytes would be misread as text (an
@@ -1184,7 +1231,7 @@ def export_projector(
 
     Args:
         log_dir: directory to write to (created if needed): the one you give
-            `tensorboard --logdir`.
+            `tensorboard --logdir`, or a run directory below it.
         source: a `keras_embedx.WordVectors` (labels: word, and count when
             known) or gensim `KeyedVectors`; a Keras layer or model (every
             keras_embedx table and `keras.layers.Embedding` in it; labels: the
@@ -1234,11 +1281,22 @@ def export_projector(
     >>> out.name, out.shape, out.tensor_format
     ('toy', (22, 5), 'binary')
     """
+    log_dir = os.fspath(log_dir)
+    results = _export_sources(
+        log_dir, source, metadata, name, max_rows, counts, if_exists
+    )
+    _mark_run(log_dir)
+    if refresh:
+        _signal_refresh(log_dir)
+    return results[0] if len(results) == 1 else results
+
+
+def _export_sources(log_dir, source, metadata, name, max_rows, counts, if_exists):
+    """Export every table of `source`; the list of `ProjectorExport`."""
     if if_exists not in _IF_EXISTS:
         raise ValueError(
             f"`if_exists` must be one of {_IF_EXISTS}. Received: {if_exists!r}"
         )
-    log_dir = os.fspath(log_dir)
     sources = _sources_of(source)
     if name is not None and len(sources) > 1:
         for s in sources:
@@ -1255,9 +1313,7 @@ def export_projector(
     results = []
     for s in sources:
         results.append(_export_one(log_dir, s, metadata, max_rows, counts, if_exists))
-    if refresh:
-        _signal_refresh(log_dir)
-    return results[0] if len(results) == 1 else results
+    return results
 
 
 def _export_one(log_dir, src, metadata, max_rows, counts, if_exists):
@@ -1284,7 +1340,7 @@ def _export_one(log_dir, src, metadata, max_rows, counts, if_exists):
         warnings.warn(
             f"Exporting {len(table)} rows: the Projector shows only the first "
             f"{MAX_POINTS}. Pass max_rows={MAX_POINTS} to keep the most frequent.",
-            stacklevel=3,
+            stacklevel=4,
         )
     tensor_bytes, tensor_format = _tensor_payload(table)
     metadata_bytes = _metadata_payload(columns, row_ids)

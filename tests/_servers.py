@@ -63,9 +63,11 @@ class TensorBoard:
             PyTorch user without TensorFlow gets) and starts in ~3 s instead
             of ~15 s. Defaults to True under the TensorFlow backend only, so
             the suite checks both readers.
+        args: more command-line flags (`["--load_fast=false"]`: the Python
+            event reader instead of the Rust data server).
     """
 
-    def __init__(self, logdir, tensorflow=None, timeout=90):
+    def __init__(self, logdir, tensorflow=None, timeout=90, args=()):
         self.logdir = os.fspath(logdir)
         if tensorflow is None:
             import keras
@@ -73,6 +75,7 @@ class TensorBoard:
             tensorflow = keras.config.backend() == "tensorflow"
         self.tensorflow = bool(tensorflow)
         self.timeout = timeout
+        self.args = list(args)
         self.port = free_port()
         self.proc = None
         self.log = None
@@ -118,6 +121,7 @@ class TensorBoard:
                 str(self.port),
                 "--reload_interval",
                 "1",
+                *self.args,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,

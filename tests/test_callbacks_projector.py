@@ -215,6 +215,59 @@ def test_second_fit_reaches_the_running_tensorboard(trained):
     }
 
 
+@pytest.mark.server
+@pytest.mark.slow  # trains and starts TensorBoard
+def test_the_tutorial_layout_beside_the_tensorboard_callback(tmp_path):
+    # `tensorboard --logdir logs` started first, then both callbacks write to
+    # logs/fit/run1, as in the Keras TensorBoard tutorial.
+    import json
+    import time
+
+    if keras.config.backend() != "tensorflow":
+        pytest.skip("keras.callbacks.TensorBoard needs TensorFlow; checked there")
+    logs = tmp_path / "logs"
+    run1 = logs / "fit" / "run1"
+    model, x, y = small_model()
+    projector = ProjectorCallback(run1)
+    with _servers.TensorBoard(logs, tensorflow=False) as tb:
+        history = model.fit(
+            x,
+            y,
+            epochs=2,
+            verbose=0,
+            callbacks=[projector, keras.callbacks.TensorBoard(run1)],
+        )
+        table = ops.convert_to_numpy(model.get_layer("emb").embeddings)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            runs = tb.projector_json("runs")
+            if "fit/run1" in runs:
+                break
+            time.sleep(0.3)
+        assert "fit/run1" in runs
+        tb.wait_for_tensors(["emb/epoch_1", "emb/epoch_2"], run="fit/run1")
+        status, body = tb.projector("tensor", run="fit/run1", name="emb/epoch_2")
+        assert status == 200 and body == table.astype("<f4").tobytes()
+        # The scalars of the same fit, in the runs that callback writes.
+        url = "/data/plugin/scalars/scalars?run=fit/run1/train&tag=epoch_loss"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status, body = tb.get(url)
+            if status == 200 and len(json.loads(body)) == 2:
+                break
+            time.sleep(0.3)
+        assert status == 200, body[:300]
+        points = json.loads(body)
+        assert [step for _, step, _ in points] == [0, 1]
+        np.testing.assert_allclose(
+            [value for _, _, value in points], history.history["loss"], rtol=1e-6
+        )
+        _, body = tb.get("/data/plugin/scalars/tags")
+        assert "epoch_loss" in json.loads(body)["fit/run1/train"]
+    events = sorted(f for f in os.listdir(run1) if "tfevents" in f)
+    assert events == ["events.out.tfevents.0.keras_embedx"]
+
+
 # -------------------------------------------------------- without a server
 def small_model():
     model = keras.Sequential(

@@ -9,6 +9,7 @@ own reader, and configs are re-read with TensorBoard's own protobuf parser.
 """
 
 import argparse
+import json
 import os
 import stat
 import sys
@@ -203,15 +204,16 @@ def test_refresh_makes_a_running_tensorboard_show_a_new_export(served):
     assert status == 200 and body == table.tobytes()
 
 
-@pytest.mark.server
-@pytest.mark.browser
-@pytest.mark.slow
-def test_headless_chromium_renders_the_points(served, tmp_path):
+def only_in_the_jax_pass():
     import keras
 
     if keras.config.backend() != "jax":
-        # The page does not depend on the Keras backend: render it once a suite.
+        # Files and servers do not depend on the Keras backend: check them once.
         pytest.skip("backend-independent; runs in the KERAS_BACKEND=jax pass")
+
+
+def assert_chromium_draws_points(tb, tmp_path):
+    """Render the Projector page of `tb` and count the pixels of its points."""
     if _servers.chromium_executable() is None:
         message = (
             "!!! Chromium is NOT installed: the Projector browser test cannot run. "
@@ -221,7 +223,6 @@ def test_headless_chromium_renders_the_points(served, tmp_path):
             pytest.fail(message)
         print(message, file=sys.stderr)
         pytest.skip(message)
-    tb, _, _, _ = served
     tries = []
     for attempt in range(2):
         # A second try only when the first drew no points; both are reported.
@@ -236,6 +237,153 @@ def test_headless_chromium_renders_the_points(served, tmp_path):
         if tries[-1][0] > 3000:
             break
     assert tries[-1][0] > 3000, tries
+
+
+@pytest.mark.server
+@pytest.mark.browser
+@pytest.mark.slow
+def test_headless_chromium_renders_the_points(served, tmp_path):
+    only_in_the_jax_pass()
+    tb, _, _, _ = served
+    assert_chromium_draws_points(tb, tmp_path)
+
+
+# ------------------------------------ runs below the --logdir (logs/<run>)
+def wait_for_runs(tb, runs, timeout=30):
+    """Poll the Projector's `/runs` until it lists `runs`; return the list."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    listed = None
+    while time.monotonic() < deadline:
+        status, body = tb.projector("runs")
+        if status == 200:
+            listed = json.loads(body)
+            if set(runs) <= set(listed):
+                return listed
+        time.sleep(0.3)
+    raise AssertionError(f"/runs listed {listed}, not {sorted(runs)}, in {timeout} s")
+
+
+def event_files(directory):
+    return sorted(f for f in os.listdir(directory) if "tfevents" in f)
+
+
+@pytest.fixture(scope="module")
+def parent(tmp_path_factory):
+    """`tensorboard --logdir logs` over exports into `logs/fit/run1`, `logs/vectors`."""
+    only_in_the_jax_pass()
+    logs = tmp_path_factory.mktemp("parent") / "logs"
+    kv = gensim_kv(CP_VEC)
+    table = np.random.default_rng(7).normal(size=(9, 4)).astype("float32")
+    run1 = logs / "fit" / "run1"
+    P.export_projector(run1, as_word_vectors(kv), name="crime")
+    P.export_projector(run1, table[:3], name="small")
+    P.export_projector(logs / "vectors", table, name="table")
+    data = {("fit/run1", "crime"): kv.vectors, ("fit/run1", "small"): table[:3]}
+    data[("vectors", "table")] = table
+    with _servers.TensorBoard(logs, tensorflow=False) as tb:
+        yield tb, logs, data, kv
+
+
+@pytest.mark.server
+def test_every_export_directory_is_a_run_of_a_parent_logdir(parent):
+    tb, logs, data, kv = parent
+    assert wait_for_runs(tb, ["fit/run1", "vectors"]) == ["fit/run1", "vectors"]
+    for (run, name), table in data.items():
+        tb.wait_for_tensors([name], run=run)
+        status, body = tb.projector("tensor", run=run, name=name)
+        assert status == 200, (run, name, body[:300])
+        assert body == table.astype("<f4").tobytes(), (run, name)
+    status, body = tb.projector("metadata", run="fit/run1", name="crime")
+    assert body.decode("utf-8").split("\n")[:-1] == kv.index_to_key
+    # One event file per directory, however many exports went there.
+    assert event_files(logs / "fit" / "run1") == [P.RUN_MARKER]
+    assert event_files(logs / "fit") == [] and event_files(logs) == []
+
+
+@pytest.mark.server
+def test_an_export_into_a_new_run_reaches_a_running_tensorboard(parent):
+    tb, logs, _, _ = parent
+    table = np.random.default_rng(8).normal(size=(5, 3)).astype("float32")
+    P.export_projector(logs / "fit" / "run2", table, name="late")
+    assert "fit/run2" in wait_for_runs(tb, ["fit/run2"])
+    tb.wait_for_tensors(["late"], run="fit/run2")
+    status, body = tb.projector("tensor", run="fit/run2", name="late")
+    assert status == 200 and body == table.tobytes()
+
+
+@pytest.mark.server
+@pytest.mark.browser
+@pytest.mark.slow
+def test_headless_chromium_renders_a_run_below_the_logdir(parent, tmp_path):
+    tb, _, _, _ = parent
+    wait_for_runs(tb, ["fit/run1"])
+    assert_chromium_draws_points(tb, tmp_path)
+
+
+def append_scalar(path, step, value):
+    """Append a `simple_value` scalar event, framed as every summary writer does."""
+    import struct
+    import time
+
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    if step == 0:
+        event = Event(wall_time=time.time(), file_version="brain.Event:2")
+        append_scalar_record(path, event, struct, masked_crc32c)
+    summary = Summary(value=[Summary.Value(tag="loss", simple_value=value)])
+    event = Event(wall_time=time.time(), step=step, summary=summary)
+    append_scalar_record(path, event, struct, masked_crc32c)
+
+
+def append_scalar_record(path, event, struct, masked_crc32c):
+    data = event.SerializeToString()
+    header = struct.pack("<Q", len(data))
+    with open(path, "ab") as f:
+        f.write(header + struct.pack("<I", masked_crc32c(header)))
+        f.write(data + struct.pack("<I", masked_crc32c(data)))
+
+
+@pytest.mark.server
+def test_a_summary_writer_in_the_export_directory_keeps_every_step(tmp_path):
+    # TensorBoard's Python reader reads a run's event files one at a time, in
+    # name order, and never goes back: an event file of the exporter named
+    # after a writer's would hide every step the writer adds afterwards.
+    import time
+
+    only_in_the_jax_pass()
+    logs = tmp_path / "logs"
+    run = logs / "run"
+    run.mkdir(parents=True)
+    writer = run / f"events.out.tfevents.{int(time.time()):010d}.host.{os.getpid()}.0"
+    append_scalar(writer, 0, 1.0)
+    table = np.random.default_rng(9).normal(size=(6, 3)).astype("float32")
+    P.export_projector(run, table, name="beside")
+    url = "/data/plugin/scalars/scalars?run=run&tag=loss"
+
+    def steps():
+        status, body = tb.get(url)
+        return [s for _, s, _ in json.loads(body)] if status == 200 else None
+
+    with _servers.TensorBoard(logs, tensorflow=False, args=["--load_fast=false"]) as tb:
+        assert wait_for_runs(tb, ["run"]) == ["run"]
+        tb.wait_for_tensors(["beside"], run="run")
+        deadline = time.monotonic() + 20
+        while steps() != [0] and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert steps() == [0]
+        time.sleep(2)  # Two reloads: the reader is past the exporter's file.
+        append_scalar(writer, 1, 0.5)
+        append_scalar(writer, 2, 0.25)
+        deadline = time.monotonic() + 20
+        while steps() != [0, 1, 2] and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert steps() == [0, 1, 2]
+        status, body = tb.projector("tensor", run="run", name="beside")
+        assert status == 200 and body == table.tobytes()
 
 
 # ------------------------------------------------------- files and config

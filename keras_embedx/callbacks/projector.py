@@ -7,8 +7,9 @@ import keras
 from keras_embedx._checks import check_positive_int
 from keras_embedx.projector import (
     MAX_POINTS,
+    _export_sources,
+    _mark_run,
     _signal_refresh,
-    export_projector,
     layer_sources,
     table_layers,
 )
@@ -37,8 +38,13 @@ class ProjectorCallback(keras.callbacks.Callback):
     `-3`, ... suffix when the name is already taken (an earlier run into the
     same `log_dir`), so the Projector's tensor menu lists every epoch and never
     serves a stale copy. The entries go to `log_dir/projector_config.pbtxt`,
-    the run `"."` that TensorBoard always reads; this works with or without
-    `keras.callbacks.TensorBoard` writing to the same `log_dir` (leave its
+    and `log_dir` is made a TensorBoard run (an event file with no data,
+    `events.out.tfevents.0.keras_embedx`), so `tensorboard --logdir` finds
+    them when pointed at `log_dir` (the run `"."`) or at any directory above
+    it: `ProjectorCallback("logs/fit/run1")` and `tensorboard --logdir logs`
+    show the run `fit/run1`. This works with or without
+    `keras.callbacks.TensorBoard` writing to the same `log_dir` (its scalars
+    go to the runs `<log_dir>/train` and `<log_dir>/validation`; leave its
     `embeddings_freq` at 0: it rewrites `projector_config.pbtxt` at the start
     of every `fit`) and without TensorFlow installed.
 
@@ -48,7 +54,9 @@ class ProjectorCallback(keras.callbacks.Callback):
     the Projector page shows the new epoch.
 
     Args:
-        log_dir: directory that `tensorboard --logdir` will serve.
+        log_dir: directory that `tensorboard --logdir` will serve, or a run
+            directory below it (the layout of `keras.callbacks.TensorBoard`,
+            `logs/fit/<run>`).
         layers: optional list of layer names, paths or layer objects whose
             tables to export; defaults to every table in the model.
         every_n_epochs: int, export after every this many epochs. Defaults
@@ -75,7 +83,8 @@ class ProjectorCallback(keras.callbacks.Callback):
     >>> [e.name for e in cb.exports]
     ['emb/epoch_1', 'emb/epoch_2']
 
-    Then run `tensorboard --logdir LOG_DIR` and open the Projector tab.
+    Then run `tensorboard --logdir LOG_DIR` (or a directory above it) and
+    open the Projector tab.
 
     Reference:
         - [TensorBoard Projector](https://www.tensorflow.org/tensorboard/tensorboard_projector_plugin)
@@ -143,16 +152,20 @@ class ProjectorCallback(keras.callbacks.Callback):
         fit = f"/fit_{self._fits}" if self._fits > 1 else ""
         written = []
         for source in layer_sources(self.model, self.layers):
-            written.append(
-                export_projector(
+            written.extend(
+                _export_sources(
                     self.log_dir,
                     source.matrix,
                     metadata=source.columns,
                     name=f"{source.name}{fit}/epoch_{epoch + 1}",
                     max_rows=self.max_rows,
+                    counts=None,
                     if_exists="rename",
                 )
             )
+        if written:
+            # After every table: a TensorBoard that sees the new run sees all.
+            _mark_run(self.log_dir)
         if self.refresh and written:
             _signal_refresh(self.log_dir)
         self._last_exported = epoch

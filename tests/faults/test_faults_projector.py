@@ -65,8 +65,9 @@ def assert_entry(log_dir, name, table, labels):
 
 
 def unnamed_files(log_dir):
-    """Files that are neither the config nor named by it (nor the lock)."""
-    named = {P.CONFIG_NAME, f"{P.DATA_DIR}/{P.LOCK_NAME}"}
+    """Files that are neither the config nor named by it (nor the lock, the run
+    marker)."""
+    named = {P.CONFIG_NAME, P.RUN_MARKER, f"{P.DATA_DIR}/{P.LOCK_NAME}"}
     for entry in tb_config(log_dir).embeddings:
         named.update((entry.tensor_path, entry.metadata_path))
     found = []
