@@ -297,6 +297,8 @@ class CharEmbedding(keras.layers.Layer):
             if output_dim is None
             else keras.layers.Dense(output_dim, name="projection", **sub)
         )
+        if not self.trainable:
+            self.trainable = False  # reach the sublayers made after Layer.__init__
 
     # ------------------------------------------------------------ building
     @classmethod

@@ -274,6 +274,8 @@ class SubwordEmbedding(keras.layers.Layer):
         self._word_bags = {}
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
+        if not self.trainable:
+            self.trainable = False  # reach the sublayers made after Layer.__init__
 
     @property
     def num_rows(self):
