@@ -116,13 +116,14 @@ def tokens_by_id(mapping, num_oov_indices=None, name="tokens"):
                 f"before the words. Received: {name}[{OOV_TOKEN!r}]={i}, after "
                 f"the first word's id {first}."
             )
-    missing = sorted(set(range(first, first + len(words))) - set(words))
+    missing = (words[-1] - first + 1 - len(words)) if words else 0
     if missing:
+        gap = next(a + 1 for a, b in zip(words, words[1:]) if b != a + 1)
         raise ValueError(
             f"A mapping `{name}` must number its words without gaps (each id "
             f"is a row of the table). Received words with ids {first} to "
-            f"{words[-1]} but none with id {missing[0]}"
-            f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}."
+            f"{words[-1]} but none with id {gap}"
+            f"{f' (and {missing - 1:,} more)' if missing > 1 else ''}."
         )
     implied = first - 1
     if num_oov_indices is not None and num_oov_indices != implied:

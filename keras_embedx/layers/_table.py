@@ -520,6 +520,20 @@ class EmbeddingTable(keras.layers.Layer):
             total += self.num_rows * 4
         return total
 
+    @staticmethod
+    def follow_owner_trainable(owner):
+        """Give `owner`'s tables and sublayers its `trainable=False`.
+
+        For the end of an owner layer's `__init__`: `keras.layers.Layer`
+        applies `trainable=False` to the sublayers it has when the argument
+        is set, before the owner creates its table and sublayers, whose
+        variables would then still train. Assigning `owner.trainable =
+        False` again does not help: TensorFlow's attribute tracking skips
+        an assignment of the value an attribute already holds.
+        """
+        if not owner.trainable:
+            keras.layers.Layer.trainable.fset(owner, False)
+
     @property
     def trainable(self):
         return keras.layers.Layer.trainable.fget(self)

@@ -297,8 +297,7 @@ class CharEmbedding(keras.layers.Layer):
             if output_dim is None
             else keras.layers.Dense(output_dim, name="projection", **sub)
         )
-        if not self.trainable:
-            self.trainable = False  # reach the sublayers made after Layer.__init__
+        EmbeddingTable.follow_owner_trainable(self)
 
     # ------------------------------------------------------------ building
     @classmethod

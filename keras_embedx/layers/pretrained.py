@@ -226,8 +226,7 @@ class PretrainedEmbedding(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="table",
         )
-        if not self.trainable:
-            self.trainable = False  # reach the table, made after Layer.__init__
+        EmbeddingTable.follow_owner_trainable(self)
         self._row_sources = None
         self._vocabulary = None
         if vocabulary is not None:

@@ -274,8 +274,7 @@ class SubwordEmbedding(keras.layers.Layer):
         self._word_bags = {}
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
-        if not self.trainable:
-            self.trainable = False  # reach the sublayers made after Layer.__init__
+        EmbeddingTable.follow_owner_trainable(self)
 
     @property
     def num_rows(self):

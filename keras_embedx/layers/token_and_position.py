@@ -306,8 +306,7 @@ class TokenAndPosition(keras.layers.Layer):
             self.dropout_layer = keras.layers.Dropout(
                 self.dropout, dtype=self.dtype_policy, name="dropout"
             )
-        if not self.trainable:
-            self.trainable = False  # reach the sublayers made after Layer.__init__
+        EmbeddingTable.follow_owner_trainable(self)
 
     # ------------------------------------------------------------ building
     @classmethod
