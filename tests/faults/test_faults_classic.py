@@ -17,7 +17,12 @@ from gensim.test.utils import datapath
 
 import keras_embedx
 from keras_embedx import Vocabulary
-from keras_embedx.layers import CharEmbedding, PretrainedEmbedding, TokenAndPosition
+from keras_embedx.layers import (
+    CharEmbedding,
+    PretrainedEmbedding,
+    SubwordEmbedding,
+    TokenAndPosition,
+)
 from keras_embedx.layers._table import EmbeddingTable
 
 # A mapping whose insertion order is not its id order, as a Tokenizer built
@@ -243,6 +248,10 @@ def test_config_with_impossible_input_dim_is_refused_before_allocating():
     config["vocabulary_size"] = HUGE
     with pytest.raises((ValueError, TypeError), match=r"vocabulary_size.*output_dim"):
         TokenAndPosition.from_config(config)
+    config = SubwordEmbedding(num_buckets=20, output_dim=4).get_config()
+    config["num_buckets"] = HUGE
+    with pytest.raises((ValueError, TypeError), match=r"num_buckets.*output_dim"):
+        SubwordEmbedding.from_config(config)
     # A large legitimate table (2M x 300, frozen, schedulable) is accepted.
     table = EmbeddingTable(2_000_000, 300, num_frozen=1_999_000, schedulable=True)
     assert not table.built
