@@ -71,3 +71,54 @@ def check_choice(name, value, choices):
             f"`{name}` must be one of {choices}. Received: {name}={value!r}"
         )
     return value
+
+
+def width_error(what, width, name, value, remedy):
+    """A `ValueError` for vectors `width` wide where `name=value` asks another.
+
+    `what` names the vectors ("The token vectors"), `remedy` says what to
+    pass instead.
+    """
+    return ValueError(f"{what} are {width} wide but {name}={value}. {remedy}")
+
+
+# The virtual address space of a 64-bit x86 or ARM process (48 bits): no
+# process holds more, whatever its machine.
+_ADDRESS_SPACE = 2**48
+
+
+def machine_memory():
+    """Bytes this machine could ever give a process: its RAM plus swap.
+
+    Read from `/proc/meminfo` (Linux). Where that is not available (macOS
+    grows its swap on demand, Windows), the 48-bit address space of a
+    64-bit process.
+    """
+    sizes = {}
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("MemTotal", "SwapTotal"):
+                    sizes[key] = int(value.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        return _ADDRESS_SPACE
+    if "MemTotal" not in sizes:
+        return _ADDRESS_SPACE
+    return sizes["MemTotal"] + sizes.get("SwapTotal", 0)
+
+
+def check_fits_memory(what, nbytes, fix):
+    """A `ValueError` when `nbytes` exceed what this machine could ever hold.
+
+    The bound is `machine_memory()`: an allocation past it cannot succeed,
+    so it is refused before it is tried. `what` describes the allocation
+    ("A table of ... rows"), `fix` says which arguments to check.
+    """
+    limit = machine_memory()
+    if nbytes > limit:
+        raise ValueError(
+            f"{what} needs {nbytes:,} bytes ({nbytes / 2**30:,.1f} GiB), more "
+            f"than this machine could ever hold ({limit / 2**30:,.1f} GiB of "
+            f"RAM and swap). {fix}"
+        )

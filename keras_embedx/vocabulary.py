@@ -1,6 +1,7 @@
 """`Vocabulary`: tokens and ids with Keras' index conventions, in pure Python."""
 
 import collections
+import collections.abc
 import re
 import zlib
 
@@ -22,8 +23,15 @@ def token_list(tokens, name="tokens"):
 
     Accepts any iterable of str (NumPy strings included); refuses one str
     (which would silently become a list of its characters) and non-str
-    entries.
+    entries. A mapping `{token: id}` is refused: its ids would be lost
+    (`tokens_by_id` reads them).
     """
+    if isinstance(tokens, collections.abc.Mapping):
+        raise ValueError(
+            f"`{name}` must be a list of str in id order. Received a mapping "
+            f"(e.g. {dict(list(tokens.items())[:2])!r}), whose ids a list would "
+            "lose. Pass it to `keras_embedx.Vocabulary`, which honours the ids."
+        )
     if isinstance(tokens, (str, bytes)):
         raise ValueError(
             f"`{name}` must be a list of str, not one str. "
@@ -45,13 +53,98 @@ def token_list(tokens, name="tokens"):
     return tokens
 
 
+def tokens_by_id(mapping, num_oov_indices=None, name="tokens"):
+    """A `{token: id}` mapping as the list of its tokens by id.
+
+    The ids are read with Keras' layout: id 0 is padding (`""` may name
+    it), ids `1..num_oov_indices` are out-of-vocabulary ids (`"[UNK]"` may
+    name id 1, or they are left out), then the words, one per id with no
+    gap. `num_oov_indices` defaults to the ids below the first word. A
+    keras `Tokenizer(oov_token="[UNK]")`'s `word_index` therefore reads
+    as it is; one without `oov_token` gives a word id 1, the OOV id, and
+    is refused, as are a word at id 0, negative, non-int, repeated or
+    skipped ids.
+
+    Returns:
+        A list in `get_vocabulary()`'s layout: `""`, `"[UNK]"` per OOV id,
+        then the words by id.
+    """
+    by_id = {}
+    for token, i in mapping.items():
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i < 0:
+            raise ValueError(
+                f"A mapping `{name}` gives each token its id, a non-negative "
+                f"int. Received: {name}[{token!r}]={i!r} (of type "
+                f"{type(i).__name__})"
+            )
+        if int(i) in by_id:
+            raise ValueError(
+                f"A mapping `{name}` must give each token its own id. Received "
+                f"id {int(i)} for both {by_id[int(i)]!r} and {token!r} (its "
+                "values are read as ids, not counts)."
+            )
+        by_id[int(i)] = token
+    padding = by_id.pop(0, PAD_TOKEN)
+    if padding != PAD_TOKEN:
+        raise ValueError(
+            f"Id 0 is the padding row (masked, never trained), so a mapping "
+            f"`{name}` may give it only to {PAD_TOKEN!r}. Received: "
+            f"{name}[{padding!r}]=0. Start the words after the OOV ids (at 2, "
+            "with one OOV id)."
+        )
+    unk = [i for i, t in by_id.items() if t == OOV_TOKEN]
+    words = sorted(i for i, t in by_id.items() if t != OOV_TOKEN)
+    first = words[0] if words else max(unk, default=num_oov_indices or 1) + 1
+    if first == 1:
+        word = by_id[1]
+        raise ValueError(
+            f"A mapping `{name}` gives {word!r} id 1, but ids 1..num_oov_indices "
+            "are out-of-vocabulary ids: unknown words and out-of-range ids read "
+            f"row 1, so {word!r} would share its row with all of them. A keras "
+            "`Tokenizer`'s `word_index` numbers words from 1 unless it has an "
+            "`oov_token`. If "
+            f"{word!r} is your OOV token, name it {OOV_TOKEN!r}: "
+            f'Tokenizer(oov_token="{OOV_TOKEN}") gives {{"{OOV_TOKEN}": 1, '
+            "<words from 2>}, which is taken as it is. Otherwise pass the words "
+            f"as a list in id order, `sorted({name}, key={name}.get)`, and "
+            "encode texts with `Vocabulary.encode` (its word ids start at 2)."
+        )
+    for i in unk:
+        if i >= first:
+            raise ValueError(
+                f"{OOV_TOKEN!r} names the out-of-vocabulary ids, which come "
+                f"before the words. Received: {name}[{OOV_TOKEN!r}]={i}, after "
+                f"the first word's id {first}."
+            )
+    missing = (words[-1] - first + 1 - len(words)) if words else 0
+    if missing:
+        gap = next(a + 1 for a, b in zip(words, words[1:]) if b != a + 1)
+        raise ValueError(
+            f"A mapping `{name}` must number its words without gaps (each id "
+            f"is a row of the table). Received words with ids {first} to "
+            f"{words[-1]} but none with id {gap}"
+            f"{f' (and {missing - 1:,} more)' if missing > 1 else ''}."
+        )
+    implied = first - 1
+    if num_oov_indices is not None and num_oov_indices != implied:
+        raise ValueError(
+            f"A mapping `{name}` whose first word has id {first} leaves ids "
+            f"1..{implied} to out-of-vocabulary ids, so num_oov_indices={implied}. "
+            f"Received: num_oov_indices={num_oov_indices!r}. Leave it out."
+        )
+    return [PAD_TOKEN] + [OOV_TOKEN] * implied + [by_id[i] for i in words]
+
+
 def row_vocabulary(vocabulary, num_oov_indices, num_rows):
     """A layer's `vocabulary=`, checked: one str per row.
 
     The layout is `get_vocabulary()`'s (`""`, `"[UNK]"` per OOV id, then
     unique words), so that `StringLookup(mask_token="", vocabulary=...)`
-    gives ids that index the same rows.
+    gives ids that index the same rows. A mapping `{token: id}` is read by
+    `tokens_by_id`.
     """
+    if isinstance(vocabulary, collections.abc.Mapping):
+        vocabulary = tokens_by_id(vocabulary, num_oov_indices, "vocabulary")
     vocabulary = token_list(vocabulary, "vocabulary")
     if len(vocabulary) != num_rows:
         raise ValueError(
@@ -160,12 +253,18 @@ class Vocabulary:
     FarmHash, so only the choice among OOV ids differs.
 
     Args:
-        tokens: list of unique str. A list that already begins with the
+        tokens: list of unique str, or a mapping `{token: id}` such as a
+            keras `Tokenizer`'s `word_index`, whose ids are kept: id 0 is
+            padding, ids `1..num_oov_indices` OOV ids, then the words with
+            no gap (a word at id 1 is refused: build the `Tokenizer` with
+            `oov_token="[UNK]"`). A list that already begins with the
             reserved `""` and `"[UNK]"` (as `get_vocabulary()` returns) is
             accepted.
         num_oov_indices: int, how many OOV ids (at least 1). Defaults to
-            the number of `"[UNK]"` entries `tokens` opens with, else 1.
-        counts: optional list of int, the frequency of each token.
+            the number of `"[UNK]"` entries `tokens` opens with (for a
+            mapping, the ids below its first word), else 1.
+        counts: optional list of int, the frequency of each token (of a
+            mapping's words, in id order).
         standardize: how `encode` standardises raw text:
             `"lower_and_strip_punctuation"` (default, as TextVectorization),
             `"lower"`, `"strip_punctuation"`, None or a callable.
@@ -194,6 +293,10 @@ class Vocabulary:
                 f"Received: standardize={standardize!r}"
             )
         _check_split(split)
+        if isinstance(tokens, collections.abc.Mapping):
+            tokens = tokens_by_id(tokens, num_oov_indices, "tokens")
+            if counts is not None:  # counted words only; reserved ids open `tokens`
+                counts = [0] * tokens.count(OOV_TOKEN) + [0] + list(counts)
         tokens = token_list(tokens, "tokens")
         # Reserved entries may open the list as `get_vocabulary()` writes
         # them: `""`, then one `"[UNK]"` per OOV id.

@@ -49,15 +49,22 @@ Rows stored in low precision keep that change in a non-trainable float32
 f == 0), so it is not rounded away.
 """
 
+import warnings
 import weakref
 
 import keras
 import numpy as np
 from keras import ops
 
-from keras_embedx._checks import check_choice, check_positive_int
+from keras_embedx._checks import (
+    check_choice,
+    check_fits_memory,
+    check_positive_int,
+    width_error,
+)
 
 STORAGE_DTYPES = ("float32", "float16", "bfloat16", "int8")
+_ITEM_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 # Frozen rows' positions read (and send a zero gradient to) this many
 # trainable rows at most; see `take_slots`.
 FROZEN_SPREAD = 1024
@@ -375,6 +382,17 @@ class EmbeddingTable(keras.layers.Layer):
     apply to a trainable row. `keras_embedx.callbacks.UnfreezeSchedule`
     changes the factor during `fit`.
 
+    `trainable` is Keras' switch for the whole table: `False` freezes every
+    row (no variable of the table is trainable), `True` restores the
+    frozen/trainable split the table was built with. Frozen rows stay frozen
+    when it is set to `True` (with a warning naming the ways to thaw them),
+    and owner layers pass their own `trainable=False` on to their table.
+
+    Tables whose variables could not fit this machine's memory (RAM plus
+    swap) are refused when constructed, before anything is allocated: a
+    `.keras` config with impossible sizes raises a `ValueError` naming
+    them.
+
     Args:
         num_rows: int, rows of the table.
         output_dim: int, width of each row.
@@ -388,7 +406,9 @@ class EmbeddingTable(keras.layers.Layer):
             `False`.
         storage_dtype: dtype of the frozen rows: `"float32"`, `"float16"`,
             `"bfloat16"` or `"int8"` (per-row scale). Defaults to `"float32"`.
-        embeddings_initializer: initializer of the trainable rows.
+        embeddings_initializer: initializer of the trainable rows. A
+            `keras.initializers.Constant` holding a `[num_rows, output_dim]`
+            matrix sets every row, frozen ones included.
         embeddings_regularizer: regularizer of the trainable rows.
 
     Call arguments:
@@ -443,6 +463,96 @@ class EmbeddingTable(keras.layers.Layer):
         self._has_offset = False
         # Row-axis variables are padded to a multiple of this (set in build).
         self._shards = 1
+        self._initial_matrix = self._check_initializer()
+        check_fits_memory(
+            f"A table of {num_rows:,} rows x {output_dim:,} columns (the layer's "
+            "input_dim or vocabulary size x output_dim)",
+            self._variable_bytes(),
+            "Check the layer's sizes (input_dim, vocabulary_size, num_buckets, "
+            "output_dim, embedding_dim): a saved config asking for this is "
+            "damaged or was not written by keras_embedx.",
+        )
+
+    def _check_initializer(self):
+        """The matrix of a `Constant` initializer that sets whole rows, or None.
+
+        A matrix must be `[num_rows, output_dim]` (a vector or a single row
+        is broadcast over the rows as Keras does); any other shape is
+        refused here rather than failing inside the initializer.
+        """
+        init = self.embeddings_initializer
+        if not isinstance(init, keras.initializers.Constant):
+            return None
+        shape = tuple(getattr(init.value, "shape", None) or np.shape(init.value))
+        if not shape:
+            return None
+        if shape[-1] != self.output_dim:
+            raise width_error(
+                "The rows of `embeddings_initializer`",
+                shape[-1],
+                "output_dim",
+                self.output_dim,
+                f"Pass output_dim={shape[-1]} to keep their width; to start "
+                "from pretrained vectors, `PretrainedEmbedding.from_vectors(wv, "
+                "vocabulary)` takes the width from them.",
+            )
+        if len(shape) > 2 or (len(shape) == 2 and shape[0] not in (1, self.num_rows)):
+            raise ValueError(
+                "`embeddings_initializer` must hold one row per row of the table, "
+                f"[{self.num_rows}, {self.output_dim}] (input_dim x output_dim), "
+                f"or one row to repeat. Received: a matrix of shape {shape}"
+            )
+        if len(shape) == 2 and shape[0] == self.num_rows > 1:
+            return init.value
+        return None
+
+    def _variable_bytes(self):
+        """Bytes of the variables `build` creates (before any padding)."""
+        cells = self.num_rows * self.output_dim
+        total = self.num_trainable * self.output_dim * 4
+        if self.num_frozen:
+            total += cells * _ITEM_BYTES[self.storage_dtype] + 4
+            if self.storage_dtype == "int8":
+                total += self.num_rows * 4
+            if self.schedulable:
+                total += cells * 4 * (2 if self.storage_dtype != "float32" else 1)
+        if self.is_mixed:
+            total += self.num_rows * 4
+        return total
+
+    @staticmethod
+    def follow_owner_trainable(owner):
+        """Give `owner`'s tables and sublayers its `trainable=False`.
+
+        For the end of an owner layer's `__init__`: `keras.layers.Layer`
+        applies `trainable=False` to the sublayers it has when the argument
+        is set, before the owner creates its table and sublayers, whose
+        variables would then still train. Assigning `owner.trainable =
+        False` again does not help: TensorFlow's attribute tracking skips
+        an assignment of the value an attribute already holds.
+        """
+        if not owner.trainable:
+            keras.layers.Layer.trainable.fset(owner, False)
+
+    @property
+    def trainable(self):
+        return keras.layers.Layer.trainable.fget(self)
+
+    @trainable.setter
+    def trainable(self, value):
+        keras.layers.Layer.trainable.fset(self, value)
+        if value and self.num_frozen:
+            warnings.warn(
+                "`trainable = True` trains the trainable rows of table "
+                f"{self.path or self.name!r}; "
+                f"its {self.num_frozen} frozen rows stay frozen, as the layer's "
+                "`freeze=` argument asks. To thaw them during `fit`, build the "
+                "layer with `schedulable=True` and add "
+                "`keras_embedx.callbacks.UnfreezeSchedule`; to train every row, "
+                "build it with `freeze='none'`.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     @property
     def is_mixed(self):
@@ -480,11 +590,14 @@ class EmbeddingTable(keras.layers.Layer):
                     _quiet_frozen_live_without_gradient()
                 if self._has_offset:
                     self.frozen_offset = self._weight("frozen_offset", (n_frozen, d))
+        initializer = self.embeddings_initializer
+        if self._initial_matrix is not None:
+            initializer = "zeros"  # the whole matrix is set below
         if self.num_trainable:
             self.trainable_table = self._weight(
                 "trainable_table",
                 (self._padded(self.num_trainable), d),
-                initializer=self.embeddings_initializer,
+                initializer=initializer,
                 regularizer=self.embeddings_regularizer,
                 trainable=True,
             )
@@ -497,6 +610,11 @@ class EmbeddingTable(keras.layers.Layer):
                 self._pad_rows(self._slots(np.arange(self.num_rows) >= self.num_frozen))
             )
         self.built = True
+        if self._initial_matrix is not None:
+            matrix = self._initial_matrix
+            if not isinstance(matrix, (list, tuple, np.ndarray)):
+                matrix = ops.convert_to_numpy(matrix)
+            self.set_table(matrix)
 
     def _weight(
         self, name, shape, dtype="float32", initializer="zeros", trainable=False, **kw

@@ -297,6 +297,7 @@ class CharEmbedding(keras.layers.Layer):
             if output_dim is None
             else keras.layers.Dense(output_dim, name="projection", **sub)
         )
+        EmbeddingTable.follow_owner_trainable(self)
 
     # ------------------------------------------------------------ building
     @classmethod

@@ -1,5 +1,6 @@
 """`PretrainedEmbedding`: a word table initialised from pretrained vectors."""
 
+import collections.abc
 import json
 import mmap
 import os
@@ -8,14 +9,24 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_embedx._checks import check_bool, check_choice, check_positive_int
+from keras_embedx._checks import (
+    check_bool,
+    check_choice,
+    check_positive_int,
+    width_error,
+)
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
     compiled_when_eager,
 )
 from keras_embedx.vectors.word_vectors import WordVectors
-from keras_embedx.vocabulary import Vocabulary, align_to_vectors, row_vocabulary
+from keras_embedx.vocabulary import (
+    Vocabulary,
+    align_to_vectors,
+    row_vocabulary,
+    tokens_by_id,
+)
 
 FREEZE_MODES = ("none", "pretrained", "all")
 ROW_SOURCES = ("padding", "oov", "pretrained", "lowercase", "missing", "new")
@@ -91,6 +102,13 @@ class PretrainedEmbedding(keras.layers.Layer):
     frozen rows can be thawed during `fit` by
     `keras_embedx.callbacks.UnfreezeSchedule`.
 
+    `trainable=False` (or `layer.trainable = False`) freezes every row, as
+    for any Keras layer; setting `layer.trainable = True` again restores
+    the `freeze` mode. Rows that `freeze` keeps frozen stay frozen then: it
+    warns, naming the ways to thaw them (`schedulable=True` with
+    `UnfreezeSchedule`, or `freeze="none"`). `freeze` is the layer's
+    saved layout (its config), so a flip of `trainable` never rebuilds it.
+
     Ids outside `[0, input_dim)`, negative ones included, map to the OOV row
     on every backend, eager or compiled (`out_of_range="oov"`), or raise
     (`out_of_range="error"`; inside compiled functions, where no backend can
@@ -116,7 +134,8 @@ class PretrainedEmbedding(keras.layers.Layer):
             vectors.
         embeddings_regularizer: regularizer of the trainable rows.
         vocabulary: optional list of str, one per row (`""` and `"[UNK]"`
-            first).
+            first), or a mapping `{word: id}` covering every row (see
+            `keras_embedx.Vocabulary`).
         **kwargs: base layer keyword arguments such as `name` and `dtype`.
 
     Call arguments:
@@ -207,6 +226,7 @@ class PretrainedEmbedding(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="table",
         )
+        EmbeddingTable.follow_owner_trainable(self)
         self._row_sources = None
         self._vocabulary = None
         if vocabulary is not None:
@@ -230,7 +250,10 @@ class PretrainedEmbedding(keras.layers.Layer):
         Args:
             wv: a `keras_embedx.WordVectors`.
             vocabulary: a `keras_embedx.Vocabulary`, a list of words (the
-                reserved `""`/`"[UNK]"` may open it), or None to use the
+                reserved `""`/`"[UNK]"` may open it), a mapping `{word: id}`
+                whose ids are kept (row `i` holds the word with id `i`; ids
+                `1..num_oov_indices` are OOV rows, so the words start at 2
+                with one; see `keras_embedx.Vocabulary`), or None to use the
                 vectors' own words in file order.
             freeze: `"pretrained"` (default), `"none"` or `"all"`.
             num_oov_indices: int; defaults to the Vocabulary's, else 1.
@@ -241,7 +264,9 @@ class PretrainedEmbedding(keras.layers.Layer):
                 initializer, for OOV rows and words without a vector.
             seed: int seed for the initialiser.
             **kwargs: passed to the constructor (`mask_zero`, `schedulable`,
-                `storage_dtype`, `out_of_range`, `name`, `dtype`, ...).
+                `storage_dtype`, `out_of_range`, `trainable`, `name`, `dtype`,
+                ...). `input_dim` and `output_dim` come from the vocabulary
+                and the vectors; given, they must agree.
 
         Returns:
             A built `PretrainedEmbedding`; `layer.row_sources()` says where
@@ -255,10 +280,26 @@ class PretrainedEmbedding(keras.layers.Layer):
             )
         check_choice("freeze", freeze, FREEZE_MODES)
         lowercase_fallback = check_bool("lowercase_fallback", lowercase_fallback)
+        output_dim = kwargs.pop("output_dim", wv.dim)
+        if output_dim != wv.dim:
+            raise width_error(
+                f"The vectors of {wv!r}",
+                wv.dim,
+                "output_dim",
+                output_dim,
+                f"Leave output_dim out (or pass {wv.dim}): the table takes the "
+                "vectors' width. For narrower outputs, project them with a "
+                "Dense layer, or TokenAndPosition(token_projection=True).",
+            )
+        input_dim = kwargs.pop("input_dim", None)
         if seed is not None:
             seed = check_positive_int("seed", seed, allow_zero=True)
         if vocabulary is None:
             vocabulary = Vocabulary(wv.words, num_oov_indices=num_oov_indices)
+        elif isinstance(vocabulary, collections.abc.Mapping):
+            vocabulary = Vocabulary(
+                tokens_by_id(vocabulary, num_oov_indices, "vocabulary")
+            )
         elif not isinstance(vocabulary, Vocabulary):
             vocabulary = Vocabulary(vocabulary, num_oov_indices=num_oov_indices)
         elif (
@@ -268,6 +309,12 @@ class PretrainedEmbedding(keras.layers.Layer):
             raise ValueError(
                 f"`num_oov_indices`={num_oov_indices} disagrees with the "
                 f"Vocabulary's {vocabulary.num_oov_indices}. Leave it out."
+            )
+        if input_dim is not None and input_dim != len(vocabulary):
+            raise ValueError(
+                f"`input_dim` is the vocabulary's size, {len(vocabulary)} rows "
+                "(padding and OOV rows included). Leave it out. Received: "
+                f"input_dim={input_dim!r}"
             )
         n_oov = vocabulary.num_oov_indices
         words = vocabulary.tokens

@@ -274,6 +274,7 @@ class SubwordEmbedding(keras.layers.Layer):
         self._word_bags = {}
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
+        EmbeddingTable.follow_owner_trainable(self)
 
     @property
     def num_rows(self):

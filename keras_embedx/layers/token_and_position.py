@@ -11,6 +11,7 @@ from keras_embedx._checks import (
     check_choice,
     check_float,
     check_positive_int,
+    width_error,
 )
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
@@ -305,6 +306,7 @@ class TokenAndPosition(keras.layers.Layer):
             self.dropout_layer = keras.layers.Dropout(
                 self.dropout, dtype=self.dtype_policy, name="dropout"
             )
+        EmbeddingTable.follow_owner_trainable(self)
 
     # ------------------------------------------------------------ building
     @classmethod
@@ -764,8 +766,11 @@ def _nested_vocabulary_size(token, vocabulary_size):
 
 
 def _width_error(width, embedding_dim):
-    return ValueError(
-        f"The token vectors are {width} wide but embedding_dim={embedding_dim}. "
+    return width_error(
+        "The token vectors",
+        width,
+        "embedding_dim",
+        embedding_dim,
         "Pass token_projection=True to learn a projection, or "
-        f"embedding_dim={width} (or None) to keep their width."
+        f"embedding_dim={width} (or None) to keep their width.",
     )
