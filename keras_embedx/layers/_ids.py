@@ -48,9 +48,10 @@ def check_ids(layer, inputs, num_rows, out_of_range="oov", hint=WORD_IDS_HINT):
         hint: how to encode strings into ids, for the error.
 
     Returns:
-        `inputs`, or, on JAX with 64-bit types disabled, a NumPy array
-        whose ids past int32 are replaced by -1 (which reads the OOV row,
-        as those ids do on TensorFlow and PyTorch).
+        `inputs`, or a NumPy array where ids no backend holds are replaced
+        by -1, which reads the OOV row as every out-of-range id does: uint64
+        ids past int64 (PyTorch has no uint64), and on JAX with 64-bit types
+        disabled, ids past int32.
 
     Raises:
         ValueError: for strings, and in mode `"error"` for ids past int32
@@ -62,7 +63,14 @@ def check_ids(layer, inputs, num_rows, out_of_range="oov", hint=WORD_IDS_HINT):
             f"Layer {layer.name!r} ({type(layer).__name__}) takes int ids, not "
             f"strings. {hint} Received: {example}"
         )
-    if isinstance(inputs, np.ndarray) and _jax_truncates_int64():
+    if not isinstance(inputs, np.ndarray):
+        return inputs
+    if inputs.dtype == np.uint64:
+        # PyTorch has no uint64: past int64 is out of range anyway.
+        ids = inputs.astype(np.int64)
+        ids[inputs > np.iinfo(np.int64).max] = -1
+        inputs = ids
+    if _jax_truncates_int64():
         return _fit_int32(inputs, num_rows, out_of_range)
     return inputs
 

@@ -530,8 +530,13 @@ class SubwordEmbedding(keras.layers.Layer):
         flat = [w for s in batch for w in s[:seq]]
         if self.units == "tokenizer":
             bags, counts = self._unit_bags(flat)
-            width = int(counts.max(initial=0)) if max_ngrams is None else max_ngrams
-            rows = _pad_bags(bags, counts, check_positive_int("max_ngrams", width))
+            if max_ngrams is None:
+                # At least one column, so words without units are padding
+                # words of a usual bag.
+                width = max(int(counts.max(initial=0)), 1)
+            else:
+                width = check_positive_int("max_ngrams", max_ngrams)
+            rows = _pad_bags(bags, counts, width)
         else:
             rows = self._ngram_rows(flat, max_ngrams)
         out = np.zeros((len(batch), seq, rows.shape[1]), np.int32)
@@ -674,9 +679,12 @@ class SubwordEmbedding(keras.layers.Layer):
         if isinstance(texts, str):
             texts = [texts]
         bags, counts = self._unit_bags(list(texts))
-        width = int(counts.max(initial=0)) if sequence_length is None else None
-        width = sequence_length if width is None else width
-        return _pad_bags(bags, counts, check_positive_int("sequence_length", width))
+        if sequence_length is None:
+            # The longest text; 0 when no text has a unit, as Vocabulary.encode.
+            width = int(counts.max(initial=0))
+        else:
+            width = check_positive_int("sequence_length", sequence_length)
+        return _pad_bags(bags, counts, width)
 
     # ---------------------------------------------------------- NumPy access
     def word_vectors(self, words):
