@@ -62,6 +62,7 @@ from keras_embedx._checks import (
     check_positive_int,
     width_error,
 )
+from keras_embedx.layers._ids import out_of_range_error
 
 STORAGE_DTYPES = ("float32", "float16", "bfloat16", "int8")
 _ITEM_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
@@ -337,12 +338,7 @@ def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
     if mode == "error" and _is_concrete(ids):
         bad_np = ops.convert_to_numpy(bad)
         if bad_np.any():
-            ids_np = ops.convert_to_numpy(ids)
-            raise ValueError(
-                f"Ids must lie in [0, {num_rows}). Received {int(bad_np.sum())} "
-                f"id(s) outside it, e.g. {ids_np[bad_np][:5].tolist()}. Pass "
-                "out_of_range='oov' to map them to the OOV row instead."
-            )
+            raise out_of_range_error(num_rows, ops.convert_to_numpy(ids), bad_np)
         return ids, None
     ids = ops.where(bad, oov_id, ids)
     return ids, (bad if mode == "error" else None)

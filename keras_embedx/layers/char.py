@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_embedx._checks import check_choice, check_float, check_positive_int
 from keras_embedx.chars import NUM_RESERVED, OOV_ID, CharInventory
+from keras_embedx.layers._ids import check_ids, own_encoder_hint
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -126,7 +127,13 @@ class CharEmbedding(keras.layers.Layer):
     **Bad ids.** Ids outside the table, negative ones included, count as
     `[UNK]` (`out_of_range="oov"`), or raise (`out_of_range="error"`;
     inside compiled functions, where no backend can raise, the affected
-    words become NaN vectors instead).
+    words become NaN vectors instead). NumPy ids past int32 passed to the
+    layer count as out of range on JAX too, which would otherwise truncate
+    them to int32; ids that `fit`, `predict` or `model(x)` convert first
+    keep their value only through an int64 `keras.Input` (on JAX, with
+    `jax.config.update("jax_enable_x64", True)` at startup). Strings raise
+    a `ValueError` pointing to `encode`. An empty batch, or words without a
+    single character column, give zeros of the right shape.
 
     `freeze="all"` keeps the character table fixed (it then costs nothing in
     the optimizer); with `schedulable=True`,
@@ -365,7 +372,22 @@ class CharEmbedding(keras.layers.Layer):
         self.built = True
 
     # ---------------------------------------------------------------- call
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self._checked_ids(inputs), *args, **kwargs)
+
+    def _checked_ids(self, inputs):
+        # Strings, and ids JAX would truncate, are only visible before Keras
+        # converts the inputs (see `keras_embedx.layers._ids`).
+        return check_ids(
+            self, inputs, self.num_chars, self.out_of_range, own_encoder_hint(self)
+        )
+
     def call(self, inputs):
+        shape = ops.shape(inputs)
+        if any(isinstance(n, int) and n == 0 for n in shape):
+            # No words, or words without a character: zeros, as for padding
+            # words (the convolutions and LSTMs take no empty input).
+            return ops.zeros((*shape[:-1], self._output_width()), self.compute_dtype)
         if self.out_of_range == "error":
             return self._encode_words(inputs)
         return compiled_when_eager(self, self._encode_words, inputs)
@@ -434,8 +456,10 @@ class CharEmbedding(keras.layers.Layer):
         return ops.any(ops.not_equal(inputs, 0), axis=-1)
 
     def compute_output_shape(self, input_shape):
-        dim = self.output_dim if self.output_dim is not None else self.encoder_dim
-        return (*input_shape[:-1], dim)
+        return (*input_shape[:-1], self._output_width())
+
+    def _output_width(self):
+        return self.output_dim if self.output_dim is not None else self.encoder_dim
 
     # ------------------------------------------------------------ encoding
     @property

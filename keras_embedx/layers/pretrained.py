@@ -15,6 +15,7 @@ from keras_embedx._checks import (
     check_positive_int,
     width_error,
 )
+from keras_embedx.layers._ids import check_ids
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -112,7 +113,12 @@ class PretrainedEmbedding(keras.layers.Layer):
     Ids outside `[0, input_dim)`, negative ones included, map to the OOV row
     on every backend, eager or compiled (`out_of_range="oov"`), or raise
     (`out_of_range="error"`; inside compiled functions, where no backend can
-    raise, those positions give NaN rows instead).
+    raise, those positions give NaN rows instead). NumPy ids past int32
+    passed to the layer count as out of range on JAX too, which would
+    otherwise truncate them to int32; ids that `fit`, `predict` or
+    `model(x)` convert first keep their value only through an int64
+    `keras.Input` (on JAX, with `jax.config.update("jax_enable_x64", True)`
+    at startup). Strings raise a `ValueError` saying how to encode them.
 
     The output is computed in the layer's compute dtype (mixed precision
     works); the tables stay float32 or `storage_dtype`. The vocabulary is
@@ -381,6 +387,14 @@ class PretrainedEmbedding(keras.layers.Layer):
         self.built = True
 
     # ---------------------------------------------------------------- call
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self._checked_ids(inputs), *args, **kwargs)
+
+    def _checked_ids(self, inputs):
+        # Strings, and ids JAX would truncate, are only visible before Keras
+        # converts the inputs (see `keras_embedx.layers._ids`).
+        return check_ids(self, inputs, self.input_dim, self.out_of_range)
+
     def call(self, inputs):
         if self.out_of_range == "error":
             return self._lookup(inputs)

@@ -27,6 +27,7 @@ from keras_embedx._checks import (
     check_positive_int,
     check_unique,
 )
+from keras_embedx.layers._ids import check_ids, own_encoder_hint
 from keras_embedx.layers._table import (
     EmbeddingTable,
     compiled_when_eager,
@@ -74,7 +75,7 @@ def _pad_bags(bags, counts, width):
     n = counts.shape[0]
     out = np.zeros((n, width), np.int32)
     keep = np.minimum(counts, width)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    starts = np.cumsum(counts) - counts
     word = np.repeat(np.arange(n), keep)
     pos = np.arange(word.shape[0]) - np.repeat(np.cumsum(keep) - keep, keep)
     out[word, pos] = bags[np.repeat(starts, keep) + pos]
@@ -100,10 +101,17 @@ class SubwordEmbedding(keras.layers.Layer):
     `[batch, words, 1 + max_ngrams]`, per word its own row (or 1, the OOV
     row, for a word not in the vocabulary; the OOV row never contributes)
     then its n-gram rows, padded with 0. A padding word (all zeros) is
-    masked and gives zeros. The mean is a running sum over the n-gram
-    columns, so `[batch, words, ngrams, output_dim]` is not materialised
-    (on eager PyTorch it is, briefly: there each separate gather would give
-    the table a dense gradient of its own in the backward pass).
+    masked and gives zeros, and so does a bag of width 0. Ids outside the
+    table read the OOV row, which never contributes; NumPy ids past int32
+    passed to the layer do too on JAX, which would otherwise truncate them
+    to int32 (ids that `fit` or `predict` convert first keep their value
+    only through an int64 `keras.Input`, on JAX with
+    `jax.config.update("jax_enable_x64", True)` at startup). Strings raise
+    a `ValueError` pointing to `encode`. The mean is a running sum over the
+    n-gram columns, so `[batch, words, ngrams, output_dim]` is not
+    materialised (on eager PyTorch it is, briefly: there each separate
+    gather would give the table a dense gradient of its own in the backward
+    pass).
 
     **Tokenizer units** (`from_tokenizer(tokenizer)`). The table holds one
     row per tokenizer id (row = id + 2). `encode` runs the keras-hub
@@ -399,6 +407,14 @@ class SubwordEmbedding(keras.layers.Layer):
         self.built = True
 
     # ---------------------------------------------------------------- call
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self._checked_ids(inputs), *args, **kwargs)
+
+    def _checked_ids(self, inputs):
+        # Strings, and ids JAX would truncate, are only visible before Keras
+        # converts the inputs (see `keras_embedx.layers._ids`).
+        return check_ids(self, inputs, self.num_rows, hint=own_encoder_hint(self))
+
     def call(self, inputs):
         return compiled_when_eager(self, self._embed, inputs)
 
@@ -419,6 +435,10 @@ class SubwordEmbedding(keras.layers.Layer):
                 "SubwordEmbedding needs a static last dimension (the bag size). "
                 f"Received input shape {ids.shape}. Pass `max_ngrams` to encode()."
             )
+        if width == 0:
+            # Bags without a single unit: every word is a padding word.
+            shape = (*ops.shape(ids)[:-1], self.output_dim)
+            return ops.zeros(shape, self.compute_dtype)
         used = ops.cast(ops.greater_equal(ids, NUM_RESERVED), "float32")
         count = ops.sum(used, axis=-1)
         if self.pooling in ("first", "last") and self.units == "tokenizer":
@@ -511,8 +531,13 @@ class SubwordEmbedding(keras.layers.Layer):
         flat = [w for s in batch for w in s[:seq]]
         if self.units == "tokenizer":
             bags, counts = self._unit_bags(flat)
-            width = int(counts.max(initial=0)) if max_ngrams is None else max_ngrams
-            rows = _pad_bags(bags, counts, check_positive_int("max_ngrams", width))
+            if max_ngrams is None:
+                # At least one column, so words without units are padding
+                # words of a usual bag.
+                width = max(int(counts.max(initial=0)), 1)
+            else:
+                width = check_positive_int("max_ngrams", max_ngrams)
+            rows = _pad_bags(bags, counts, width)
         else:
             rows = self._ngram_rows(flat, max_ngrams)
         out = np.zeros((len(batch), seq, rows.shape[1]), np.int32)
@@ -655,9 +680,12 @@ class SubwordEmbedding(keras.layers.Layer):
         if isinstance(texts, str):
             texts = [texts]
         bags, counts = self._unit_bags(list(texts))
-        width = int(counts.max(initial=0)) if sequence_length is None else None
-        width = sequence_length if width is None else width
-        return _pad_bags(bags, counts, check_positive_int("sequence_length", width))
+        if sequence_length is None:
+            # The longest text; 0 when no text has a unit, as Vocabulary.encode.
+            width = int(counts.max(initial=0))
+        else:
+            width = check_positive_int("sequence_length", sequence_length)
+        return _pad_bags(bags, counts, width)
 
     # ---------------------------------------------------------- NumPy access
     def word_vectors(self, words):

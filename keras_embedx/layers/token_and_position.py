@@ -13,6 +13,7 @@ from keras_embedx._checks import (
     check_positive_int,
     width_error,
 )
+from keras_embedx.layers._ids import check_ids
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -71,9 +72,15 @@ class TokenAndPosition(keras.layers.Layer):
     keeps it fixed at zero optimizer cost, and with `schedulable=True`
     `keras_embedx.callbacks.UnfreezeSchedule` thaws it during `fit`. Ids
     outside `[0, vocabulary_size)` map to the OOV id 1 on every backend
-    (`out_of_range="oov"`) or raise (`"error"`). Outputs are in the layer's
-    compute dtype (positions are added in it, so mixed precision works);
-    the tables stay float32.
+    (`out_of_range="oov"`) or raise (`"error"`). NumPy ids past int32
+    passed to the layer count as out of range on JAX too, which would
+    otherwise truncate them to int32; ids that `fit`, `predict` or
+    `model(x)` convert first keep their value only through an int64
+    `keras.Input` (on JAX, with `jax.config.update("jax_enable_x64", True)`
+    at startup). Strings raise a `ValueError` saying how to encode them
+    (with a keras_embedx `token_embedding`, that layer checks). Outputs are
+    in the layer's compute dtype (positions are added in it, so mixed
+    precision works); the tables stay float32.
 
     Args:
         vocabulary_size: int, rows of the own token table. With a
@@ -426,6 +433,21 @@ class TokenAndPosition(keras.layers.Layer):
         return tuple(spec.shape)
 
     # ---------------------------------------------------------------- call
+    def __call__(self, inputs, *args, **kwargs):
+        reverse = kwargs.get("reverse", args[2] if len(args) > 2 else False)
+        if not reverse:
+            inputs = self._checked_ids(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _checked_ids(self, inputs):
+        # Strings, and ids JAX would truncate, are only visible before Keras
+        # converts the inputs (see `keras_embedx.layers._ids`); a nested
+        # keras_embedx layer checks them for its own table.
+        if self._owns_table:
+            return check_ids(self, inputs, self.vocabulary_size, self.out_of_range)
+        nested = getattr(self.token_embedding, "_checked_ids", None)
+        return inputs if nested is None else nested(inputs)
+
     def call(self, inputs, start_index=0, positions=None, reverse=False, training=None):
         self._reverse_mode = bool(reverse)
         if reverse:
