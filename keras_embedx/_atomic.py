@@ -13,6 +13,7 @@ Where `flock` is unavailable, a temporary counts as dead only when HOST names
 this machine and no process PID exists. Standard library only.
 """
 
+import contextlib
 import os
 import re
 import secrets
@@ -29,7 +30,7 @@ TEMP_PREFIX = ".keras_embedx-tmp-"
 TEMP_NAME = re.compile(
     r"\.keras_embedx-tmp-(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[0-9a-f]{16}"
 )
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 
 
@@ -71,18 +72,12 @@ def _host_tag():
 
 def sync_directory(folder):
     """Make a rename in `folder` durable (POSIX; a no-op elsewhere)."""
-    if os.name == "nt":
-        return
-    try:
+    with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 class Temporary:
@@ -97,7 +92,7 @@ class Temporary:
 
     def __init__(self, directory):
         prefix = f"{TEMP_PREFIX}{_host_tag()}-{os.getpid()}-"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | _BINARY
         while True:
             self.path = os.path.join(directory, prefix + secrets.token_hex(8))
             try:
@@ -107,16 +102,13 @@ class Temporary:
             self.file = os.fdopen(fd, "wb")
             if not flock(fd, blocking=True) or self._still_named():
                 return
-            # Removed as stale between its creation and its lock: again.
-            self.file.close()
+            self.file.close()  # Removed as stale before its lock: again.
 
     def _still_named(self):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             st = os.stat(self.path, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        now = os.fstat(self.file.fileno())
-        return (st.st_ino, st.st_dev) == (now.st_ino, now.st_dev)
+            return os.path.samestat(st, os.fstat(self.file.fileno()))
+        return False
 
     def __enter__(self):
         return self
@@ -124,8 +116,8 @@ class Temporary:
     def __exit__(self, *exc):
         self.discard()
 
-    def write(self, data):
-        """Write all of `data` and flush it to disk."""
+    def write(self, data=b""):
+        """Write all of `data` and flush the file to disk."""
         self.file.write(data)
         self.file.flush()
         os.fsync(self.file.fileno())
@@ -133,12 +125,9 @@ class Temporary:
     def commit(self, path):
         """Flush to disk and rename over `path`, with the mode of the file it
         replaces (else the default for new files), durably."""
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        try:
+        self.write()
+        with contextlib.suppress(OSError):  # No file to replace yet.
             os.chmod(self.path, stat.S_IMODE(os.stat(path).st_mode))
-        except OSError:  # No file to replace yet (or a file system without modes).
-            pass
         os.replace(self.path, path)
         self.path = None
         self.file.close()  # The lock goes with the file until here.
@@ -147,10 +136,8 @@ class Temporary:
     def discard(self):
         self.file.close()
         if self.path is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.remove(self.path)
-            except OSError:
-                pass
             self.path = None
 
 
@@ -170,7 +157,7 @@ class Directory:
     def __init__(self, path, follow=False, parent=None):
         self.path, self.fd = path, None
         if os.unlink in os.supports_dir_fd:
-            flags = os.O_RDONLY | os.O_DIRECTORY | (0 if follow else _NOFOLLOW)
+            flags = os.O_RDONLY | os.O_DIRECTORY | (0 if follow else NOFOLLOW)
             if parent is None:
                 self.fd = os.open(path, flags)
             else:
@@ -199,7 +186,7 @@ class Directory:
 
     def open(self, name, flags=os.O_RDONLY):
         path, kwargs = self._at(name)
-        return os.open(path, flags | _NOFOLLOW, **kwargs)
+        return os.open(path, flags | NOFOLLOW, **kwargs)
 
     def sub(self, name):
         return Directory(os.path.join(self.path, name), parent=self)
@@ -217,10 +204,8 @@ class Directory:
 
     def remove_dir(self, name):
         path, kwargs = self._at(name)
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(path, **kwargs)
-        except OSError:
-            pass
 
 
 def remove_if_stale(directory, name):
@@ -239,11 +224,8 @@ def remove_if_stale(directory, name):
             host, pid = match["host"], int(match["pid"])
             if host != _host_tag() or not pid_is_dead(pid):
                 return False
-        now = os.fstat(fd)
-        if (now.st_ino, now.st_dev) != (st.st_ino, st.st_dev):
-            return False
         # Deleted while locked: a writer that locks it next sees it is gone.
-        return directory.remove_file(name)
+        return os.path.samestat(st, os.fstat(fd)) and directory.remove_file(name)
     except OSError:  # Locked: its writer is alive.
         return False
     finally:

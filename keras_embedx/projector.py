@@ -33,16 +33,8 @@ import warnings
 
 import numpy as np
 
-from keras_embedx._atomic import (
-    TEMP_NAME,
-    Directory,
-    Temporary,
-    fcntl,  # None off POSIX: `_locked` then uses a lock file.
-    flock,
-    pid_is_dead,
-    remove_if_stale,
-    remove_stale_temporaries,
-)
+from keras_embedx import _atomic
+from keras_embedx._atomic import fcntl  # None off POSIX: `_locked` uses a lock file.
 from keras_embedx._walk import iter_layers
 from keras_embedx.vectors.load import (
     add_file_arguments,
@@ -715,7 +707,6 @@ _DATA_FILE_RE = re.compile(r"[A-Za-z0-9_.-]+-" + _DATA_SUFFIX_RE.pattern)
 _REFRESH_RUN_RE = re.compile(r"[0-9a-f]{8}")
 _EVENT_FILE_RE = re.compile(r"events\.out\.tfevents\.[0-9]+\.keras_embedx")
 _LOCK_WAIT = 60.0
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 @contextlib.contextmanager
@@ -727,9 +718,9 @@ def _locked(log_dir):
     and removed on release.
     """
     path = os.path.join(log_dir, DATA_DIR, LOCK_NAME)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | _atomic.NOFOLLOW, 0o666)
     try:
-        if fcntl is not None and flock(fd, blocking=True):
+        if fcntl is not None and _atomic.flock(fd, blocking=True):
             yield
         else:
             with _lock_file(f"{path}-held", log_dir):
@@ -768,7 +759,7 @@ def _write_error(path, e):
 def _atomic_write(path, data):
     """Write `path` through a temporary renamed into place (call under `_locked`)."""
     try:
-        with Temporary(os.path.dirname(path) or ".") as tmp:
+        with _atomic.Temporary(os.path.dirname(path) or ".") as tmp:
             tmp.write(data)
             tmp.commit(path)
     except OSError as e:
@@ -784,9 +775,11 @@ def _remove_stale_temporaries(log_dir):
     counts only when its process is gone and it is a minute old.
     """
     config = functools.partial(_old_and_dead, re.compile(re.escape(CONFIG_NAME)))
-    remove_stale_temporaries(log_dir, also=config)
+    _atomic.remove_stale_temporaries(log_dir, also=config)
     data = functools.partial(_old_and_dead, _DATA_FILE_RE)
-    remove_stale_temporaries(os.path.join(log_dir, DATA_DIR), follow=False, also=data)
+    _atomic.remove_stale_temporaries(
+        os.path.join(log_dir, DATA_DIR), follow=False, also=data
+    )
 
 
 def _old_and_dead(finals, directory, name):
@@ -798,7 +791,7 @@ def _old_and_dead(finals, directory, name):
         age = time.time() - directory.lstat(name).st_mtime
     except OSError:
         return False
-    return age > _OLD_TEMP_AGE and pid_is_dead(int(old["pid"]))
+    return age > _OLD_TEMP_AGE and _atomic.pid_is_dead(int(old["pid"]))
 
 
 def _metadata_payload(columns, row_ids):
@@ -978,7 +971,7 @@ def _signal_refresh(log_dir):
     try:
         with _locked(log_dir):
             os.makedirs(base, exist_ok=True)
-            with Directory(base) as runs:
+            with _atomic.Directory(base) as runs:
                 old = [n for n in runs.names() if _REFRESH_RUN_RE.fullmatch(n)]
                 run = os.path.join(base, secrets.token_hex(4))
                 os.makedirs(run)
@@ -1002,14 +995,14 @@ def _remove_refresh_run(runs, name):
     with run:
         names = run.names()
         if not all(
-            _EVENT_FILE_RE.fullmatch(n) or TEMP_NAME.fullmatch(n) for n in names
+            _EVENT_FILE_RE.fullmatch(n) or _atomic.TEMP_NAME.fullmatch(n) for n in names
         ):
             return
         for n in names:
             if _EVENT_FILE_RE.fullmatch(n):
                 run.remove_file(n)
             else:
-                remove_if_stale(run, n)
+                _atomic.remove_if_stale(run, n)
     runs.remove_dir(name)
 
 
@@ -1187,7 +1180,7 @@ def _export_one(log_dir, src, metadata, max_rows, counts, if_exists):
     try:
         with _locked(log_dir):
             _remove_stale_temporaries(log_dir)
-            temps = [Temporary(data_dir), Temporary(data_dir)]
+            temps = [_atomic.Temporary(data_dir), _atomic.Temporary(data_dir)]
         # The tables are written outside the lock; other exporters go on.
         for temp, data in zip(temps, (tensor_bytes, metadata_bytes)):
             temp.write(data)
@@ -1292,7 +1285,7 @@ def _remove_own_files(log_dir, entries, in_use):
     if not names:
         return
     try:
-        with Directory(os.path.join(log_dir, DATA_DIR)) as directory:
+        with _atomic.Directory(os.path.join(log_dir, DATA_DIR)) as directory:
             for name in names:
                 directory.remove_file(name)
     except OSError:
