@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 
+import numpy as np
 import pytest
 
 from keras_embedx import _atomic
@@ -87,3 +88,13 @@ def test_a_temporary_is_never_lost_to_a_cleanup_racing_its_creation(tmp_path):
             c.join(30)
     assert lost == []
     assert os.listdir(folder) == []
+
+
+def test_a_save_under_the_longest_file_names_works(tmp_path):
+    # A temporary's name has a fixed length, whatever the final name's.
+    from keras_embedx.vectors import WordVectors, load_vectors
+
+    path = tmp_path / ("v" * 251 + ".txt")
+    WordVectors(["a"], np.ones((1, 3))).save(path, format="glove")
+    assert os.listdir(tmp_path) == [path.name]
+    assert load_vectors(path).words == ["a"]
