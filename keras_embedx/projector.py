@@ -21,6 +21,7 @@ next export. An export only ever deletes files of the shapes it writes, inside
 import codecs
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import os
 import re
@@ -30,13 +31,10 @@ import struct
 import time
 import warnings
 
-try:
-    import fcntl
-except ImportError:  # Windows: `_locked` falls back to a lock file.
-    fcntl = None
-
 import numpy as np
 
+from keras_embedx import _atomic
+from keras_embedx._atomic import fcntl  # None off POSIX: `_locked` uses a lock file.
 from keras_embedx._walk import iter_layers
 from keras_embedx.vectors.load import (
     add_file_arguments,
@@ -698,11 +696,6 @@ def _prepare_dir(log_dir):
         ) from None
 
 
-# A temporary this module writes: `.keras_embedx-tmp-<pid>-<token>`, in
-# `log_dir` (the config) or `log_dir/projector` (tensors and metadata), locked
-# with `flock` for as long as its writer lives.
-_TEMP_PREFIX = ".keras_embedx-tmp-"
-_TEMP_RE = re.compile(r"\.keras_embedx-tmp-[0-9]+-[0-9a-f]{16}")
 # Temporaries of earlier versions (`<final name>.tmp-<pid>-<token>`), unlocked.
 _OLD_TEMP_RE = re.compile(r"(?P<final>.+)\.tmp-(?P<pid>[0-9]+)-[0-9a-f]{8}")
 _OLD_TEMP_AGE = 60.0
@@ -714,24 +707,6 @@ _DATA_FILE_RE = re.compile(r"[A-Za-z0-9_.-]+-" + _DATA_SUFFIX_RE.pattern)
 _REFRESH_RUN_RE = re.compile(r"[0-9a-f]{8}")
 _EVENT_FILE_RE = re.compile(r"events\.out\.tfevents\.[0-9]+\.keras_embedx")
 _LOCK_WAIT = 60.0
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-
-
-def _flock(fd, blocking):
-    """`flock` `fd` exclusively: True when locked, False where unsupported.
-
-    Raises `BlockingIOError` when `blocking=False` and another open file
-    (another process or thread) holds the lock.
-    """
-    if fcntl is None:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-    except BlockingIOError:
-        raise
-    except OSError:  # A file system without flock.
-        return False
-    return True
 
 
 @contextlib.contextmanager
@@ -743,9 +718,9 @@ def _locked(log_dir):
     and removed on release.
     """
     path = os.path.join(log_dir, DATA_DIR, LOCK_NAME)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | _atomic.NOFOLLOW, 0o666)
     try:
-        if _flock(fd, blocking=True):
+        if fcntl is not None and _atomic.flock(fd, blocking=True):
             yield
         else:
             with _lock_file(f"{path}-held", log_dir):
@@ -775,119 +750,6 @@ def _lock_file(path, log_dir):
         os.remove(path)
 
 
-class _Dir:
-    """A directory opened without following a link, for deleting inside it.
-
-    Names are bare file names looked up relative to the directory's file
-    descriptor, so nothing resolves through a link swapped in meanwhile.
-    Where the OS has no `dir_fd`, paths are checked with `lstat` instead.
-    """
-
-    def __init__(self, path, follow=False):
-        self.path, self.fd = path, None
-        if os.unlink in os.supports_dir_fd:
-            flags = os.O_RDONLY | os.O_DIRECTORY | (0 if follow else _NOFOLLOW)
-            self.fd = os.open(path, flags)
-        elif not os.path.isdir(path) or (not follow and os.path.islink(path)):
-            raise NotADirectoryError(f"{path} is not a directory")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.fd is not None:
-            os.close(self.fd)
-
-    def _at(self, name):
-        if self.fd is not None:
-            return name, {"dir_fd": self.fd}
-        return os.path.join(self.path, name), {}
-
-    def names(self):
-        return os.listdir(self.path if self.fd is None else self.fd)
-
-    def lstat(self, name):
-        path, kwargs = self._at(name)
-        return os.stat(path, follow_symlinks=False, **kwargs)
-
-    def open(self, name, flags=os.O_RDONLY):
-        path, kwargs = self._at(name)
-        return os.open(path, flags | _NOFOLLOW, **kwargs)
-
-    def sub(self, name):
-        return (
-            _Dir(os.path.join(self.path, name))
-            if self.fd is None
-            else _SubDir(self, name)
-        )
-
-    def remove_file(self, name):
-        """Delete `name` if it is a regular file (a link is never followed)."""
-        try:
-            if stat.S_ISREG(self.lstat(name).st_mode):
-                path, kwargs = self._at(name)
-                os.unlink(path, **kwargs)
-                return True
-        except OSError:
-            pass
-        return False
-
-    def remove_dir(self, name):
-        path, kwargs = self._at(name)
-        try:
-            os.rmdir(path, **kwargs)
-        except OSError:
-            pass
-
-
-class _SubDir(_Dir):
-    def __init__(self, parent, name):
-        self.path = os.path.join(parent.path, name)
-        self.fd = os.open(
-            name, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW, dir_fd=parent.fd
-        )
-
-
-class _Temp:
-    """A temporary file in `directory`, `flock`ed while its writer lives.
-
-    A temporary whose lock is free belongs to a writer that died: the next
-    export removes it (`_remove_stale_temporaries`). Create temporaries under
-    `_locked` so that cleanup never sees one between its creation and its lock.
-    """
-
-    def __init__(self, directory):
-        name = f"{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
-        self.path = os.path.join(directory, name)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
-        fd = os.open(self.path, flags | getattr(os, "O_BINARY", 0), 0o666)
-        self.file = os.fdopen(fd, "wb")
-        try:
-            _flock(fd, blocking=False)
-        except OSError:
-            pass
-
-    def write(self, data):
-        self.file.write(data)
-        self.file.flush()
-        os.fsync(self.file.fileno())
-
-    def commit(self, path):
-        """Rename into `path` (the lock goes with the file until closed)."""
-        os.replace(self.path, path)
-        self.path = None
-        self.file.close()
-
-    def discard(self):
-        self.file.close()
-        if self.path is not None:
-            try:
-                os.remove(self.path)
-            except OSError:
-                pass
-            self.path = None
-
-
 def _write_error(path, e):
     return PermissionError(
         f"Cannot write {path}: {e.strerror or e}. Choose a writable `log_dir`."
@@ -896,83 +758,40 @@ def _write_error(path, e):
 
 def _atomic_write(path, data):
     """Write `path` through a temporary renamed into place (call under `_locked`)."""
-    tmp = None
     try:
-        tmp = _Temp(os.path.dirname(path) or ".")
-        tmp.write(data)
-        tmp.commit(path)
+        with _atomic.Temporary(os.path.dirname(path) or ".") as tmp:
+            tmp.write(data)
+            tmp.commit(path)
     except OSError as e:
         raise _write_error(path, e) from None
-    finally:
-        if tmp is not None:
-            tmp.discard()
-
-
-def _pid_is_dead(pid):
-    if fcntl is None or pid <= 0:  # Off POSIX, os.kill would end the process.
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        pass
-    return False
-
-
-def _is_stale(directory, name, st, finals=None):
-    """True for a temporary of this module whose writer is dead.
-
-    `finals` matches the final names an earlier version's temporary may be
-    for; None accepts no such temporary.
-    """
-    if _TEMP_RE.fullmatch(name):
-        try:
-            fd = directory.open(name)
-        except OSError:
-            return False
-        try:
-            if not _flock(fd, blocking=False):
-                return False  # No flock here: liveness unknown, keep it.
-            now = os.fstat(fd)
-            return (now.st_ino, now.st_dev) == (st.st_ino, st.st_dev)
-        except OSError:  # Locked: its writer is alive.
-            return False
-        finally:
-            os.close(fd)
-    old = _OLD_TEMP_RE.fullmatch(name)
-    if old is None or finals is None or not finals.fullmatch(old["final"]):
-        return False
-    return time.time() - st.st_mtime > _OLD_TEMP_AGE and _pid_is_dead(int(old["pid"]))
 
 
 def _remove_stale_temporaries(log_dir):
     """Delete the temporaries killed exporters left (call under `_locked`).
 
     Only names of the shapes this module writes, in `log_dir` and
-    `log_dir/projector`, regular files, whose writer is dead: the lock of a
-    live writer's temporary is held, and an unlocked temporary of an earlier
-    version counts only when its process is gone and it is a minute old.
+    `log_dir/projector`, regular files, whose writer is dead (see
+    `keras_embedx._atomic`); an unlocked temporary of an earlier version
+    counts only when its process is gone and it is a minute old.
     """
-    places = (
-        (log_dir, True, re.compile(re.escape(CONFIG_NAME))),
-        (os.path.join(log_dir, DATA_DIR), False, _DATA_FILE_RE),
+    config = functools.partial(_old_and_dead, re.compile(re.escape(CONFIG_NAME)))
+    _atomic.remove_stale_temporaries(log_dir, also=config)
+    data = functools.partial(_old_and_dead, _DATA_FILE_RE)
+    _atomic.remove_stale_temporaries(
+        os.path.join(log_dir, DATA_DIR), follow=False, also=data
     )
-    for path, follow, finals in places:
-        try:
-            directory = _Dir(path, follow=follow)
-        except OSError:
-            continue
-        with directory:
-            for name in directory.names():
-                if not (name.startswith(_TEMP_PREFIX) or ".tmp-" in name):
-                    continue
-                try:
-                    st = directory.lstat(name)
-                except OSError:
-                    continue
-                if stat.S_ISREG(st.st_mode) and _is_stale(directory, name, st, finals):
-                    directory.remove_file(name)
+
+
+def _old_and_dead(finals, directory, name):
+    """True for a temporary of an earlier version for a name `finals` matches."""
+    old = _OLD_TEMP_RE.fullmatch(name)
+    if old is None or not finals.fullmatch(old["final"]):
+        return False
+    try:
+        age = time.time() - directory.lstat(name).st_mtime
+    except OSError:
+        return False
+    return age > _OLD_TEMP_AGE and _atomic.pid_is_dead(int(old["pid"]))
 
 
 def _metadata_payload(columns, row_ids):
@@ -1152,7 +971,7 @@ def _signal_refresh(log_dir):
     try:
         with _locked(log_dir):
             os.makedirs(base, exist_ok=True)
-            with _Dir(base) as runs:
+            with _atomic.Directory(base) as runs:
                 old = [n for n in runs.names() if _REFRESH_RUN_RE.fullmatch(n)]
                 run = os.path.join(base, secrets.token_hex(4))
                 os.makedirs(run)
@@ -1175,11 +994,15 @@ def _remove_refresh_run(runs, name):
         return
     with run:
         names = run.names()
-        if not all(_EVENT_FILE_RE.fullmatch(n) or _TEMP_RE.fullmatch(n) for n in names):
+        if not all(
+            _EVENT_FILE_RE.fullmatch(n) or _atomic.TEMP_NAME.fullmatch(n) for n in names
+        ):
             return
         for n in names:
-            if _EVENT_FILE_RE.fullmatch(n) or _is_stale(run, n, run.lstat(n)):
+            if _EVENT_FILE_RE.fullmatch(n):
                 run.remove_file(n)
+            else:
+                _atomic.remove_if_stale(run, n)
     runs.remove_dir(name)
 
 
@@ -1357,7 +1180,7 @@ def _export_one(log_dir, src, metadata, max_rows, counts, if_exists):
     try:
         with _locked(log_dir):
             _remove_stale_temporaries(log_dir)
-            temps = [_Temp(data_dir), _Temp(data_dir)]
+            temps = [_atomic.Temporary(data_dir), _atomic.Temporary(data_dir)]
         # The tables are written outside the lock; other exporters go on.
         for temp, data in zip(temps, (tensor_bytes, metadata_bytes)):
             temp.write(data)
@@ -1462,7 +1285,7 @@ def _remove_own_files(log_dir, entries, in_use):
     if not names:
         return
     try:
-        with _Dir(os.path.join(log_dir, DATA_DIR)) as directory:
+        with _atomic.Directory(os.path.join(log_dir, DATA_DIR)) as directory:
             for name in names:
                 directory.remove_file(name)
     except OSError:

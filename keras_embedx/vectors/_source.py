@@ -13,13 +13,10 @@ import contextlib
 import gzip
 import lzma
 import os
-import re
-import secrets
-import socket
-import stat
 import zipfile
 import zlib
 
+from keras_embedx._atomic import Temporary, remove_stale_temporaries
 from keras_embedx.vectors.errors import VectorFileError
 
 _COMPRESSION_MAGICS = (
@@ -231,16 +228,15 @@ def _open_zip_member(name, file_path, member, raw, raw_size):
 def open_for_writing(path, compress=True):
     """Write `path` atomically: a context manager yielding a binary file.
 
-    The bytes go to a new temporary file in the same directory (named
-    `.NAME.kxtmp-HOST-PID-RANDOM`), which is flushed to disk and renamed
-    over `path` only when the `with` block ends without an error. Readers
-    and a writer killed at any moment therefore see the previous file or the
-    new one, never a part; concurrent writers (threads or processes) each
-    write their own temporary file, and the last rename wins. A symbolic
-    link at `path` is written through (its target is replaced). Temporary
-    files left by writers that were killed (their process is gone) are
-    removed first. The file gets the mode of the file it replaces, else the
-    default for new files.
+    The bytes go to a new temporary file in the same directory, which is
+    flushed to disk and renamed over `path` only when the `with` block ends
+    without an error (see `keras_embedx._atomic`). Readers and a writer
+    killed at any moment therefore see the previous file or the new one,
+    never a part; concurrent writers (threads or processes) each write their
+    own temporary file, and the last rename wins. A symbolic link at `path`
+    is written through (its target is replaced). Temporary files left by
+    writers that were killed are removed first. The file gets the mode of the
+    file it replaces, else the default for new files.
 
     Args:
         path: str or `os.PathLike`.
@@ -251,119 +247,19 @@ def open_for_writing(path, compress=True):
     path = os.path.realpath(name)
     folder, base = os.path.split(path)
     remove_stale_temporaries(folder)
-    raw, tmp = _create_temporary(folder, base)
-    try:
-        with raw:
-            if kind == ".gz":  # the name in the gzip header: the final one
-                with gzip.GzipFile(base, "wb", fileobj=raw) as f:
-                    yield f
-            elif kind in _WRITERS:
-                with _WRITERS[kind](raw, "wb") as f:
-                    yield f
-            else:
-                yield raw
-            raw.flush()
-            os.fsync(raw.fileno())
-        try:
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-        except OSError:  # no file to replace yet (or a file system without modes)
-            pass
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
-    _sync_directory(folder)
+    with Temporary(folder) as tmp:
+        if kind == ".gz":  # the name in the gzip header: the final one
+            with gzip.GzipFile(base, "wb", fileobj=tmp.file) as f:
+                yield f
+        elif kind in _WRITERS:
+            with _WRITERS[kind](tmp.file, "wb") as f:
+                yield f
+        else:
+            yield tmp.file
+        tmp.commit(path)
 
 
 _WRITERS = {".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile}
-_TMP_MARK = ".kxtmp-"
-_TMP_NAME = re.compile(r"^\..+\.kxtmp-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-[0-9a-f]{8}$")
-
-
-def _host_tag():
-    """8 hex digits naming this machine, so that a shared (network) directory
-    never has its temporaries judged by the processes of another machine."""
-    return format(zlib.crc32(socket.gethostname().encode()), "08x")
-
-
-def _create_temporary(folder, base):
-    """A new file `.BASE.kxtmp-HOST-PID-RANDOM` in `folder`, opened for
-    binary writing (created exclusively, with the default mode for new files)."""
-    prefix = f".{base}{_TMP_MARK}{_host_tag()}-{os.getpid()}-"
-    while True:
-        tmp = os.path.join(folder, prefix + secrets.token_hex(4))
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
-        except FileExistsError:
-            continue
-        return os.fdopen(fd, "wb"), tmp
-
-
-_O_BINARY = getattr(os, "O_BINARY", 0)
-
-
-def remove_stale_temporaries(folder):
-    """Delete the temporary files that killed writers left in `folder`.
-
-    Only files named by `open_for_writing` on this machine whose process no
-    longer exists; a live writer's file is never touched. Returns the number
-    removed.
-    """
-    host = _host_tag()
-    removed = 0
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return 0
-    for entry in entries:
-        if _TMP_MARK not in entry.name:
-            continue
-        match = _TMP_NAME.match(entry.name)
-        if match is None or match["host"] != host:
-            continue
-        if _process_alive(int(match["pid"])):
-            continue
-        if entry.is_file(follow_symlinks=False) and _remove(entry.path):
-            removed += 1
-    return removed
-
-
-def _process_alive(pid):
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":  # no signal 0 on Windows: never judge another process dead
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: alive, another user's
-        return True
-    return True
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-        return True
-    except OSError:
-        return False
-
-
-def _sync_directory(folder):
-    """Make a rename in `folder` durable (POSIX; a no-op elsewhere)."""
-    if os.name == "nt":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def check_encoding(encoding):

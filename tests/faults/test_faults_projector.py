@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from keras_embedx import projector as P
+from keras_embedx._atomic import Temporary
 
 pytestmark = [
     pytest.mark.host_only,
@@ -221,7 +222,7 @@ def test_a_killed_export_leaves_the_previous_one_and_its_temporaries_go(
 
 def _hold_a_temporary(log_dir, ready):
     with P._locked(log_dir):
-        temp = P._Temp(os.path.join(log_dir, P.DATA_DIR))
+        temp = Temporary(os.path.join(log_dir, P.DATA_DIR))
     temp.write(b"half a table")
     ready.set()
     time.sleep(60)
