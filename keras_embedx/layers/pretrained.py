@@ -109,6 +109,16 @@ def _initial_matrix(weights, input_dim, output_dim):
     return matrix
 
 
+def _refuse_weights(kwargs, source):
+    """A `ValueError` when a factory that sets the rows is also given `weights`."""
+    if kwargs.get("weights") is not None:
+        raise ValueError(
+            f"The rows come from {source}, so `weights` cannot set them too. "
+            "Leave `weights` out, or build the layer with "
+            "PretrainedEmbedding(input_dim, output_dim, weights=[matrix])."
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_embedx")
 class PretrainedEmbedding(keras.layers.Layer):
     """A word table initialised from pretrained vectors (GloVe, word2vec, fastText).
@@ -341,6 +351,7 @@ class PretrainedEmbedding(keras.layers.Layer):
                 f"Received: wv of type {type(wv).__name__}"
             )
         check_choice("freeze", freeze, FREEZE_MODES)
+        _refuse_weights(kwargs, "the vectors")
         lowercase_fallback = check_bool("lowercase_fallback", lowercase_fallback)
         output_dim = kwargs.pop("output_dim", wv.dim)
         if output_dim != wv.dim:
@@ -467,6 +478,7 @@ class PretrainedEmbedding(keras.layers.Layer):
                 "use storage_dtype='int8' on the converted layer's frozen rows."
             )
         check_choice("freeze", freeze, FREEZE_MODES)
+        _refuse_weights(kwargs, f"{layer.name!r}")
         config = {
             "input_dim": layer.input_dim,
             "output_dim": layer.output_dim,

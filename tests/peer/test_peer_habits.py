@@ -87,6 +87,12 @@ def test_tutorial_weights_wrong_shape_names_both_shapes(matrix):
         PretrainedEmbedding(rows, width, weights=[matrix, matrix])
 
 
+def test_factories_refuse_weights_that_they_would_overwrite(matrix, datapath):
+    wv = keras_embedx.load_vectors(datapath("crime-and-punishment.vec"), limit=20)
+    with pytest.raises(ValueError, match="come from the vectors"):
+        PretrainedEmbedding.from_vectors(wv, weights=[matrix])
+
+
 def test_input_length_is_accepted_with_keras_warning(matrix):
     # Keras 2 tutorials pass input_length=maxlen; Keras 3 warns and drops it.
     rows, width = matrix.shape
@@ -203,6 +209,8 @@ def test_from_embedding_refuses_what_it_cannot_convert():
         PretrainedEmbedding.from_embedding(stock, input_dim=7)
     with pytest.raises(ValueError, match="`freeze` must be one of"):
         PretrainedEmbedding.from_embedding(stock, freeze="some")
+    with pytest.raises(ValueError, match="`weights` cannot set them too"):
+        PretrainedEmbedding.from_embedding(stock, weights=[np.ones((6, 3))])
     stock.quantize("int8")
     with pytest.raises(ValueError, match="is quantized"):
         PretrainedEmbedding.from_embedding(stock)
