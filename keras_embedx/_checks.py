@@ -13,7 +13,7 @@ def check_int(name, value, low=1):
         or not isinstance(value, (int, np.integer))
         or value < low
     ):
-        kind = {0: "a non-negative int", 1: "a positive int"}.get(
+        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(
             low, f"an int >= {low}"
         )
         raise ValueError(

@@ -406,6 +406,8 @@ class EmbeddingTable(keras.layers.Layer):
             `keras.initializers.Constant` holding a `[num_rows, output_dim]`
             matrix sets every row, frozen ones included.
         embeddings_regularizer: regularizer of the trainable rows.
+        embeddings_constraint: constraint of the trainable rows (applied
+            by the optimizer after each update, as Keras does).
 
     Call arguments:
         ids: int tensor of any shape with values in `[0, num_rows)`.
@@ -426,6 +428,7 @@ class EmbeddingTable(keras.layers.Layer):
         storage_dtype="float32",
         embeddings_initializer="uniform",
         embeddings_regularizer=None,
+        embeddings_constraint=None,
         **kwargs,
     ):
         num_rows = check_positive_int("num_rows", num_rows)
@@ -452,6 +455,7 @@ class EmbeddingTable(keras.layers.Layer):
         self.storage_dtype = storage_dtype
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = keras.constraints.get(embeddings_constraint)
         # The table casts its output itself; its variables are never
         # autocast, even when the owner layer runs inside an autocast scope
         # and calls `lookup` directly.
@@ -595,6 +599,7 @@ class EmbeddingTable(keras.layers.Layer):
                 (self._padded(self.num_trainable), d),
                 initializer=initializer,
                 regularizer=self.embeddings_regularizer,
+                constraint=self.embeddings_constraint,
                 trainable=True,
             )
         if self.is_mixed:
@@ -955,6 +960,9 @@ class EmbeddingTable(keras.layers.Layer):
                 ),
                 "embeddings_regularizer": keras.regularizers.serialize(
                     self.embeddings_regularizer
+                ),
+                "embeddings_constraint": keras.constraints.serialize(
+                    self.embeddings_constraint
                 ),
             }
         )

@@ -4,6 +4,7 @@ import collections.abc
 import json
 import mmap
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -82,6 +83,43 @@ def _take_rows(vectors, rows):
         mapping.madvise(mmap.MADV_NORMAL)
 
 
+def _initial_matrix(weights, input_dim, output_dim):
+    """The `weights=` argument as a float32 `[input_dim, output_dim]` matrix.
+
+    Accepts what `keras.layers.Embedding` accepts: the matrix, or a list
+    holding it (the list `layer.get_weights()` returns).
+    """
+    if isinstance(weights, (list, tuple)) and len(weights) == 1:
+        weights = weights[0]
+    if isinstance(weights, (list, tuple)) and weights and not np.isscalar(weights[0]):
+        if all(np.ndim(w) == 2 for w in weights):
+            raise ValueError(
+                "`weights` must be one matrix of shape (input_dim, output_dim) = "
+                f"({input_dim}, {output_dim}), or a list holding it. Received: a "
+                f"list of {len(weights)} matrices"
+            )
+    if not isinstance(weights, (np.ndarray, list, tuple)):
+        weights = ops.convert_to_numpy(weights)
+    matrix = np.asarray(weights, dtype="float32")
+    if matrix.shape != (input_dim, output_dim):
+        raise ValueError(
+            "`weights` must be a matrix of shape (input_dim, output_dim) = "
+            f"({input_dim}, {output_dim}). Received: a matrix of shape "
+            f"{matrix.shape}"
+        )
+    return matrix
+
+
+def _refuse_weights(kwargs, source):
+    """A `ValueError` when a factory that sets the rows is also given `weights`."""
+    if kwargs.get("weights") is not None:
+        raise ValueError(
+            f"The rows come from {source}, so `weights` cannot set them too. "
+            "Leave `weights` out, or build the layer with "
+            "PretrainedEmbedding(input_dim, output_dim, weights=[matrix])."
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_embedx")
 class PretrainedEmbedding(keras.layers.Layer):
     """A word table initialised from pretrained vectors (GloVe, word2vec, fastText).
@@ -139,9 +177,17 @@ class PretrainedEmbedding(keras.layers.Layer):
         embeddings_initializer: initializer for rows of a layer built without
             vectors.
         embeddings_regularizer: regularizer of the trainable rows.
+        embeddings_constraint: constraint of the trainable rows (see
+            `keras.constraints`), applied after each optimizer update; frozen
+            rows never change.
         vocabulary: optional list of str, one per row (`""` and `"[UNK]"`
             first), or a mapping `{word: id}` covering every row (see
             `keras_embedx.Vocabulary`).
+        weights: optional float matrix `[input_dim, output_dim]` (or a list
+            holding it, as `keras.layers.Embedding` takes): the initial value
+            of every row. It is not part of the config; the rows are saved
+            with the weights. `weights=[matrix], trainable=False` freezes
+            them all, as with `keras.layers.Embedding`.
         **kwargs: base layer keyword arguments such as `name` and `dtype`.
 
     Call arguments:
@@ -165,6 +211,19 @@ class PretrainedEmbedding(keras.layers.Layer):
     >>> tuple(layer(vocab.encode(["a fine film"])).shape)
     (1, 3, 100)
 
+    Moving a model from `keras.layers.Embedding`: its saved weights name a
+    single `embeddings` variable, which this layer (frozen and trainable rows
+    in separate variables) does not have, so `load_weights` of such a file
+    into a model where this layer replaced the stock one fails. Build the
+    stock model, load its weights, and convert the layer with
+    `from_embedding`, which copies the rows, sizes, masking and name:
+
+    >>> stock = keras.layers.Embedding(5, 2, name="words")
+    >>> stock.build()
+    >>> layer = keras_embedx.layers.PretrainedEmbedding.from_embedding(stock)
+    >>> bool(np.array_equal(layer.embeddings, stock.get_weights()[0]))
+    True
+
     Reference:
         - [Pennington et al., 2014](https://aclanthology.org/D14-1162/)
         - [Bojanowski et al., 2017](https://arxiv.org/abs/1607.04606)
@@ -183,11 +242,20 @@ class PretrainedEmbedding(keras.layers.Layer):
         out_of_range="oov",
         embeddings_initializer="uniform",
         embeddings_regularizer=None,
+        embeddings_constraint=None,
         vocabulary=None,
+        weights=None,
         **kwargs,
     ):
         input_dim = check_positive_int("input_dim", input_dim)
         output_dim = check_positive_int("output_dim", output_dim)
+        if weights is not None:
+            weights = _initial_matrix(weights, input_dim, output_dim)
+        if kwargs.pop("input_length", None) is not None:
+            warnings.warn(
+                "Argument `input_length` is deprecated. Just remove it.",
+                stacklevel=2,
+            )
         num_oov_indices = check_positive_int("num_oov_indices", num_oov_indices)
         if num_oov_indices + 1 > input_dim:
             raise ValueError(
@@ -229,6 +297,7 @@ class PretrainedEmbedding(keras.layers.Layer):
             storage_dtype=storage_dtype,
             embeddings_initializer=embeddings_initializer,
             embeddings_regularizer=embeddings_regularizer,
+            embeddings_constraint=embeddings_constraint,
             dtype=self.dtype_policy,
             name="table",
         )
@@ -237,6 +306,9 @@ class PretrainedEmbedding(keras.layers.Layer):
         self._vocabulary = None
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
+        if weights is not None:
+            self.build()
+            self.table.set_table(weights)
 
     # ------------------------------------------------------------ building
     @classmethod
@@ -285,6 +357,7 @@ class PretrainedEmbedding(keras.layers.Layer):
                 f"Received: wv of type {type(wv).__name__}"
             )
         check_choice("freeze", freeze, FREEZE_MODES)
+        _refuse_weights(kwargs, "the vectors")
         lowercase_fallback = check_bool("lowercase_fallback", lowercase_fallback)
         output_dim = kwargs.pop("output_dim", wv.dim)
         if output_dim != wv.dim:
@@ -370,6 +443,77 @@ class PretrainedEmbedding(keras.layers.Layer):
         layer.table.set_table(matrix, frozen_mask)
         layer._row_sources = [str(s) for s in sources]
         return layer
+
+    @classmethod
+    def from_embedding(cls, layer, freeze="none", **kwargs):
+        """A `PretrainedEmbedding` with the rows of a `keras.layers.Embedding`.
+
+        The migration path from a stock model: build it, `load_weights` its
+        saved weights, then convert its embedding layer; the new layer
+        gives the same output for every id in `[0, input_dim)`.
+
+        Args:
+            layer: a built `keras.layers.Embedding` (not quantized).
+            freeze: `"none"` (default: every row trains, as in the stock
+                layer), `"pretrained"` (every row but the OOV rows
+                `1..num_oov_indices` frozen) or `"all"`.
+            **kwargs: constructor arguments to add or override, e.g.
+                `num_oov_indices`, `storage_dtype`, `vocabulary`, `name`.
+                `input_dim`, `output_dim`, `mask_zero`, `name`, `dtype`,
+                `trainable` and the initializer, regularizer and constraint
+                are taken from `layer` unless given.
+
+        Returns:
+            A built `PretrainedEmbedding` holding `layer`'s rows.
+        """
+        if not isinstance(layer, keras.layers.Embedding):
+            raise ValueError(
+                "`layer` must be a keras.layers.Embedding. Received: "
+                f"layer of type {type(layer).__name__}"
+            )
+        if not layer.built:
+            raise ValueError(
+                f"The Embedding layer {layer.name!r} has no weights yet: build "
+                "it (or the model holding it, then `load_weights`) before "
+                "converting."
+            )
+        if getattr(layer, "quantization_mode", None) is not None:
+            raise ValueError(
+                f"The Embedding layer {layer.name!r} is quantized "
+                f"({layer.quantization_mode}); convert it before quantizing, or "
+                "use storage_dtype='int8' on the converted layer's frozen rows."
+            )
+        check_choice("freeze", freeze, FREEZE_MODES)
+        _refuse_weights(kwargs, f"{layer.name!r}")
+        config = {
+            "input_dim": layer.input_dim,
+            "output_dim": layer.output_dim,
+            "mask_zero": bool(layer.mask_zero),
+            "name": layer.name,
+            "dtype": layer.dtype_policy,
+            "trainable": layer.trainable,
+            "embeddings_initializer": layer.embeddings_initializer,
+            "embeddings_regularizer": layer.embeddings_regularizer,
+            "embeddings_constraint": layer.embeddings_constraint,
+        }
+        config.update(kwargs)
+        size = config["input_dim"]
+        if size != layer.input_dim or config["output_dim"] != layer.output_dim:
+            raise ValueError(
+                f"`input_dim` and `output_dim` come from {layer.name!r}, "
+                f"({layer.input_dim}, {layer.output_dim}). Leave them out. "
+                f"Received: input_dim={size}, output_dim={config['output_dim']}"
+            )
+        n_oov = check_positive_int("num_oov_indices", config.get("num_oov_indices", 1))
+        if freeze == "pretrained":
+            frozen_mask = np.ones(size, dtype=bool)
+            frozen_mask[1 : 1 + n_oov] = False
+        else:
+            frozen_mask = np.full(size, freeze == "all")
+        new = cls(freeze=freeze, num_frozen=int(frozen_mask.sum()), **config)
+        new.build()
+        new.table.set_table(ops.convert_to_numpy(layer.embeddings), frozen_mask)
+        return new
 
     @staticmethod
     def _initial_rows(initializer, vectors, n, seed):
@@ -490,6 +634,9 @@ class PretrainedEmbedding(keras.layers.Layer):
                 ),
                 "embeddings_regularizer": keras.regularizers.serialize(
                     table.embeddings_regularizer
+                ),
+                "embeddings_constraint": keras.constraints.serialize(
+                    table.embeddings_constraint
                 ),
             }
         )

@@ -26,8 +26,15 @@ FREEZE_MODES = ("none", "all")
 
 
 def _clone_initializer(initializer):
-    """A fresh initializer from a serialized one (each table draws its own)."""
-    return keras.initializers.get(keras.initializers.serialize(initializer))
+    """A fresh copy of an initializer, so that each table draws its own values.
+
+    Initializer objects are rebuilt from their config; a plain function
+    (which Keras and keras-hub accept too) holds no state and is returned
+    as is.
+    """
+    if not isinstance(initializer, keras.initializers.Initializer):
+        return initializer
+    return initializer.__class__.from_config(initializer.get_config())
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
@@ -360,9 +367,7 @@ class TokenAndPosition(keras.layers.Layer):
             "embedding_dim": layer.embedding_dim,
             "tie_weights": token.tie_weights,
             "mask_zero": token.mask_zero,
-            "embeddings_initializer": keras.initializers.serialize(
-                layer.embeddings_initializer
-            ),
+            "embeddings_initializer": _clone_initializer(layer.embeddings_initializer),
             "dtype": layer.dtype_policy,
         }
         config.update(kwargs)
