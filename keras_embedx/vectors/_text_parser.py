@@ -8,6 +8,7 @@ lines; the rest, and any line a bulk parse refuses (found by bisection), go to
 line in a message.
 """
 
+import collections
 import io
 
 import numpy as np
@@ -46,7 +47,8 @@ class BlockParser:
     @dim.setter
     def dim(self, dim):
         self._dim = dim
-        self._dtypes = {0: object, **{i: np.float32 for i in range(1, dim + 1)}}
+        # The words, then float32 for every other column, however wide.
+        self._dtypes = collections.defaultdict(lambda: np.float32, {0: object})
 
     def parse(self, block, first_line, nlines=None):
         """All the rows of `block`, whose first line is line `first_line`.
@@ -61,8 +63,12 @@ class BlockParser:
         if nlines == 0:
             return [], np.empty((0, self._dim), np.float32), np.empty(0, np.int64), []
         if self.pd is not None:
-            clean = b"\0" not in block
+            # Regular lines have `dim` spaces each (one more with fastText's
+            # trailing blank): any other count sends the block line by line.
             trailing = block.endswith(b" \n") and block.count(b" \n") == nlines
+            clean = block.count(b" ") == nlines * (self._dim + trailing) and (
+                b"\0" not in block
+            )
         else:
             # NumPy's loadtxt cannot tell us about odd lines: check the block
             # first. With exactly dim spaces per line on average and no doubled,
@@ -312,15 +318,21 @@ class BlockParser:
                 f"expected a word followed by {dim} numbers, found {numbers} "
                 f"(a truncated row?): {_shorten(text)!r}"
             )
+        if "\0" in text:
+            raise _RowProblem(
+                f"expected text, found a NUL byte at column {text.index(chr(0)) + 1}"
+                " (binary data in a text vector file?)."
+            )
         parts = text.rsplit(" ", dim)
         if len(parts) != dim + 1 or not all(parts[1:]):
             parts = text.rsplit(None, dim)
-        word, values = parts[0], parts[1:]
-        if not word.strip():
+        word, values = parts[0].strip(" \t"), parts[1:]
+        if not word:
             raise _RowProblem(
                 f"expected a word before the {dim} numbers, found none: "
                 f"{_shorten(text)!r}"
             )
+        _check_word_is_not_numbers(word, dim)
         vector = np.empty(dim, np.float32)
         for j, value in enumerate(values):
             number = _number(value)
@@ -336,12 +348,6 @@ class BlockParser:
                 f"expected finite numbers, found {values[j]!r} in field {j + 2} "
                 f"(vector component {j + 1} of {dim}); NaN and infinity are not "
                 "valid word vector values."
-            )
-        extra = word.split(" ")[1:]
-        if extra and all(_looks_like_vector_value(t) for t in extra):
-            raise _RowProblem(
-                f"expected a word followed by {dim} numbers, found "
-                f"{dim + len(extra)} numbers (a row of the wrong width?)."
             )
         return word, vector
 
@@ -397,8 +403,25 @@ def _number(text):
         return None
 
 
-def _looks_like_vector_value(text):
-    return _number(text) is not None and any(c in text for c in ".eE")
+def _check_word_is_not_numbers(word, dim):
+    """Tell a word with spaces from a row with numbers too many.
+
+    The last `dim` fields are the vector; what comes before is the word,
+    which may contain blanks (`"new york"`, `". . ."`). When the field just
+    before the vector is itself a number (`"of 4"` before 3 numbers), the row
+    is read as one of the wrong width instead.
+    """
+    tokens = word.split()
+    extra = 0
+    while extra < len(tokens) - 1 and _number(tokens[-1 - extra]) is not None:
+        extra += 1
+    if extra:
+        raise _RowProblem(
+            f"expected a word followed by {dim} numbers, found {dim + extra} "
+            f"numbers after the word {' '.join(tokens[: len(tokens) - extra])!r} "
+            "(a row of the wrong width?). A word may contain blanks, but the "
+            "field before its vector must not be a number."
+        )
 
 
 def _shorten(text, n=60):

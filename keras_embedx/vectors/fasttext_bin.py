@@ -25,6 +25,7 @@ bool quant_output; int64 m, n; m*n float32      (output matrix)
 ```
 """
 
+import array
 import dataclasses
 import gzip
 import os
@@ -40,6 +41,7 @@ __all__ = [
     "FastTextModel",
     "SUPPORTED_VERSIONS",
     "read_fasttext_bin",
+    "read_fasttext_stream",
 ]
 
 #: The int32 every fastText `.bin` file (format version 11 on) starts with.
@@ -66,10 +68,14 @@ LOSS_NAMES = {1: "hs", 2: "ns", 3: "softmax", 4: "ova"}
 
 _GZIP_MAGIC = b"\x1f\x8b"
 # Deflate expands at most ~1032:1, which bounds a gzip file's content size.
-_GZIP_MAX_RATIO = 1032
+GZIP_MAX_RATIO = 1032
 _CHUNK = 1 << 20
 _MAX_WORD_BYTES = 1 << 20
 _MMAP_MIN_BYTES = 64 << 20
+# The longest character n-gram a model may ask for. fastText's default is 6;
+# the n-grams of a word grow with `maxn`, so a damaged header cannot be taken
+# at its word.
+_MAX_NGRAM_CHARS = 64
 _ENTRY = struct.Struct("<qb")
 _UNSUPPORTED = (
     "keras_embedx reads unsupervised fastText models (cbow/skipgram, format "
@@ -314,12 +320,34 @@ def read_fasttext_bin(path, encoding="utf-8", mmap=None):
         raw.seek(0)
         if compressed:
             with gzip.GzipFile(fileobj=raw, mode="rb") as f:
-                stream = _Stream(f, path, None, size * _GZIP_MAX_RATIO)
-                return _read(stream, encoding, False)
+                return read_fasttext_stream(f, path, encoding, size * GZIP_MAX_RATIO)
         stream = _Stream(raw, path, size, size)
         if mmap is None:
             mmap = "auto"
         return _read(stream, encoding, mmap)
+
+
+def read_fasttext_stream(f, name, encoding="utf-8", bound=None):
+    """Read an unsupervised fastText model from a stream of its bytes.
+
+    For decompressed content, whose size is not known: nothing is
+    allocated for a size the header claims; arrays grow with the bytes
+    actually read.
+
+    Args:
+        f: a binary file object (only `read` is used).
+        name: str, the file's name, for messages and `FastTextModel.path`.
+        encoding: str, as for `read_fasttext_bin`.
+        bound: optional int, an upper bound on the number of bytes `f` can
+            give (a gzip file's size times deflate's largest ratio).
+
+    Returns:
+        A `FastTextModel`, its matrix in memory.
+
+    Raises:
+        FastTextFormatError: as `read_fasttext_bin`.
+    """
+    return _read(_Stream(f, name, None, bound), encoding, False)
 
 
 # Internals -------------------------------------------------------------------
@@ -375,15 +403,14 @@ class _Stream:
 
     def require(self, nbytes, what):
         """Fail fast when `what` cannot fit in what is left of the file."""
+        if self.bound is None:
+            return
         left = self.bound - self.pos
         if nbytes > left:
             if self.size is not None:
                 where = f"only {left:,} bytes remain (the file has {self.size:,})"
             else:
-                where = (
-                    f"the compressed file ({self.bound // _GZIP_MAX_RATIO:,} bytes) "
-                    "cannot hold that much"
-                )
+                where = f"the compressed file holds at most {self.bound:,} bytes"
             raise self.error(
                 f"{what} needs {nbytes:,} bytes from byte offset {self.pos:,}, but "
                 f"{where}: the file is truncated or corrupt."
@@ -392,8 +419,10 @@ class _Stream:
     def read_entries(self, count):
         """Read `count` dictionary entries: word bytes, NUL, int64, int8."""
         words = []
-        counts = np.empty(count, np.int64)
-        types = np.empty(count, np.int8)
+        # Grown entry by entry: `count` is only what the header claims.
+        counts = array.array("q")
+        types = array.array("b")
+        add_count, add_type = counts.append, types.append
         unpack = _ENTRY.unpack_from
         buf, i, k = self._buf, self._i, 0
         while k < count:
@@ -414,22 +443,30 @@ class _Stream:
                 buf, i = self._buf, self._i
                 continue
             words.append(buf[i:j])
-            counts[k], types[k] = unpack(buf, j + 1)
+            n, kind = unpack(buf, j + 1)
+            add_count(n)
+            add_type(kind)
             i = j + 1 + _ENTRY.size
             k += 1
         self._i = i
-        return words, counts, types
+        return (
+            words,
+            np.frombuffer(counts, np.int64).astype(np.int64, copy=True),
+            np.frombuffer(types, np.int8).astype(np.int8, copy=True),
+        )
 
     def read_floats(self, count, what, mmap):
         nbytes = 4 * count
         self.require(nbytes, what)
         start = self.pos
         if mmap and count:
-            array = np.memmap(self.path, np.dtype("<f4"), "r", start, (count,))
+            matrix = np.memmap(self.path, np.dtype("<f4"), "r", start, (count,))
             self.skip(nbytes, what)
-            return array
-        array = np.empty(count, np.dtype("<f4"))
-        view = memoryview(array).cast("B")
+            return matrix
+        if self.size is None:
+            return self._read_growing(nbytes, what).view("<f4")
+        matrix = np.empty(count, np.dtype("<f4"))
+        view = memoryview(matrix).cast("B")
         have = min(nbytes, len(self._buf) - self._i)
         view[:have] = self._buf[self._i : self._i + have]
         self._i += have
@@ -443,7 +480,27 @@ class _Stream:
                 )
             done += got
         self._base += done - have
-        return array
+        return matrix
+
+    def _read_growing(self, nbytes, what):
+        """`nbytes` bytes as a uint8 array that grows with what is read."""
+        start = self.pos
+        data = np.empty(min(nbytes, _CHUNK), np.uint8)
+        done = 0
+        while done < nbytes:
+            if self._i == len(self._buf) and not self._fill(1):
+                raise self.error(
+                    f"truncated file: reading {what} needs {nbytes} bytes from byte "
+                    f"offset {start}, but the file ends at byte {start + done}."
+                )
+            take = min(nbytes - done, len(self._buf) - self._i)
+            if done + take > data.shape[0]:
+                grown = min(nbytes, max(done + take, 2 * data.shape[0]))
+                data.resize(grown, refcheck=False)
+            data[done : done + take] = np.frombuffer(self._buf, np.uint8, take, self._i)
+            self._i += take
+            done += take
+        return data
 
     def skip(self, nbytes, what):
         start = self.pos
@@ -516,6 +573,12 @@ def _check_args(stream, args):
                 f"the header's `{name}` must be {kind}; received {args[name]}: the "
                 "file is corrupt."
             )
+    if args["maxn"] > _MAX_NGRAM_CHARS:
+        raise stream.error(
+            f"the header's `maxn` (the longest character n-gram) is "
+            f"{args['maxn']}; expected at most {_MAX_NGRAM_CHARS} (fastText's "
+            "default is 6): the file is corrupt."
+        )
     if args["model"] == 3:
         raise _unsupported(
             stream,

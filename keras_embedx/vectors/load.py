@@ -1,9 +1,8 @@
 """`load_vectors`: one entry point for every vector file format."""
 
-import os
 import re
-import shutil
-import tempfile
+
+import numpy as np
 
 from keras_embedx._checks import check_positive_int
 from keras_embedx.vectors import cache
@@ -256,15 +255,20 @@ def sniff(head, name):
         if sample and set(sample) <= _TEXT_BYTES:
             return "word2vec_text"
         return "word2vec_binary"
-    if set(text[:1024]) & _CONTROL:
+    control = next((i for i, b in enumerate(text[:1024]) if b in _CONTROL), None)
+    if control is not None:
         magic = int.from_bytes(head[:4].ljust(4, b"\0"), "little")
+        offset = control + len(head) - len(text)
+        line = text.count(b"\n", 0, control) + 1
         raise VectorFileError(
-            f"not a recognised vector file: it starts with bytes {head[:8]!r} "
-            f"(as a little-endian int32: {magic}), which is neither fastText's "
-            f".bin magic number {FASTTEXT_MAGIC}, a keras_embedx cache, a "
-            "word2vec header 'count dim', nor text. Is the file damaged, or "
-            "in another format?",
+            f"not a recognised vector file: byte {text[control]:#04x} at byte "
+            f"offset {offset} is a control character, which text vector files "
+            f"do not hold; it starts with bytes {head[:8]!r} (as a little-endian "
+            f"int32: {magic}), which is neither fastText's .bin magic number "
+            f"{FASTTEXT_MAGIC}, a keras_embedx cache, nor a word2vec header "
+            "'count dim'. Is the file damaged, or in another format?",
             name,
+            line,
         )
     return "glove"
 
@@ -296,27 +300,21 @@ def _read_fasttext_bin(src, head, limit, vocab):
         )
     from keras_embedx.vectors import fasttext_bin
 
-    tmp_dir = None
-    path = src.path
-    if src.compression not in (None, "gzip"):
-        tmp_dir = tempfile.mkdtemp(prefix="keras_embedx_")
-        path = os.path.join(tmp_dir, "model.bin")
-        with open(path, "wb") as out:
-            while True:
-                chunk = src.read(64 << 20)
-                if not chunk:
-                    break
-                out.write(chunk)
     try:
-        model = fasttext_bin.read_fasttext_bin(path)
+        if src.compression is None:
+            model = fasttext_bin.read_fasttext_bin(src.path)
+        else:
+            # Read as it decompresses: nothing is written to disk, and arrays
+            # grow with the bytes actually there, not with the header's sizes.
+            bound = src.size
+            if src.compression == "gzip":
+                bound = src.raw_size * fasttext_bin.GZIP_MAX_RATIO
+            model = fasttext_bin.read_fasttext_stream(src, src.name, bound=bound)
     except fasttext_bin.FastTextFormatError as e:
         message = str(e)
-        if path != src.name and message.startswith(path):
-            message = src.name + message[len(path) :]
+        if src.path != src.name and message.startswith(src.path):
+            message = src.name + message[len(src.path) :]
         raise VectorFileError(message) from e
-    finally:
-        if tmp_dir is not None:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
     words = list(model.words)
     take = len(words) if limit is None else min(limit, len(words))
     ids = list(range(take))
@@ -332,6 +330,16 @@ def _read_fasttext_bin(src, head, limit, vocab):
     index = dict(zip(words, range(len(words))))
     if len(index) != len(words):
         raise VectorFileError("the model's vocabulary repeats words.", src.name)
+    finite = np.isfinite(vectors).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise VectorFileError(
+            f"the vector of the word {words[row]!r} holds NaN or infinity: its "
+            "rows of the input matrix are damaged; expected finite values.",
+            src.name,
+            row + 1,
+            "row",
+        )
     return words, vectors, counts, index
 
 

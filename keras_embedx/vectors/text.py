@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from keras_embedx.vectors._progress import Progress
-from keras_embedx.vectors._rows import RowCollector
+from keras_embedx.vectors._rows import MAX_ROW_BYTES, RowCollector
 from keras_embedx.vectors._source import check_encodable, open_for_writing
 from keras_embedx.vectors._text_parser import BlockParser
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
@@ -85,15 +85,19 @@ def read_text(
         line_no = 2
     else:
         dim = _infer_dim(block, src.name)
-    parser.dim = dim
 
     row_bytes = 2 * dim + 2  # the shortest possible row: "w 0 0 ... 0\n"
-    if src.size is not None:
+    # What the first allocation may assume: the content of a plain file; for a
+    # compressed one (whose sizes are not known, or only claimed) a guess
+    # from the compressed size, grown with what is actually read.
+    if src.compression is None:
         content = src.size
     else:
         content = src.raw_size * _COMPRESSED_RATIO_GUESS
+        if src.size is not None:
+            content = min(content, src.size)
     nl = max(1, block.count(b"\n"))
-    estimate = int(content / max(row_bytes, len(block) / nl) * 1.02) + 16
+    estimate = int(content / max(row_bytes, len(block) / nl) * 1.02) + 1
     if count is not None and src.size is not None:
         most = src.size // row_bytes + 1
         if count > most and (limit is None or limit > most):
@@ -110,6 +114,7 @@ def read_text(
         for x in (estimate, count, limit, len(vocabulary or ()) or None)
         if x is not None
     )
+    parser.dim = dim
     rows = RowCollector(dim, capacity, vocabulary)
     bar = Progress(f"Loading {src.name}", src.progress()[1], progress)
 
@@ -189,10 +194,15 @@ def read_text(
 
 
 def _line_blocks(src):
-    """Yield blocks of whole lines, each ending in `\\n`; BOM removed."""
+    """Yield blocks of whole lines, each ending in `\\n`; BOM removed.
+
+    Raises `VectorFileError` naming the line as soon as a line is longer
+    than `MAX_ROW_BYTES`, without reading the rest of it.
+    """
     pending = b""
     size = _FIRST_BLOCK
     first = True
+    line = 1  # the line `pending` starts
     while True:
         data = src.read(size)
         size = _BLOCK
@@ -212,6 +222,8 @@ def _line_blocks(src):
         cut = data.rfind(b"\n") + 1
         if cut == 0:
             pending += data
+            if len(pending) > MAX_ROW_BYTES:
+                raise _long_line(src.name, line, len(pending))
             continue
         if pending:
             block = b"".join([pending, memoryview(data)[:cut]])
@@ -219,8 +231,42 @@ def _line_blocks(src):
             block = data
         else:
             block = data[:cut]
+        _check_line_lengths(block, src.name, line)
+        line += block.count(b"\n")
         pending = data[cut:]
+        if len(pending) > MAX_ROW_BYTES:
+            raise _long_line(src.name, line, len(pending))
         yield block
+
+
+def _check_line_lengths(block, name, first_line):
+    """Refuse a block holding a line longer than `MAX_ROW_BYTES`.
+
+    Any such line covers a whole window of `MAX_ROW_BYTES // 2` bytes
+    starting at a multiple of that, so only windows without a line break
+    need a closer look: a few `find`s per block.
+    """
+    if len(block) <= MAX_ROW_BYTES:
+        return
+    step = MAX_ROW_BYTES // 2
+    for start in range(0, len(block) - step + 1, step):
+        if block.find(b"\n", start, start + step) >= 0:
+            continue
+        begin = block.rfind(b"\n", 0, start) + 1
+        end = block.find(b"\n", start)
+        if end - begin > MAX_ROW_BYTES:
+            line = first_line + block.count(b"\n", 0, begin)
+            raise _long_line(name, line, end - begin)
+
+
+def _long_line(name, line, length):
+    return VectorFileError(
+        f"the line is longer than {MAX_ROW_BYTES:,} bytes ({length:,} bytes "
+        "without a line break so far); expected rows of a word and its numbers, "
+        "which are far shorter. Is this a text vector file?",
+        name,
+        line,
+    )
 
 
 def _parse_header(line, name):
@@ -235,10 +281,11 @@ def _parse_header(line, name):
             1,
         )
     count, dim = int(match[1]), int(match[2])
-    if dim < 1:
+    if dim < 1 or 2 * dim + 1 > MAX_ROW_BYTES:
         raise VectorFileError(
             f"the header 'count dim' gives dim={dim}; expected a positive vector "
-            "width.",
+            f"width whose rows fit in a line of at most {MAX_ROW_BYTES:,} bytes "
+            f"(dim <= {MAX_ROW_BYTES // 2 - 1:,}). Is the header damaged?",
             name,
             1,
         )
