@@ -8,7 +8,6 @@ lines; the rest, and any line a bulk parse refuses (found by bisection), go to
 line in a message.
 """
 
-import collections
 import io
 
 import numpy as np
@@ -47,8 +46,7 @@ class BlockParser:
     @dim.setter
     def dim(self, dim):
         self._dim = dim
-        # The words, then float32 for every other column, however wide.
-        self._dtypes = collections.defaultdict(lambda: np.float32, {0: object})
+        self._dtypes = None  # made for the first block pandas parses
 
     def parse(self, block, first_line, nlines=None):
         """All the rows of `block`, whose first line is line `first_line`.
@@ -105,6 +103,9 @@ class BlockParser:
 
     def _bulk_pandas(self, block, nlines, trailing):
         dim = self._dim
+        if self._dtypes is None:
+            # O(dim): only once a block with `dim` numbers a line is there.
+            self._dtypes = {0: object, **{i: np.float32 for i in range(1, dim + 1)}}
         options = {}
         if trailing:
             options.update(names=list(range(dim + 2)), usecols=list(range(dim + 1)))
