@@ -369,8 +369,10 @@ class _Stream:
     def pos(self):
         return self._base + self._i
 
-    def error(self, message):
-        return FastTextFormatError(f"{self.path}: {message}")
+    def error(self, message, at=None):
+        """A `FastTextFormatError` naming the file and, with `at`, the offset."""
+        where = "" if at is None else f", byte offset {at}"
+        return FastTextFormatError(f"{self.path}{where}: {message}")
 
     def _fill(self, need):
         """Make `need` bytes available from `pos`; False at end of file."""
@@ -530,8 +532,8 @@ class _Stream:
         return not self._fill(1)
 
 
-def _unsupported(stream, what, advice):
-    return stream.error(f"{what}. {_UNSUPPORTED}; {advice}")
+def _unsupported(stream, what, advice, at=None):
+    return stream.error(f"{what}. {_UNSUPPORTED}; {advice}", at)
 
 
 def _check_magic(stream, magic, version):
@@ -544,7 +546,8 @@ def _check_magic(stream, magic, version):
                 f"{magic}, ws={version}), which is not supported (nor by current "
                 "fastText): load it with gensim's "
                 "`gensim.models.fasttext.load_facebook_vectors` and pass the "
-                "result to `keras_embedx.WordVectors.from_gensim`."
+                "result to `keras_embedx.WordVectors.from_gensim`.",
+                0,
             )
         head = struct.pack("<ii", magic, version)
         hint = ""
@@ -555,14 +558,20 @@ def _check_magic(stream, magic, version):
             )
         raise stream.error(
             "not a fastText .bin model: expected magic number "
-            f"{FASTTEXT_MAGIC} at byte 0, received {magic} (bytes {head!r}).{hint}"
+            f"{FASTTEXT_MAGIC} at byte 0, received {magic} (bytes {head!r}).{hint}",
+            0,
         )
     if version not in SUPPORTED_VERSIONS:
         newer = " (newer than this reader)" if version > max(SUPPORTED_VERSIONS) else ""
         raise stream.error(
             f"unsupported fastText file format version {version}{newer}: "
-            f"expected one of {SUPPORTED_VERSIONS}."
+            f"expected one of {SUPPORTED_VERSIONS}.",
+            4,
         )
+
+
+def _arg_offset(name):
+    return 8 + 4 * ARG_NAMES.index(name)
 
 
 def _check_args(stream, args):
@@ -571,13 +580,15 @@ def _check_args(stream, args):
             kind = "positive" if name == "dim" else ">= 0"
             raise stream.error(
                 f"the header's `{name}` must be {kind}; received {args[name]}: the "
-                "file is corrupt."
+                "file is corrupt.",
+                _arg_offset(name),
             )
     if args["maxn"] > _MAX_NGRAM_CHARS:
         raise stream.error(
             f"the header's `maxn` (the longest character n-gram) is "
             f"{args['maxn']}; expected at most {_MAX_NGRAM_CHARS} (fastText's "
-            "default is 6): the file is corrupt."
+            "default is 6): the file is corrupt.",
+            _arg_offset("maxn"),
         )
     if args["model"] == 3:
         raise _unsupported(
@@ -585,20 +596,28 @@ def _check_args(stream, args):
             "this is a supervised fastText model (a classifier, model=3)",
             "export its word vectors with `fasttext print-word-vectors` or as a "
             ".vec file and load those.",
+            _arg_offset("model"),
         )
     if args["model"] not in MODEL_NAMES:
         raise stream.error(
             f"the header's `model` must be 1 (cbow) or 2 (skipgram); received "
-            f"{args['model']}: the file is corrupt."
+            f"{args['model']}: the file is corrupt.",
+            _arg_offset("model"),
         )
 
 
-def _quantised(stream, flag):
+def _quantised(stream, flag, at):
     return _unsupported(
         stream,
         f"this is a quantised fastText model (.ftz; {flag})",
         "use the full-precision .bin the .ftz was made from.",
+        at,
     )
+
+
+def _entry_offset(start, word_bytes, k):
+    """The byte offset of dictionary entry `k`: word, NUL, int64, int8 each."""
+    return start + sum(len(w) for w in word_bytes[:k]) + k * (1 + _ENTRY.size)
 
 
 def _read_bool(stream, what):
@@ -619,13 +638,16 @@ def _read(stream, encoding, mmap):
     args["t"] = values[12]
     _check_args(stream, args)
 
+    sizes_at = stream.pos
     size, nwords, nlabels = stream.unpack("<3i", "the dictionary sizes")
     ntokens, pruneidx_size = stream.unpack("<2q", "the dictionary sizes")
+    prune_at = stream.pos - 8
     if min(size, nwords, nlabels) < 0 or nwords + nlabels != size:
         raise stream.error(
             f"inconsistent dictionary sizes (size={size}, nwords={nwords}, "
             f"nlabels={nlabels}; expected size = nwords + nlabels >= 0): the file "
-            "is corrupt."
+            "is corrupt.",
+            sizes_at,
         )
     if nlabels:
         raise _unsupported(
@@ -633,43 +655,55 @@ def _read(stream, encoding, mmap):
             f"this is a supervised fastText model (a classifier with {nlabels} labels)",
             "export its word vectors with `fasttext print-word-vectors` or as a "
             ".vec file and load those.",
+            sizes_at + 8,
         )
     if pruneidx_size >= 0:
-        raise _quantised(stream, f"its dictionary is pruned, {pruneidx_size} entries")
+        raise _quantised(
+            stream, f"its dictionary is pruned, {pruneidx_size} entries", prune_at
+        )
     if pruneidx_size != -1:
         raise stream.error(
             f"the dictionary's pruneidx_size must be -1 or >= 0; received "
-            f"{pruneidx_size}: the file is corrupt."
+            f"{pruneidx_size}: the file is corrupt.",
+            prune_at,
         )
     stream.require(size * (2 + _ENTRY.size), f"a dictionary of {size:,} entries")
+    entries_at = stream.pos
     word_bytes, counts, types = stream.read_entries(size)
     bad = np.flatnonzero(types != 0)
     if bad.size:
+        k = int(bad[0])
         raise stream.error(
-            f"dictionary entry {bad[0]} ({word_bytes[bad[0]]!r}) has type "
-            f"{types[bad[0]]}; expected 0 (a word): the file is corrupt."
+            f"dictionary entry {k} ({word_bytes[k]!r}) has type "
+            f"{types[k]}; expected 0 (a word): the file is corrupt.",
+            _entry_offset(entries_at, word_bytes, k),
         )
     bad = np.flatnonzero(counts < 0)
     if bad.size:
+        k = int(bad[0])
         raise stream.error(
-            f"dictionary entry {bad[0]} ({word_bytes[bad[0]]!r}) has a negative "
-            f"count {counts[bad[0]]}: the file is corrupt."
+            f"dictionary entry {k} ({word_bytes[k]!r}) has a negative "
+            f"count {counts[k]}: the file is corrupt.",
+            _entry_offset(entries_at, word_bytes, k),
         )
 
     if _read_bool(stream, "the input matrix's quantisation flag"):
-        raise _quantised(stream, "the input matrix is quantised")
+        raise _quantised(stream, "the input matrix is quantised", stream.pos - 1)
+    shape_at = stream.pos
     rows, cols = stream.unpack("<2q", "the input matrix shape")
     dim, bucket = args["dim"], args["bucket"]
     if cols != dim:
         raise stream.error(
             f"the input matrix has {cols} columns but the header says dim={dim}: "
-            "the file is corrupt."
+            "the file is corrupt.",
+            shape_at + 8,
         )
     if rows != nwords + bucket:
         raise stream.error(
             f"the input matrix has {rows} rows, expected nwords + bucket = "
             f"{nwords} + {bucket} = {nwords + bucket}: the header's bucket count "
-            "disagrees with the matrix; the file is corrupt."
+            "disagrees with the matrix; the file is corrupt.",
+            shape_at,
         )
     what = f"the input matrix ({rows} x {cols} float32)"
     if mmap == "auto":
@@ -677,12 +711,14 @@ def _read(stream, encoding, mmap):
     matrix = stream.read_floats(rows * cols, what, mmap).reshape(rows, cols)
 
     if _read_bool(stream, "the output matrix's quantisation flag"):
-        raise _quantised(stream, "the output matrix is quantised")
+        raise _quantised(stream, "the output matrix is quantised", stream.pos - 1)
+    shape_at = stream.pos
     out_rows, out_cols = stream.unpack("<2q", "the output matrix shape")
     if out_rows < 0 or out_cols != dim:
         raise stream.error(
             f"the output matrix is {out_rows} x {out_cols}, expected n x dim={dim}: "
-            "the file is corrupt."
+            "the file is corrupt.",
+            shape_at,
         )
     what = f"the output matrix ({out_rows} x {out_cols} float32)"
     stream.require(4 * out_rows * out_cols, what)

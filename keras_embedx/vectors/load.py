@@ -251,8 +251,11 @@ def sniff(head, name):
         if space < 0:
             return "word2vec_text"  # a header and nothing else, or damage
         # Text numbers, or raw float32 bytes, up to the end of the first row?
+        # A damaged byte in a text row (a NUL, say) must not make it binary:
+        # float32 values give a byte outside the text ones nearly every time.
         sample = rest[space + 1 : space + 1 + min(4 * dim, 512)].split(b"\n")[0]
-        if sample and set(sample) <= _TEXT_BYTES:
+        odd = sum(b not in _TEXT_BYTES for b in sample)
+        if sample and odd <= max(1, len(sample) // 16):
             return "word2vec_text"
         return "word2vec_binary"
     control = next((i for i, b in enumerate(text[:1024]) if b in _CONTROL), None)

@@ -175,6 +175,14 @@ def read_word2vec_binary(
             if not word:
                 message = f"expected a word before the space at byte {row_start}."
                 word = None
+            elif "\n" in word or "\0" in word:
+                at = row_start + raw_word.find(b"\n" if "\n" in word else b"\0")
+                message = (
+                    f"expected a word, found a {'line break' if chr(10) in word else 'NUL'}"
+                    f" in it at byte offset {at}: the row is damaged, or the one "
+                    "before it has the wrong length."
+                )
+                word = None
         if word is None:
             if errors != "skip":
                 raise VectorFileError(message, name, done + 1, "row")
@@ -195,11 +203,12 @@ def read_word2vec_binary(
         if rest.strip():
             message = (
                 f"the header (line 1) says {count} rows, but {len(rest.strip())}+ "
-                f"more bytes follow the last of them (byte offset {offset + pos})."
+                f"more bytes follow the last of them (byte offset {offset + pos}). "
+                "Either the header's count is wrong or a row has the wrong length, "
+                "which puts every row after it out of place: no row can be trusted, "
+                "even with errors='skip'."
             )
-            if errors != "skip":
-                raise VectorFileError(message, name, count + 1, "row")
-            warnings.warn(f"{name}: {message} They were ignored.", VectorFileWarning, 3)
+            raise VectorFileError(message, name, count + 1, "row")
     if n_skipped:
         listed = "; ".join(f"row {r}: {m}" for r, m in skipped)
         warnings.warn(
