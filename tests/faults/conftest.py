@@ -5,14 +5,36 @@ Projector writer, the command line) do not depend on the Keras backend. Mark
 them `@pytest.mark.host_only` (or `pytestmark = pytest.mark.host_only`): they
 then run once, under one of `make test`'s three backends
 (`KERAS_EMBEDX_HOST_BACKEND`, default jax). Layer tests run under all three.
+
+Property-based tests use the hypothesis profile named by `HYPOTHESIS_PROFILE`:
+`ci` (the default: a fixed, derandomized set of examples, so `make test` is
+repeatable and quick) or `fuzz` (many random examples, for `make fuzz`).
 """
 
 import os
 
 import keras
 import pytest
+from hypothesis import HealthCheck, settings
 
 HOST_BACKEND = os.environ.get("KERAS_EMBEDX_HOST_BACKEND", "jax")
+
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile(
+    "ci",
+    max_examples=30,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=_SLOW_OK,
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=2_000,
+    deadline=None,
+    suppress_health_check=_SLOW_OK,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_collection_modifyitems(config, items):
