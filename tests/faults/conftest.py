@@ -8,7 +8,8 @@ then run once, under one of `make test`'s three backends
 
 Property-based tests use the hypothesis profile named by `HYPOTHESIS_PROFILE`:
 `ci` (the default: a fixed, derandomized set of examples, so `make test` is
-repeatable and quick) or `fuzz` (many random examples, for `make fuzz`).
+repeatable and quick) or `fuzz` (`FUZZ_EXAMPLES` random examples a test,
+default 2,000, for `make fuzz`).
 """
 
 import os
@@ -30,7 +31,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "fuzz",
-    max_examples=2_000,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")),
     deadline=None,
     suppress_health_check=_SLOW_OK,
 )
