@@ -61,12 +61,11 @@ class BlockParser:
         if nlines == 0:
             return [], np.empty((0, self._dim), np.float32), np.empty(0, np.int64), []
         if self.pd is not None:
-            # Regular lines have `dim` spaces each (one more with fastText's
-            # trailing blank): any other count sends the block line by line.
+            # A regular line holds at least `2 * dim + 1` bytes: a block too
+            # short for that (a header's width claimed, say) goes line by line,
+            # so pandas never gets more columns than the block has bytes.
             trailing = block.endswith(b" \n") and block.count(b" \n") == nlines
-            clean = block.count(b" ") == nlines * (self._dim + trailing) and (
-                b"\0" not in block
-            )
+            clean = len(block) >= nlines * (2 * self._dim + 1) and b"\0" not in block
         else:
             # NumPy's loadtxt cannot tell us about odd lines: check the block
             # first. With exactly dim spaces per line on average and no doubled,

@@ -70,7 +70,7 @@ def read_text(
     decode_errors = "replace" if errors == "replace" else "strict"
     parser = BlockParser(src.name, decode_errors, encoding)
     blocks = _line_blocks(src)
-    block = next(blocks, None)
+    block, nlines = next(blocks, (None, 0))
     if block is None or not block.strip():
         what = "empty" if block is None else "blank"
         raise VectorFileError(
@@ -82,6 +82,7 @@ def read_text(
         eol = block.index(b"\n")
         count, dim = _parse_header(block[:eol], src.name)
         block = block[eol + 1 :]
+        nlines -= 1
         line_no = 2
     else:
         dim = _infer_dim(block, src.name)
@@ -96,8 +97,7 @@ def read_text(
         content = src.raw_size * _COMPRESSED_RATIO_GUESS
         if src.size is not None:
             content = min(content, src.size)
-    nl = max(1, block.count(b"\n"))
-    estimate = int(content / max(row_bytes, len(block) / nl) * 1.02) + 1
+    estimate = int(content / max(row_bytes, len(block) / max(1, nlines)) * 1.02) + 1
     if count is not None and src.size is not None:
         most = src.size // row_bytes + 1
         if count > most and (limit is None or limit > most):
@@ -124,7 +124,6 @@ def read_text(
     overflow_line = None
     stopped = False
     while block is not None:
-        nlines = block.count(b"\n")
         words, vectors, lines, problems = parser.parse(block, line_no, nlines)
         n_rows = len(words) + len(problems)
         order = None
@@ -161,7 +160,7 @@ def read_text(
         bar.update(src.progress()[0])
         if stopped:
             break
-        block = next(blocks, None)
+        block, nlines = next(blocks, (None, 0))
 
     if count is not None and not stopped and seen < count:
         message = (
@@ -194,7 +193,8 @@ def read_text(
 
 
 def _line_blocks(src):
-    """Yield blocks of whole lines, each ending in `\\n`; BOM removed.
+    """Yield `(block, number of lines)`: whole lines, each ending in `\\n`;
+    BOM removed.
 
     Raises `VectorFileError` naming the line as soon as a line is longer
     than `MAX_ROW_BYTES`, without reading the rest of it.
@@ -217,7 +217,7 @@ def _line_blocks(src):
                 data = data[3:]
         if not data:
             if pending:
-                yield pending + b"\n"
+                yield pending + b"\n", 1
             return
         cut = data.rfind(b"\n") + 1
         if cut == 0:
@@ -232,11 +232,12 @@ def _line_blocks(src):
         else:
             block = data[:cut]
         _check_line_lengths(block, src.name, line)
-        line += block.count(b"\n")
+        nlines = block.count(b"\n")
+        line += nlines
         pending = data[cut:]
         if len(pending) > MAX_ROW_BYTES:
             raise _long_line(src.name, line, len(pending))
-        yield block
+        yield block, nlines
 
 
 def _check_line_lengths(block, name, first_line):
