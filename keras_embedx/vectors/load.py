@@ -93,8 +93,18 @@ def load_vectors(
     into one float32 matrix that grows in place, so peak memory stays near
     the size of the result. Lines the bulk path rejects go to a careful
     parser that accepts words containing spaces (the last `dim` fields are
-    the vector), `\\r\\n` line ends, a byte-order mark, trailing blanks and
-    blank lines, and names the file, line and problem for anything else.
+    the vector; when the field before them is a number too, the row has the
+    wrong width instead: `"of 4 5 6 7"` in a 3-wide file is an error, not
+    the word `"of 4"`), `\\r\\n` line ends, a byte-order mark, trailing
+    blanks and blank lines, and names the file, line and problem for
+    anything else.
+
+    Sizes a file claims are checked before anything is allocated for them:
+    a header's count against the file's size, its width against the longest
+    row any reader accepts (1 MiB: a text line, or 262,144 float32 values),
+    a fastText model's sizes against what is left of the file. Compressed
+    content, whose size is unknown, is read in growing steps, never sized
+    by its header.
 
     When a word occurs twice the first occurrence wins, with a
     `VectorFileWarning` that counts the repeats (as gensim keeps the first).
@@ -114,7 +124,9 @@ def load_vectors(
         errors: what to do with malformed rows. `"strict"` (default) raises
             `VectorFileError` naming the file, the line (or row) and the
             problem. `"skip"` drops bad rows, counts them in `wv.skipped` and
-            warns. `"replace"` loads words that do not decode (see
+            warns; damage no row can be trusted after (a header or line too
+            long, data after the last row of a word2vec binary file) still
+            raises. `"replace"` loads words that do not decode (see
             `encoding`) with U+FFFD in place of the bad bytes (other problems
             still raise).
         progress: bool, show a progress bar on stderr for files over 8 MB.

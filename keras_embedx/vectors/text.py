@@ -10,9 +10,11 @@ path rejects is sorted line by line with NumPy: regular lines (exactly `dim`
 single spaces) are parsed in bulk again, and only the rest, plus any line a
 bulk parse still refuses (found by bisection), goes through a careful Python
 parser. That parser accepts what real files contain: words with spaces (the
-last `dim` fields are the vector), `\\r\\n` endings, a byte-order mark, trailing
-or repeated blanks, and blank lines (ignored). It names the line and the
-problem for anything else.
+last `dim` fields are the vector, unless the field before them is a number
+too: then the row is one of the wrong width), `\\r\\n` endings, a byte-order
+mark, trailing or repeated blanks, and blank lines (ignored). It names the
+line and the problem for anything else. A line longer than `MAX_ROW_BYTES`
+is refused as soon as it is seen.
 """
 
 import collections
