@@ -21,6 +21,8 @@ import lzma
 import os
 import re
 import struct
+import subprocess
+import sys
 import time
 import tracemalloc
 import warnings
@@ -462,3 +464,45 @@ def test_fuzz_real_files(tmp_path_factory, seed, data):
             result.vectors, reference.vectors
         )
     record(f"{seed}{'' if how is None else '.' + how}", result, exact)
+
+
+_RSS_SCRIPT = """
+import resource, sys
+from keras_embedx import load_vectors
+from keras_embedx.vectors.errors import VectorFileError
+
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+load_vectors(sys.argv[1], progress=False)  # warm: every import done
+before = rss()
+for path in sys.argv[2:]:
+    try:
+        load_vectors(path, progress=False)
+    except VectorFileError:
+        pass
+    else:
+        raise SystemExit(f"{path} loaded")
+print(rss() - before)
+"""
+
+
+def test_hostile_files_leave_the_resident_memory_of_a_real_process_alone(tmp_path):
+    # Pandas' and the decompressors' buffers are not traced by tracemalloc:
+    # the high-water mark of a real process's resident memory is.
+    paths = [tmp_path / "w.txt", tmp_path / "long.txt", tmp_path / "m.bin"]
+    paths[0].write_bytes(b"2 1000000000\nthe 0.1\nof 0.2\n")
+    paths[1].write_bytes(b"the 0.1 0.2\nx" + b" 0.5" * (2 << 20) + b"\n")
+    paths[2].write_bytes(_fasttext_with("toy-model.bin", maxn=2**31 - 1))
+    paths.append(compress(b"10000 200000\nab " + b"\0" * 16, "gzip", tmp_path, "g"))
+    head = _fasttext_with("toy-model.bin", size=2**31 - 1, nwords=2**31 - 1)[:92]
+    paths.append(compress(head + b"\0" * (64 << 20), "zip", tmp_path, "z.bin"))
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_SCRIPT, datapath("test_glove.txt"), *paths],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    grew = int(out.stdout.split()[-1])
+    assert grew < 64 << 20, f"resident memory grew by {grew / 2**20:.0f} MiB"
