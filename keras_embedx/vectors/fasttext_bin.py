@@ -453,8 +453,8 @@ class _Stream:
         self._i = i
         return (
             words,
-            np.frombuffer(counts, np.int64).astype(np.int64, copy=True),
-            np.frombuffer(types, np.int8).astype(np.int8, copy=True),
+            np.frombuffer(counts, np.int64).copy(),
+            np.frombuffer(types, np.int8).copy(),
         )
 
     def read_floats(self, count, what, mmap):
