@@ -61,11 +61,16 @@ class BlockParser:
         if nlines == 0:
             return [], np.empty((0, self._dim), np.float32), np.empty(0, np.int64), []
         if self.pd is not None:
-            # A regular line holds at least `2 * dim + 1` bytes: a block too
-            # short for that (a header's width claimed, say) goes line by line,
-            # so pandas never gets more columns than the block has bytes.
+            # pandas makes as many columns as the first line has fields: a
+            # first line wider than a row (or a block too short for rows of
+            # `dim` numbers, a header's claim, say) goes line by line instead.
             trailing = block.endswith(b" \n") and block.count(b" \n") == nlines
-            clean = len(block) >= nlines * (2 * self._dim + 1) and b"\0" not in block
+            first = block[: block.find(b"\n")]
+            clean = (
+                len(block) >= nlines * (2 * self._dim + 1)
+                and first.count(b" ") <= self._dim + 1
+                and b"\0" not in block
+            )
         else:
             # NumPy's loadtxt cannot tell us about odd lines: check the block
             # first. With exactly dim spaces per line on average and no doubled,

@@ -250,6 +250,18 @@ def test_one_long_line_is_refused_early(tmp_path):
     assert time.perf_counter() - start < 5
 
 
+def test_a_wide_first_line_costs_no_more_than_its_bytes(tmp_path):
+    # 150,000 numbers on line 1, then rows of 3: the width is that of most
+    # rows, and the wide line is one malformed row (not 150,000 columns).
+    path = tmp_path / "wide.txt"
+    rows = b"the 1 2 3\nof 4 5 6\nand 7 8 9\n"
+    path.write_bytes(b"w" + b" 1" * 150_000 + b"\n" + rows)
+    e = attempt(path)
+    assert isinstance(e, VectorFileError) and e.line == 1, e
+    wv = attempt(path, errors="skip")
+    assert wv.words == ["the", "of", "and"] and wv.skipped == 1
+
+
 @pytest.mark.parametrize("how", ["zip", "bz2", "xz"])
 def test_compressed_fasttext_is_read_as_it_decompresses(tmp_path, how):
     # A dictionary of 2^31 - 1 words claimed, then 64 MiB of zeros: refused
