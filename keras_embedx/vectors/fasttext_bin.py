@@ -444,6 +444,12 @@ class _Stream:
                     )
                 buf, i = self._buf, self._i
                 continue
+            if j == i:
+                raise self.error(
+                    f"dictionary entry {k} of {count} is an empty word; fastText "
+                    "writes none: the file is corrupt.",
+                    self._base + i,
+                )
             words.append(buf[i:j])
             n, kind = unpack(buf, j + 1)
             add_count(n)
