@@ -376,9 +376,15 @@ def _canonical(b, starts, ends, ids):
 
 def _bad_rows(words, vectors):
     """Mask of rows a bulk parse accepted but that need the careful parser
-    (non-finite values, empty words), or None when all are fine."""
+    (non-finite values, empty words, words with a tab at either end), or None
+    when all are fine."""
     bad = ~np.isfinite(vectors).all(axis=1)
-    empty = [i for i, w in enumerate(words) if not w or w.isspace()]
+    # Blanks around a word are not part of it: the careful parser strips them.
+    empty = [
+        i
+        for i, w in enumerate(words)
+        if not w or w.isspace() or w[0] == "\t" or w[-1] == "\t"
+    ]
     if empty:
         bad[empty] = True
     return bad if bad.any() else None

@@ -308,9 +308,11 @@ def test_words_with_blanks_are_kept_when_no_number_precedes_the_vector(tmp_path)
     # The rule: the field just before the vector must not be a number.
     path = tmp_path / "spaces.txt"
     rows = b"the 0 0 0\nof 0 0 1\nand 0 1 0\n"
-    path.write_bytes(rows + b"new york 1 2 3\n. . . 4 5 6\nroom 101 b 7 8 9\n")
+    path.write_bytes(
+        rows + b"new york 1 2 3\n. . . 4 5 6\nroom 101 b 7 8 9\n\tin 1 1 1\n"
+    )
     wv = attempt(path)
-    assert wv.words[3:] == ["new york", ". . .", "room 101 b"]
+    assert wv.words[3:] == ["new york", ". . .", "room 101 b", "in"]
     np.testing.assert_array_equal(wv["room 101 b"], np.float32([7, 8, 9]))
     path.write_bytes(rows + b"new york 1 2 3\nboeing 747 4 5 6\n")
     e = attempt(path)
