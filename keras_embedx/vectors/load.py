@@ -336,15 +336,25 @@ def _read_fasttext_bin(src, head, limit, vocab):
     if vocab is not None:
         ids = [i for i in ids if words[i] in vocab]
     if len(ids) == len(words):
-        vectors = model.word_vectors()
+        with np.errstate(invalid="ignore", over="ignore"):  # refused below
+            vectors = model.word_vectors()
         counts = model.counts
     else:
-        vectors = model.word_vectors([words[i] for i in ids])
+        with np.errstate(invalid="ignore", over="ignore"):  # refused below
+            vectors = model.word_vectors([words[i] for i in ids])
         counts = model.counts[ids]
         words = [words[i] for i in ids]
     index = dict(zip(words, range(len(words))))
     if len(index) != len(words):
-        raise VectorFileError("the model's vocabulary repeats words.", src.name)
+        seen = set()
+        row = next(i for i, w in enumerate(words) if w in seen or seen.add(w))
+        raise VectorFileError(
+            f"the model's vocabulary repeats the word {words[row]!r} (first at "
+            f"row {words.index(words[row]) + 1}); expected each word once.",
+            src.name,
+            row + 1,
+            "row",
+        )
     finite = np.isfinite(vectors).all(axis=1)
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])

@@ -88,8 +88,11 @@ def attempt(path, errors="strict", content_bytes=None, **kwargs):
         assert vectors.shape == (len(result.words), result.dim)
         assert np.isfinite(vectors).all()
         assert len(set(result.words)) == len(result.words)
+        text = result.format in ("glove", "word2vec_text", "fasttext_vec")
         for word in result.words:
-            assert word and word == word.strip(" \t") and "\0" not in word, word
+            # Binary formats keep a word's bytes as they are; text strips blanks.
+            assert word and "\0" not in word, word
+            assert not text or word == word.strip(" \t"), word
     return result
 
 
@@ -176,13 +179,16 @@ def tables(draw):
     return words, vectors
 
 
-def check_rows(wv, words, vectors, damaged):
+def check_rows(wv, words, vectors, damaged, shifts=False):
     """Every row the damage did not touch loaded as written; at most one new
-    row per damaged one."""
+    row per damaged one. With `shifts` (word2vec binary, where a damaged row
+    puts the ones after it out of place), rows may be missing when skipped
+    rows were counted."""
     got = dict(zip(wv.words, np.asarray(wv.vectors)))
-    new = 0
     for i, (word, vector) in enumerate(zip(words, vectors)):
         if i in damaged:
+            continue
+        if shifts and wv.skipped and word not in got:
             continue
         assert word in got, (word, wv.words)
         np.testing.assert_array_equal(got[word], vector)
@@ -411,7 +417,7 @@ def test_fuzz_written_files(tmp_path_factory, fmt, table, data):
             np.testing.assert_array_equal(result.vectors, vectors)
             exact = True
         else:
-            check_rows(result, words, vectors, hit)
+            check_rows(result, words, vectors, hit, fmt == "word2vec_binary")
             exact = result.words == words and np.array_equal(result.vectors, vectors)
     else:
         assert hit, (what, result)
@@ -515,7 +521,9 @@ def test_fuzz_real_files(tmp_path_factory, seed, data):
                     hit = set(range(len(spans)))
                 hit |= {k for k, (a, b) in enumerate(spans) if a < hi and lo < b}
             hit |= {k + 1 for k in hit if k + 1 < len(spans)}
-            check_rows(result, reference.words, reference.vectors, hit)
+            check_rows(
+                result, reference.words, reference.vectors, hit, seed.endswith(".bin")
+            )
     record(f"{seed}{'' if how is None else '.' + how}", result, exact)
 
 
