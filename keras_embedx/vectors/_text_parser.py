@@ -15,6 +15,7 @@ import numpy as np
 from keras_embedx.vectors._source import DECODE_HINT, encoding_label
 
 _BISECT_MIN_LINES = 32
+_PANDAS_MAX_COLUMNS = 1024
 
 
 class _RowProblem(Exception):
@@ -47,6 +48,9 @@ class BlockParser:
     def dim(self, dim):
         self._dim = dim
         self._dtypes = None  # made for the first block pandas parses
+        if dim > _PANDAS_MAX_COLUMNS:
+            # A frame costs kilobytes a column: NumPy takes wide rows.
+            self.pd = None
 
     def parse(self, block, first_line, nlines=None):
         """All the rows of `block`, whose first line is line `first_line`.

@@ -46,7 +46,7 @@ OUTCOMES = collections.defaultdict(collections.Counter)
 # (decompressed) file: pandas, NumPy and the 1-4 MiB read buffers cost something
 # even for a 20-byte file.
 _BASE_BYTES = 8 << 20
-_FACTOR = 16
+_FACTOR = 32
 _LOCATED = re.compile(r"byte|offset|empty|blank")
 _FT_MAGIC = struct.pack("<ii", 793712314, 12)
 
