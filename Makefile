@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BACKENDS ?= tensorflow jax torch
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint docs bench bench-full clean
+.PHONY: demo test fuzz lint docs bench bench-full clean
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: lint
 	  echo "== pytest, KERAS_BACKEND=$$b"; \
 	  KERAS_BACKEND=$$b $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
 	done
+
+# Long property-based fuzzing of the vector-file readers (FUZZ_EXAMPLES a test).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz KERAS_BACKEND=jax $(BIN)/python -m pytest -q -s \
+	  -p no:cacheprovider tests/faults/test_faults_readers.py
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

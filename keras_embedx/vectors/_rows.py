@@ -14,6 +14,12 @@ from keras_embedx.vectors.errors import VectorFileWarning
 
 _GROWTH = 1.25
 
+#: The longest row any reader accepts, in bytes: a text line (a 65,536-wide
+#: row at 15 characters a number) or a binary row (262,144 float32 values).
+#: Longer rows, and headers announcing them, are refused before anything is
+#: allocated for them.
+MAX_ROW_BYTES = 1 << 20
+
 
 def vocabulary_set(vocabulary, lowercase=False):
     """The words to keep: a set of str from a list of words, a set, or a

@@ -27,6 +27,7 @@ _COMPRESSION_MAGICS = (
 )
 _OPENERS = {"gzip": gzip.GzipFile, "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}
 _PEEK_BYTES = 1 << 16
+_FIRST_READ = 1 << 20
 _ASCII = bytes(range(128))
 
 #: What to do about words that do not decode, for the end of an error message.
@@ -70,6 +71,7 @@ class Source:
         self._raw = raw
         self._head = b""
         self._consumed = 0
+        self._pulled = 0  # bytes read from the stream, peeked ones included
 
     def peek(self, n=_PEEK_BYTES):
         """The first bytes of the content, without consuming them."""
@@ -92,8 +94,17 @@ class Source:
         return out
 
     def _read(self, n):
+        # A read allocates all `n` bytes first. Ask a plain file for what is
+        # left (and one byte more, to see the end); a compressed stream, whose
+        # size is unknown, for at most a few times what it gave so far.
+        if self.compression is None:
+            n = min(n, max(self.size - self._pulled, 0) + 1)
+        else:
+            n = min(n, max(_FIRST_READ, 4 * self._pulled))
         try:
-            return self._stream.read(n)
+            data = self._stream.read(n)
+            self._pulled += len(data)
+            return data
         except (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as e:
             if self.compression is None:
                 raise

@@ -15,6 +15,7 @@ import numpy as np
 from keras_embedx.vectors._source import DECODE_HINT, encoding_label
 
 _BISECT_MIN_LINES = 32
+_PANDAS_MAX_COLUMNS = 1024
 
 
 class _RowProblem(Exception):
@@ -46,7 +47,10 @@ class BlockParser:
     @dim.setter
     def dim(self, dim):
         self._dim = dim
-        self._dtypes = {0: object, **{i: np.float32 for i in range(1, dim + 1)}}
+        self._dtypes = None  # made for the first block pandas parses
+        if dim > _PANDAS_MAX_COLUMNS:
+            # A frame costs kilobytes a column: NumPy takes wide rows.
+            self.pd = None
 
     def parse(self, block, first_line, nlines=None):
         """All the rows of `block`, whose first line is line `first_line`.
@@ -61,8 +65,16 @@ class BlockParser:
         if nlines == 0:
             return [], np.empty((0, self._dim), np.float32), np.empty(0, np.int64), []
         if self.pd is not None:
-            clean = b"\0" not in block
+            # pandas makes as many columns as the first line has fields: a
+            # first line wider than a row (or a block too short for rows of
+            # `dim` numbers, a header's claim, say) goes line by line instead.
             trailing = block.endswith(b" \n") and block.count(b" \n") == nlines
+            first = block[: block.find(b"\n")]
+            clean = (
+                len(block) >= nlines * (2 * self._dim + 1)
+                and first.count(b" ") <= self._dim + 1
+                and b"\0" not in block
+            )
         else:
             # NumPy's loadtxt cannot tell us about odd lines: check the block
             # first. With exactly dim spaces per line on average and no doubled,
@@ -99,6 +111,9 @@ class BlockParser:
 
     def _bulk_pandas(self, block, nlines, trailing):
         dim = self._dim
+        if self._dtypes is None:
+            # O(dim): only once a block with `dim` numbers a line is there.
+            self._dtypes = {0: object, **{i: np.float32 for i in range(1, dim + 1)}}
         options = {}
         if trailing:
             options.update(names=list(range(dim + 2)), usecols=list(range(dim + 1)))
@@ -312,15 +327,21 @@ class BlockParser:
                 f"expected a word followed by {dim} numbers, found {numbers} "
                 f"(a truncated row?): {_shorten(text)!r}"
             )
+        if "\0" in text:
+            raise _RowProblem(
+                f"expected text, found a NUL byte at column {text.index(chr(0)) + 1}"
+                " (binary data in a text vector file?)."
+            )
         parts = text.rsplit(" ", dim)
         if len(parts) != dim + 1 or not all(parts[1:]):
             parts = text.rsplit(None, dim)
-        word, values = parts[0], parts[1:]
-        if not word.strip():
+        word, values = parts[0].strip(" \t"), parts[1:]
+        if not word:
             raise _RowProblem(
                 f"expected a word before the {dim} numbers, found none: "
                 f"{_shorten(text)!r}"
             )
+        _check_word_is_not_numbers(word, dim)
         vector = np.empty(dim, np.float32)
         for j, value in enumerate(values):
             number = _number(value)
@@ -336,12 +357,6 @@ class BlockParser:
                 f"expected finite numbers, found {values[j]!r} in field {j + 2} "
                 f"(vector component {j + 1} of {dim}); NaN and infinity are not "
                 "valid word vector values."
-            )
-        extra = word.split(" ")[1:]
-        if extra and all(_looks_like_vector_value(t) for t in extra):
-            raise _RowProblem(
-                f"expected a word followed by {dim} numbers, found "
-                f"{dim + len(extra)} numbers (a row of the wrong width?)."
             )
         return word, vector
 
@@ -365,9 +380,15 @@ def _canonical(b, starts, ends, ids):
 
 def _bad_rows(words, vectors):
     """Mask of rows a bulk parse accepted but that need the careful parser
-    (non-finite values, empty words), or None when all are fine."""
+    (non-finite values, empty words, words with a tab at either end), or None
+    when all are fine."""
     bad = ~np.isfinite(vectors).all(axis=1)
-    empty = [i for i, w in enumerate(words) if not w or w.isspace()]
+    # Blanks around a word are not part of it: the careful parser strips them.
+    empty = [
+        i
+        for i, w in enumerate(words)
+        if not w or w.isspace() or w[0] == "\t" or w[-1] == "\t"
+    ]
     if empty:
         bad[empty] = True
     return bad if bad.any() else None
@@ -397,8 +418,25 @@ def _number(text):
         return None
 
 
-def _looks_like_vector_value(text):
-    return _number(text) is not None and any(c in text for c in ".eE")
+def _check_word_is_not_numbers(word, dim):
+    """Tell a word with spaces from a row with numbers too many.
+
+    The last `dim` fields are the vector; what comes before is the word,
+    which may contain blanks (`"new york"`, `". . ."`). When the field just
+    before the vector is itself a number (`"of 4"` before 3 numbers), the row
+    is read as one of the wrong width instead.
+    """
+    tokens = word.split()
+    extra = 0
+    while extra < len(tokens) - 1 and _number(tokens[-1 - extra]) is not None:
+        extra += 1
+    if extra:
+        raise _RowProblem(
+            f"expected a word followed by {dim} numbers, found {dim + extra} "
+            f"numbers after the word {' '.join(tokens[: len(tokens) - extra])!r} "
+            "(a row of the wrong width?). A word may contain blanks, but the "
+            "field before its vector must not be a number."
+        )
 
 
 def _shorten(text, n=60):

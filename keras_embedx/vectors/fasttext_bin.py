@@ -25,6 +25,7 @@ bool quant_output; int64 m, n; m*n float32      (output matrix)
 ```
 """
 
+import array
 import dataclasses
 import gzip
 import os
@@ -40,6 +41,7 @@ __all__ = [
     "FastTextModel",
     "SUPPORTED_VERSIONS",
     "read_fasttext_bin",
+    "read_fasttext_stream",
 ]
 
 #: The int32 every fastText `.bin` file (format version 11 on) starts with.
@@ -66,10 +68,14 @@ LOSS_NAMES = {1: "hs", 2: "ns", 3: "softmax", 4: "ova"}
 
 _GZIP_MAGIC = b"\x1f\x8b"
 # Deflate expands at most ~1032:1, which bounds a gzip file's content size.
-_GZIP_MAX_RATIO = 1032
+GZIP_MAX_RATIO = 1032
 _CHUNK = 1 << 20
 _MAX_WORD_BYTES = 1 << 20
 _MMAP_MIN_BYTES = 64 << 20
+# The longest character n-gram a model may ask for. fastText's default is 6;
+# the n-grams of a word grow with `maxn`, so a damaged header cannot be taken
+# at its word.
+_MAX_NGRAM_CHARS = 64
 _ENTRY = struct.Struct("<qb")
 _UNSUPPORTED = (
     "keras_embedx reads unsupervised fastText models (cbow/skipgram, format "
@@ -314,12 +320,34 @@ def read_fasttext_bin(path, encoding="utf-8", mmap=None):
         raw.seek(0)
         if compressed:
             with gzip.GzipFile(fileobj=raw, mode="rb") as f:
-                stream = _Stream(f, path, None, size * _GZIP_MAX_RATIO)
-                return _read(stream, encoding, False)
+                return read_fasttext_stream(f, path, encoding, size * GZIP_MAX_RATIO)
         stream = _Stream(raw, path, size, size)
         if mmap is None:
             mmap = "auto"
         return _read(stream, encoding, mmap)
+
+
+def read_fasttext_stream(f, name, encoding="utf-8", bound=None):
+    """Read an unsupervised fastText model from a stream of its bytes.
+
+    For decompressed content, whose size is not known: nothing is
+    allocated for a size the header claims; arrays grow with the bytes
+    actually read.
+
+    Args:
+        f: a binary file object (only `read` is used).
+        name: str, the file's name, for messages and `FastTextModel.path`.
+        encoding: str, as for `read_fasttext_bin`.
+        bound: optional int, an upper bound on the number of bytes `f` can
+            give (a gzip file's size times deflate's largest ratio).
+
+    Returns:
+        A `FastTextModel`, its matrix in memory.
+
+    Raises:
+        FastTextFormatError: as `read_fasttext_bin`.
+    """
+    return _read(_Stream(f, name, None, bound), encoding, False)
 
 
 # Internals -------------------------------------------------------------------
@@ -341,8 +369,10 @@ class _Stream:
     def pos(self):
         return self._base + self._i
 
-    def error(self, message):
-        return FastTextFormatError(f"{self.path}: {message}")
+    def error(self, message, at=None):
+        """A `FastTextFormatError` naming the file and, with `at`, the offset."""
+        where = "" if at is None else f", byte offset {at}"
+        return FastTextFormatError(f"{self.path}{where}: {message}")
 
     def _fill(self, need):
         """Make `need` bytes available from `pos`; False at end of file."""
@@ -375,15 +405,14 @@ class _Stream:
 
     def require(self, nbytes, what):
         """Fail fast when `what` cannot fit in what is left of the file."""
+        if self.bound is None:
+            return
         left = self.bound - self.pos
         if nbytes > left:
             if self.size is not None:
                 where = f"only {left:,} bytes remain (the file has {self.size:,})"
             else:
-                where = (
-                    f"the compressed file ({self.bound // _GZIP_MAX_RATIO:,} bytes) "
-                    "cannot hold that much"
-                )
+                where = f"the compressed file holds at most {self.bound:,} bytes"
             raise self.error(
                 f"{what} needs {nbytes:,} bytes from byte offset {self.pos:,}, but "
                 f"{where}: the file is truncated or corrupt."
@@ -392,8 +421,10 @@ class _Stream:
     def read_entries(self, count):
         """Read `count` dictionary entries: word bytes, NUL, int64, int8."""
         words = []
-        counts = np.empty(count, np.int64)
-        types = np.empty(count, np.int8)
+        # Grown entry by entry: `count` is only what the header claims.
+        counts = array.array("q")
+        types = array.array("b")
+        add_count, add_type = counts.append, types.append
         unpack = _ENTRY.unpack_from
         buf, i, k = self._buf, self._i, 0
         while k < count:
@@ -413,23 +444,37 @@ class _Stream:
                     )
                 buf, i = self._buf, self._i
                 continue
+            if j == i:
+                raise self.error(
+                    f"dictionary entry {k} of {count} is an empty word; fastText "
+                    "writes none: the file is corrupt.",
+                    self._base + i,
+                )
             words.append(buf[i:j])
-            counts[k], types[k] = unpack(buf, j + 1)
+            n, kind = unpack(buf, j + 1)
+            add_count(n)
+            add_type(kind)
             i = j + 1 + _ENTRY.size
             k += 1
         self._i = i
-        return words, counts, types
+        return (
+            words,
+            np.frombuffer(counts, np.int64).copy(),
+            np.frombuffer(types, np.int8).copy(),
+        )
 
     def read_floats(self, count, what, mmap):
         nbytes = 4 * count
         self.require(nbytes, what)
         start = self.pos
         if mmap and count:
-            array = np.memmap(self.path, np.dtype("<f4"), "r", start, (count,))
+            matrix = np.memmap(self.path, np.dtype("<f4"), "r", start, (count,))
             self.skip(nbytes, what)
-            return array
-        array = np.empty(count, np.dtype("<f4"))
-        view = memoryview(array).cast("B")
+            return matrix
+        if self.size is None:
+            return self._read_growing(nbytes, what).view("<f4")
+        matrix = np.empty(count, np.dtype("<f4"))
+        view = memoryview(matrix).cast("B")
         have = min(nbytes, len(self._buf) - self._i)
         view[:have] = self._buf[self._i : self._i + have]
         self._i += have
@@ -443,7 +488,27 @@ class _Stream:
                 )
             done += got
         self._base += done - have
-        return array
+        return matrix
+
+    def _read_growing(self, nbytes, what):
+        """`nbytes` bytes as a uint8 array that grows with what is read."""
+        start = self.pos
+        data = np.empty(min(nbytes, _CHUNK), np.uint8)
+        done = 0
+        while done < nbytes:
+            if self._i == len(self._buf) and not self._fill(1):
+                raise self.error(
+                    f"truncated file: reading {what} needs {nbytes} bytes from byte "
+                    f"offset {start}, but the file ends at byte {start + done}."
+                )
+            take = min(nbytes - done, len(self._buf) - self._i)
+            if done + take > data.shape[0]:
+                grown = min(nbytes, max(done + take, 2 * data.shape[0]))
+                data.resize(grown, refcheck=False)
+            data[done : done + take] = np.frombuffer(self._buf, np.uint8, take, self._i)
+            self._i += take
+            done += take
+        return data
 
     def skip(self, nbytes, what):
         start = self.pos
@@ -473,8 +538,8 @@ class _Stream:
         return not self._fill(1)
 
 
-def _unsupported(stream, what, advice):
-    return stream.error(f"{what}. {_UNSUPPORTED}; {advice}")
+def _unsupported(stream, what, advice, at=None):
+    return stream.error(f"{what}. {_UNSUPPORTED}; {advice}", at)
 
 
 def _check_magic(stream, magic, version):
@@ -487,7 +552,8 @@ def _check_magic(stream, magic, version):
                 f"{magic}, ws={version}), which is not supported (nor by current "
                 "fastText): load it with gensim's "
                 "`gensim.models.fasttext.load_facebook_vectors` and pass the "
-                "result to `keras_embedx.WordVectors.from_gensim`."
+                "result to `keras_embedx.WordVectors.from_gensim`.",
+                0,
             )
         head = struct.pack("<ii", magic, version)
         hint = ""
@@ -498,14 +564,20 @@ def _check_magic(stream, magic, version):
             )
         raise stream.error(
             "not a fastText .bin model: expected magic number "
-            f"{FASTTEXT_MAGIC} at byte 0, received {magic} (bytes {head!r}).{hint}"
+            f"{FASTTEXT_MAGIC} at byte 0, received {magic} (bytes {head!r}).{hint}",
+            0,
         )
     if version not in SUPPORTED_VERSIONS:
         newer = " (newer than this reader)" if version > max(SUPPORTED_VERSIONS) else ""
         raise stream.error(
             f"unsupported fastText file format version {version}{newer}: "
-            f"expected one of {SUPPORTED_VERSIONS}."
+            f"expected one of {SUPPORTED_VERSIONS}.",
+            4,
         )
+
+
+def _arg_offset(name):
+    return 8 + 4 * ARG_NAMES.index(name)
 
 
 def _check_args(stream, args):
@@ -514,28 +586,44 @@ def _check_args(stream, args):
             kind = "positive" if name == "dim" else ">= 0"
             raise stream.error(
                 f"the header's `{name}` must be {kind}; received {args[name]}: the "
-                "file is corrupt."
+                "file is corrupt.",
+                _arg_offset(name),
             )
+    if args["maxn"] > _MAX_NGRAM_CHARS:
+        raise stream.error(
+            f"the header's `maxn` (the longest character n-gram) is "
+            f"{args['maxn']}; expected at most {_MAX_NGRAM_CHARS} (fastText's "
+            "default is 6): the file is corrupt.",
+            _arg_offset("maxn"),
+        )
     if args["model"] == 3:
         raise _unsupported(
             stream,
             "this is a supervised fastText model (a classifier, model=3)",
             "export its word vectors with `fasttext print-word-vectors` or as a "
             ".vec file and load those.",
+            _arg_offset("model"),
         )
     if args["model"] not in MODEL_NAMES:
         raise stream.error(
             f"the header's `model` must be 1 (cbow) or 2 (skipgram); received "
-            f"{args['model']}: the file is corrupt."
+            f"{args['model']}: the file is corrupt.",
+            _arg_offset("model"),
         )
 
 
-def _quantised(stream, flag):
+def _quantised(stream, flag, at):
     return _unsupported(
         stream,
         f"this is a quantised fastText model (.ftz; {flag})",
         "use the full-precision .bin the .ftz was made from.",
+        at,
     )
+
+
+def _entry_offset(start, word_bytes, k):
+    """The byte offset of dictionary entry `k`: word, NUL, int64, int8 each."""
+    return start + sum(len(w) for w in word_bytes[:k]) + k * (1 + _ENTRY.size)
 
 
 def _read_bool(stream, what):
@@ -556,13 +644,16 @@ def _read(stream, encoding, mmap):
     args["t"] = values[12]
     _check_args(stream, args)
 
+    sizes_at = stream.pos
     size, nwords, nlabels = stream.unpack("<3i", "the dictionary sizes")
     ntokens, pruneidx_size = stream.unpack("<2q", "the dictionary sizes")
+    prune_at = stream.pos - 8
     if min(size, nwords, nlabels) < 0 or nwords + nlabels != size:
         raise stream.error(
             f"inconsistent dictionary sizes (size={size}, nwords={nwords}, "
             f"nlabels={nlabels}; expected size = nwords + nlabels >= 0): the file "
-            "is corrupt."
+            "is corrupt.",
+            sizes_at,
         )
     if nlabels:
         raise _unsupported(
@@ -570,43 +661,55 @@ def _read(stream, encoding, mmap):
             f"this is a supervised fastText model (a classifier with {nlabels} labels)",
             "export its word vectors with `fasttext print-word-vectors` or as a "
             ".vec file and load those.",
+            sizes_at + 8,
         )
     if pruneidx_size >= 0:
-        raise _quantised(stream, f"its dictionary is pruned, {pruneidx_size} entries")
+        raise _quantised(
+            stream, f"its dictionary is pruned, {pruneidx_size} entries", prune_at
+        )
     if pruneidx_size != -1:
         raise stream.error(
             f"the dictionary's pruneidx_size must be -1 or >= 0; received "
-            f"{pruneidx_size}: the file is corrupt."
+            f"{pruneidx_size}: the file is corrupt.",
+            prune_at,
         )
     stream.require(size * (2 + _ENTRY.size), f"a dictionary of {size:,} entries")
+    entries_at = stream.pos
     word_bytes, counts, types = stream.read_entries(size)
     bad = np.flatnonzero(types != 0)
     if bad.size:
+        k = int(bad[0])
         raise stream.error(
-            f"dictionary entry {bad[0]} ({word_bytes[bad[0]]!r}) has type "
-            f"{types[bad[0]]}; expected 0 (a word): the file is corrupt."
+            f"dictionary entry {k} ({word_bytes[k]!r}) has type "
+            f"{types[k]}; expected 0 (a word): the file is corrupt.",
+            _entry_offset(entries_at, word_bytes, k),
         )
     bad = np.flatnonzero(counts < 0)
     if bad.size:
+        k = int(bad[0])
         raise stream.error(
-            f"dictionary entry {bad[0]} ({word_bytes[bad[0]]!r}) has a negative "
-            f"count {counts[bad[0]]}: the file is corrupt."
+            f"dictionary entry {k} ({word_bytes[k]!r}) has a negative "
+            f"count {counts[k]}: the file is corrupt.",
+            _entry_offset(entries_at, word_bytes, k),
         )
 
     if _read_bool(stream, "the input matrix's quantisation flag"):
-        raise _quantised(stream, "the input matrix is quantised")
+        raise _quantised(stream, "the input matrix is quantised", stream.pos - 1)
+    shape_at = stream.pos
     rows, cols = stream.unpack("<2q", "the input matrix shape")
     dim, bucket = args["dim"], args["bucket"]
     if cols != dim:
         raise stream.error(
             f"the input matrix has {cols} columns but the header says dim={dim}: "
-            "the file is corrupt."
+            "the file is corrupt.",
+            shape_at + 8,
         )
     if rows != nwords + bucket:
         raise stream.error(
             f"the input matrix has {rows} rows, expected nwords + bucket = "
             f"{nwords} + {bucket} = {nwords + bucket}: the header's bucket count "
-            "disagrees with the matrix; the file is corrupt."
+            "disagrees with the matrix; the file is corrupt.",
+            shape_at,
         )
     what = f"the input matrix ({rows} x {cols} float32)"
     if mmap == "auto":
@@ -614,12 +717,14 @@ def _read(stream, encoding, mmap):
     matrix = stream.read_floats(rows * cols, what, mmap).reshape(rows, cols)
 
     if _read_bool(stream, "the output matrix's quantisation flag"):
-        raise _quantised(stream, "the output matrix is quantised")
+        raise _quantised(stream, "the output matrix is quantised", stream.pos - 1)
+    shape_at = stream.pos
     out_rows, out_cols = stream.unpack("<2q", "the output matrix shape")
     if out_rows < 0 or out_cols != dim:
         raise stream.error(
             f"the output matrix is {out_rows} x {out_cols}, expected n x dim={dim}: "
-            "the file is corrupt."
+            "the file is corrupt.",
+            shape_at,
         )
     what = f"the output matrix ({out_rows} x {out_cols} float32)"
     stream.require(4 * out_rows * out_cols, what)

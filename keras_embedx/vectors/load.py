@@ -3,8 +3,8 @@
 import argparse
 import os
 import re
-import shutil
-import tempfile
+
+import numpy as np
 
 from keras_embedx._checks import check_positive_int
 from keras_embedx.vectors import cache
@@ -219,8 +219,18 @@ def load_vectors(
     into one float32 matrix that grows in place, so peak memory stays near
     the size of the result. Lines the bulk path rejects go to a careful
     parser that accepts words containing spaces (the last `dim` fields are
-    the vector), `\\r\\n` line ends, a byte-order mark, trailing blanks and
-    blank lines, and names the file, line and problem for anything else.
+    the vector; when the field before them is a number too, the row has the
+    wrong width instead: `"of 4 5 6 7"` in a 3-wide file is an error, not
+    the word `"of 4"`), `\\r\\n` line ends, a byte-order mark, trailing
+    blanks and blank lines, and names the file, line and problem for
+    anything else.
+
+    Sizes a file claims are checked before anything is allocated for them:
+    a header's count against the file's size, its width against the longest
+    row any reader accepts (1 MiB: a text line, or 262,144 float32 values),
+    a fastText model's sizes against what is left of the file. Compressed
+    content, whose size is unknown, is read in growing steps, never sized
+    by its header.
 
     When a word occurs twice the first occurrence wins, with a
     `VectorFileWarning` that counts the repeats (as gensim keeps the first).
@@ -240,7 +250,9 @@ def load_vectors(
         errors: what to do with malformed rows. `"strict"` (default) raises
             `VectorFileError` naming the file, the line (or row) and the
             problem. `"skip"` drops bad rows, counts them in `wv.skipped` and
-            warns. `"replace"` loads words that do not decode (see
+            warns; damage no row can be trusted after (a header or line too
+            long, data after the last row of a word2vec binary file) still
+            raises. `"replace"` loads words that do not decode (see
             `encoding`) with U+FFFD in place of the bad bytes (other problems
             still raise).
         progress: bool, show a progress bar on stderr for files over 8 MB.
@@ -377,19 +389,27 @@ def sniff(head, name):
         if space < 0:
             return "word2vec_text"  # a header and nothing else, or damage
         # Text numbers, or raw float32 bytes, up to the end of the first row?
+        # A damaged byte in a text row (a NUL, say) must not make it binary:
+        # float32 values give a byte outside the text ones nearly every time.
         sample = rest[space + 1 : space + 1 + min(4 * dim, 512)].split(b"\n")[0]
-        if sample and set(sample) <= _TEXT_BYTES:
+        odd = sum(b not in _TEXT_BYTES for b in sample)
+        if sample and odd <= max(1, len(sample) // 16):
             return "word2vec_text"
         return "word2vec_binary"
-    if set(text[:1024]) & _CONTROL:
+    control = next((i for i, b in enumerate(text[:1024]) if b in _CONTROL), None)
+    if control is not None:
         magic = int.from_bytes(head[:4].ljust(4, b"\0"), "little")
+        offset = control + len(head) - len(text)
+        line = text.count(b"\n", 0, control) + 1
         raise VectorFileError(
-            f"not a recognised vector file: it starts with bytes {head[:8]!r} "
-            f"(as a little-endian int32: {magic}), which is neither fastText's "
-            f".bin magic number {FASTTEXT_MAGIC}, a keras_embedx cache, a "
-            "word2vec header 'count dim', nor text. Is the file damaged, or "
-            "in another format?",
+            f"not a recognised vector file: byte {text[control]:#04x} at byte "
+            f"offset {offset} is a control character, which text vector files "
+            f"do not hold; it starts with bytes {head[:8]!r} (as a little-endian "
+            f"int32: {magic}), which is neither fastText's .bin magic number "
+            f"{FASTTEXT_MAGIC}, a keras_embedx cache, nor a word2vec header "
+            "'count dim'. Is the file damaged, or in another format?",
             name,
+            line,
         )
     return "glove"
 
@@ -421,42 +441,56 @@ def _read_fasttext_bin(src, head, limit, vocab):
         )
     from keras_embedx.vectors import fasttext_bin
 
-    tmp_dir = None
-    path = src.path
-    if src.compression not in (None, "gzip"):
-        tmp_dir = tempfile.mkdtemp(prefix="keras_embedx_")
-        path = os.path.join(tmp_dir, "model.bin")
-        with open(path, "wb") as out:
-            while True:
-                chunk = src.read(64 << 20)
-                if not chunk:
-                    break
-                out.write(chunk)
     try:
-        model = fasttext_bin.read_fasttext_bin(path)
+        if src.compression is None:
+            model = fasttext_bin.read_fasttext_bin(src.path)
+        else:
+            # Read as it decompresses: nothing is written to disk, and arrays
+            # grow with the bytes actually there, not with the header's sizes.
+            bound = src.size
+            if src.compression == "gzip":
+                bound = src.raw_size * fasttext_bin.GZIP_MAX_RATIO
+            model = fasttext_bin.read_fasttext_stream(src, src.name, bound=bound)
     except fasttext_bin.FastTextFormatError as e:
         message = str(e)
-        if path != src.name and message.startswith(path):
-            message = src.name + message[len(path) :]
+        if src.path != src.name and message.startswith(src.path):
+            message = src.name + message[len(src.path) :]
         raise VectorFileError(message) from e
-    finally:
-        if tmp_dir is not None:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
     words = list(model.words)
     take = len(words) if limit is None else min(limit, len(words))
     ids = list(range(take))
     if vocab is not None:
         ids = [i for i in ids if words[i] in vocab]
     if len(ids) == len(words):
-        vectors = model.word_vectors()
+        with np.errstate(invalid="ignore", over="ignore"):  # refused below
+            vectors = model.word_vectors()
         counts = model.counts
     else:
-        vectors = model.word_vectors([words[i] for i in ids])
+        with np.errstate(invalid="ignore", over="ignore"):  # refused below
+            vectors = model.word_vectors([words[i] for i in ids])
         counts = model.counts[ids]
         words = [words[i] for i in ids]
     index = dict(zip(words, range(len(words))))
     if len(index) != len(words):
-        raise VectorFileError("the model's vocabulary repeats words.", src.name)
+        seen = set()
+        row = next(i for i, w in enumerate(words) if w in seen or seen.add(w))
+        raise VectorFileError(
+            f"the model's vocabulary repeats the word {words[row]!r} (first at "
+            f"row {words.index(words[row]) + 1}); expected each word once.",
+            src.name,
+            row + 1,
+            "row",
+        )
+    finite = np.isfinite(vectors).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise VectorFileError(
+            f"the vector of the word {words[row]!r} holds NaN or infinity: its "
+            "rows of the input matrix are damaged; expected finite values.",
+            src.name,
+            row + 1,
+            "row",
+        )
     return words, vectors, counts, index
 
 

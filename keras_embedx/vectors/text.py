@@ -10,9 +10,11 @@ path rejects is sorted line by line with NumPy: regular lines (exactly `dim`
 single spaces) are parsed in bulk again, and only the rest, plus any line a
 bulk parse still refuses (found by bisection), goes through a careful Python
 parser. That parser accepts what real files contain: words with spaces (the
-last `dim` fields are the vector), `\\r\\n` endings, a byte-order mark, trailing
-or repeated blanks, and blank lines (ignored). It names the line and the
-problem for anything else.
+last `dim` fields are the vector, unless the field before them is a number
+too: then the row is one of the wrong width), `\\r\\n` endings, a byte-order
+mark, trailing or repeated blanks, and blank lines (ignored). It names the
+line and the problem for anything else. A line longer than `MAX_ROW_BYTES`
+is refused as soon as it is seen.
 """
 
 import collections
@@ -22,7 +24,7 @@ import warnings
 import numpy as np
 
 from keras_embedx.vectors._progress import Progress
-from keras_embedx.vectors._rows import RowCollector
+from keras_embedx.vectors._rows import MAX_ROW_BYTES, RowCollector
 from keras_embedx.vectors._source import check_encodable, open_for_writing
 from keras_embedx.vectors._text_parser import BlockParser
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
@@ -70,7 +72,7 @@ def read_text(
     decode_errors = "replace" if errors == "replace" else "strict"
     parser = BlockParser(src.name, decode_errors, encoding)
     blocks = _line_blocks(src)
-    block = next(blocks, None)
+    block, nlines = next(blocks, (None, 0))
     if block is None or not block.strip():
         what = "empty" if block is None else "blank"
         raise VectorFileError(
@@ -82,18 +84,22 @@ def read_text(
         eol = block.index(b"\n")
         count, dim = _parse_header(block[:eol], src.name)
         block = block[eol + 1 :]
+        nlines -= 1
         line_no = 2
     else:
         dim = _infer_dim(block, src.name)
-    parser.dim = dim
 
     row_bytes = 2 * dim + 2  # the shortest possible row: "w 0 0 ... 0\n"
-    if src.size is not None:
+    # What the first allocation may assume: the content of a plain file; for a
+    # compressed one (whose sizes are not known, or only claimed) a guess
+    # from the compressed size, grown with what is actually read.
+    if src.compression is None:
         content = src.size
     else:
         content = src.raw_size * _COMPRESSED_RATIO_GUESS
-    nl = max(1, block.count(b"\n"))
-    estimate = int(content / max(row_bytes, len(block) / nl) * 1.02) + 16
+        if src.size is not None:
+            content = min(content, src.size)
+    estimate = int(content / max(row_bytes, len(block) / max(1, nlines)) * 1.02) + 1
     if count is not None and src.size is not None:
         most = src.size // row_bytes + 1
         if count > most and (limit is None or limit > most):
@@ -110,6 +116,7 @@ def read_text(
         for x in (estimate, count, limit, len(vocabulary or ()) or None)
         if x is not None
     )
+    parser.dim = dim
     rows = RowCollector(dim, capacity, vocabulary)
     bar = Progress(f"Loading {src.name}", src.progress()[1], progress)
 
@@ -119,7 +126,6 @@ def read_text(
     overflow_line = None
     stopped = False
     while block is not None:
-        nlines = block.count(b"\n")
         words, vectors, lines, problems = parser.parse(block, line_no, nlines)
         n_rows = len(words) + len(problems)
         order = None
@@ -156,7 +162,7 @@ def read_text(
         bar.update(src.progress()[0])
         if stopped:
             break
-        block = next(blocks, None)
+        block, nlines = next(blocks, (None, 0))
 
     if count is not None and not stopped and seen < count:
         message = (
@@ -189,10 +195,16 @@ def read_text(
 
 
 def _line_blocks(src):
-    """Yield blocks of whole lines, each ending in `\\n`; BOM removed."""
+    """Yield `(block, number of lines)`: whole lines, each ending in `\\n`;
+    BOM removed.
+
+    Raises `VectorFileError` naming the line as soon as a line is longer
+    than `MAX_ROW_BYTES`, without reading the rest of it.
+    """
     pending = b""
     size = _FIRST_BLOCK
     first = True
+    line = 1  # the line `pending` starts
     while True:
         data = src.read(size)
         size = _BLOCK
@@ -207,11 +219,13 @@ def _line_blocks(src):
                 data = data[3:]
         if not data:
             if pending:
-                yield pending + b"\n"
+                yield pending + b"\n", 1
             return
         cut = data.rfind(b"\n") + 1
         if cut == 0:
             pending += data
+            if len(pending) > MAX_ROW_BYTES:
+                raise _long_line(src.name, line, len(pending))
             continue
         if pending:
             block = b"".join([pending, memoryview(data)[:cut]])
@@ -219,8 +233,43 @@ def _line_blocks(src):
             block = data
         else:
             block = data[:cut]
+        _check_line_lengths(block, src.name, line)
+        nlines = block.count(b"\n")
+        line += nlines
         pending = data[cut:]
-        yield block
+        if len(pending) > MAX_ROW_BYTES:
+            raise _long_line(src.name, line, len(pending))
+        yield block, nlines
+
+
+def _check_line_lengths(block, name, first_line):
+    """Refuse a block holding a line longer than `MAX_ROW_BYTES`.
+
+    Any such line covers a whole window of `MAX_ROW_BYTES // 2` bytes
+    starting at a multiple of that, so only windows without a line break
+    need a closer look: a few `find`s per block.
+    """
+    if len(block) <= MAX_ROW_BYTES:
+        return
+    step = MAX_ROW_BYTES // 2
+    for start in range(0, len(block) - step + 1, step):
+        if block.find(b"\n", start, start + step) >= 0:
+            continue
+        begin = block.rfind(b"\n", 0, start) + 1
+        end = block.find(b"\n", start)
+        if end - begin > MAX_ROW_BYTES:
+            line = first_line + block.count(b"\n", 0, begin)
+            raise _long_line(name, line, end - begin)
+
+
+def _long_line(name, line, length):
+    return VectorFileError(
+        f"the line is longer than {MAX_ROW_BYTES:,} bytes ({length:,} bytes "
+        "without a line break so far); expected rows of a word and its numbers, "
+        "which are far shorter. Is this a text vector file?",
+        name,
+        line,
+    )
 
 
 def _parse_header(line, name):
@@ -235,10 +284,11 @@ def _parse_header(line, name):
             1,
         )
     count, dim = int(match[1]), int(match[2])
-    if dim < 1:
+    if dim < 1 or 2 * dim + 1 > MAX_ROW_BYTES:
         raise VectorFileError(
             f"the header 'count dim' gives dim={dim}; expected a positive vector "
-            "width.",
+            f"width whose rows fit in a line of at most {MAX_ROW_BYTES:,} bytes "
+            f"(dim <= {MAX_ROW_BYTES // 2 - 1:,}). Is the header damaged?",
             name,
             1,
         )

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from keras_embedx.vectors._progress import Progress
-from keras_embedx.vectors._rows import RowCollector
+from keras_embedx.vectors._rows import MAX_ROW_BYTES, RowCollector
 from keras_embedx.vectors._source import (
     DECODE_HINT,
     check_encodable,
@@ -22,6 +22,7 @@ from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 _HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
 _READ = 4 << 20
 _BATCH = 8192
+_BATCH_BYTES = 16 << 20
 _MAX_WORD_BYTES = 1 << 16
 _COMPRESSED_RATIO_GUESS = 2
 
@@ -58,9 +59,13 @@ def read_word2vec_binary(
             "line",
         )
     count, dim = int(match[1]), int(match[2])
-    if dim < 1:
+    if dim < 1 or 4 * dim > MAX_ROW_BYTES:
         raise VectorFileError(
-            f"the header gives dim={dim}; expected a positive vector width.", name, 1
+            f"the header gives dim={dim}; expected a positive vector width whose "
+            f"rows fit in {MAX_ROW_BYTES:,} bytes (dim <= {MAX_ROW_BYTES // 4:,}). "
+            "Is the header damaged?",
+            name,
+            1,
         )
     row_bytes = 4 * dim
     header_bytes = eol + 1
@@ -78,9 +83,12 @@ def read_word2vec_binary(
                 1,
             )
         capacity = target
-    else:
-        bound = src.raw_size * _COMPRESSED_RATIO_GUESS // (row_bytes + 2) + 16
-        capacity = min(target, bound)
+    if src.compression is not None:
+        # Compressed content has no known size (a zip member's is only
+        # claimed): start from a guess, and let the matrix grow with the rows
+        # actually read.
+        guess = src.raw_size * _COMPRESSED_RATIO_GUESS // (row_bytes + 2) + 1
+        capacity = min(target, guess)
     if vocabulary is not None:
         capacity = min(capacity, len(vocabulary))
     rows = RowCollector(dim, capacity, vocabulary)
@@ -93,7 +101,8 @@ def read_word2vec_binary(
     done = 0
     n_skipped, skipped = 0, []
     words, where = [], []
-    block = np.empty((min(_BATCH, max(target, 1)), dim), np.float32)
+    batch = max(1, min(_BATCH, _BATCH_BYTES // row_bytes, capacity))
+    block = np.empty((batch, dim), np.float32)
 
     def flush():
         nonlocal words, where
@@ -166,6 +175,14 @@ def read_word2vec_binary(
             if not word:
                 message = f"expected a word before the space at byte {row_start}."
                 word = None
+            elif "\n" in word or "\0" in word:
+                at = row_start + raw_word.find(b"\n" if "\n" in word else b"\0")
+                message = (
+                    f"expected a word, found a {'line break' if chr(10) in word else 'NUL'}"
+                    f" in it at byte offset {at}: the row is damaged, or the one "
+                    "before it has the wrong length."
+                )
+                word = None
         if word is None:
             if errors != "skip":
                 raise VectorFileError(message, name, done + 1, "row")
@@ -186,11 +203,12 @@ def read_word2vec_binary(
         if rest.strip():
             message = (
                 f"the header (line 1) says {count} rows, but {len(rest.strip())}+ "
-                f"more bytes follow the last of them (byte offset {offset + pos})."
+                f"more bytes follow the last of them (byte offset {offset + pos}). "
+                "Either the header's count is wrong or a row has the wrong length, "
+                "which puts every row after it out of place: no row can be trusted, "
+                "even with errors='skip'."
             )
-            if errors != "skip":
-                raise VectorFileError(message, name, count + 1, "row")
-            warnings.warn(f"{name}: {message} They were ignored.", VectorFileWarning, 3)
+            raise VectorFileError(message, name, count + 1, "row")
     if n_skipped:
         listed = "; ".join(f"row {r}: {m}" for r, m in skipped)
         warnings.warn(
