@@ -70,7 +70,8 @@ def check_layer(
 ):
     """Build `layer_cls(**init_kwargs)` and check it as described above.
 
-    Ids are drawn in `[1, input_dim)`. `save_dir` (a directory) enables the
+    Ids are drawn in `[1, input_dim)` (`vocabulary_size` for layers that
+    name it so). `save_dir` (a directory) enables the
     `.keras` round trip; sparse and ragged inputs skip `fit` and saving, as
     a model on them would need a sparse or ragged target.
     """
@@ -88,7 +89,8 @@ def check_layer(
     assert layer.supports_masking == supports_masking
 
     # Eager call.
-    dense = _ids(rng, input_shape, init_kwargs["input_dim"], input_dtype)
+    high = init_kwargs.get("input_dim", init_kwargs.get("vocabulary_size"))
+    dense = _ids(rng, input_shape, high, input_dtype)
     dense[dense == 0] = 1
     if input_sparse:
         x = _sparse(dense)
