@@ -13,6 +13,10 @@ sequence_length, embedding_dim, position="learned")`, which takes ids
 one trainable weight is that table, as upstream); the layer-check cases use
 the layer's own token table, a second trainable weight.
 
+`test_layer_behaviors_hierarchical` comes from the upstream file after 0.32
+(0.32's `PositionEmbedding` raises past its table too); it is kept as a
+documented difference.
+
 Design difference: a sequence longer than `sequence_length` raises a
 `ValueError` naming both lengths; keras-hub's hierarchical position
 embedding (vectors for positions past the table built from two rows) is not

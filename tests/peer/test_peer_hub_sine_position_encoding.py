@@ -157,3 +157,16 @@ def test_start_index():
 def test_odd_width_and_wavelength_variant():
     """Odd widths and another wavelength equal keras-hub's encoding too."""
     _assert_equals_hub(_layer(9, 7, max_wavelength=500), _ids((2, 9)))
+
+
+def test_positions_variant():
+    """Explicit `positions` give keras-hub's encoding at those positions."""
+    layer = _layer(16, 6)
+    ids = _ids((2, 4))
+    positions = np.array([[3, 1, 15, 0], [7, 7, 2, 9]], "int32")
+    hidden = np.zeros((2, 4, 6), "float32")
+    expected = keras_hub.layers.SinePositionEncoding()(hidden, positions=positions)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(layer(ids, positions=positions)),
+        ops.convert_to_numpy(expected),
+    )
