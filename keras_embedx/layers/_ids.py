@@ -10,7 +10,8 @@ two mistakes are only visible before that:
   truncated to int32, so id `2**32 + 2` reads row 2 and the smallest int64
   the padding row, where TensorFlow and PyTorch read the OOV row.
 
-`check_ids` handles both; the layers call it from `__call__`. The ids of a
+`check_ids` handles both; `IdInputLayer.__call__` runs a layer's
+`_checked_ids` before Keras converts its inputs. The ids of a
 model's own inputs (`fit`, `predict`, `model(x)`) are converted by Keras
 before any layer sees them: see the `out_of_range` docs of the layers.
 """
@@ -27,6 +28,16 @@ WORD_IDS_HINT = (
     "(NumPy, any backend) or `keras.layers.StringLookup(vocabulary=..., "
     'mask_token="")` (in a tf.data pipeline), and pass the int ids.'
 )
+
+
+class IdInputLayer(keras.layers.Layer):
+    """A layer taking int ids, checked by `_checked_ids` before conversion."""
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self._checked_ids(inputs), *args, **kwargs)
+
+    def _checked_ids(self, inputs):
+        raise NotImplementedError
 
 
 def own_encoder_hint(layer):

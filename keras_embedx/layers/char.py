@@ -5,7 +5,7 @@ from keras import ops
 
 from keras_embedx._checks import check_choice, check_float, check_positive_int
 from keras_embedx.chars import NUM_RESERVED, OOV_ID, CharInventory
-from keras_embedx.layers._ids import check_ids, own_encoder_hint
+from keras_embedx.layers._ids import IdInputLayer, check_ids, own_encoder_hint
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -81,7 +81,7 @@ def _check_filters(filters):
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class CharEmbedding(keras.layers.Layer):
+class CharEmbedding(IdInputLayer):
     """Word vectors built from characters: a char CNN with highway layers, or a char BiLSTM.
 
     Each word is a row of character ids (`layer.encode(words)` makes them,
@@ -372,12 +372,7 @@ class CharEmbedding(keras.layers.Layer):
         self.built = True
 
     # ---------------------------------------------------------------- call
-    def __call__(self, inputs, *args, **kwargs):
-        return super().__call__(self._checked_ids(inputs), *args, **kwargs)
-
     def _checked_ids(self, inputs):
-        # Strings, and ids JAX would truncate, are only visible before Keras
-        # converts the inputs (see `keras_embedx.layers._ids`).
         return check_ids(
             self, inputs, self.num_chars, self.out_of_range, own_encoder_hint(self)
         )

@@ -16,7 +16,7 @@ from keras_embedx._checks import (
     check_positive_int,
     width_error,
 )
-from keras_embedx.layers._ids import check_ids
+from keras_embedx.layers._ids import IdInputLayer, check_ids
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -121,7 +121,7 @@ def _refuse_weights(kwargs, source):
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class PretrainedEmbedding(keras.layers.Layer):
+class PretrainedEmbedding(IdInputLayer):
     """A word table initialised from pretrained vectors (GloVe, word2vec, fastText).
 
     Turns word ids into vectors. Ids follow Keras' lookup conventions: id 0
@@ -531,12 +531,7 @@ class PretrainedEmbedding(keras.layers.Layer):
         self.built = True
 
     # ---------------------------------------------------------------- call
-    def __call__(self, inputs, *args, **kwargs):
-        return super().__call__(self._checked_ids(inputs), *args, **kwargs)
-
     def _checked_ids(self, inputs):
-        # Strings, and ids JAX would truncate, are only visible before Keras
-        # converts the inputs (see `keras_embedx.layers._ids`).
         return check_ids(self, inputs, self.input_dim, self.out_of_range)
 
     def call(self, inputs):

@@ -27,7 +27,7 @@ from keras_embedx._checks import (
     check_positive_int,
     check_unique,
 )
-from keras_embedx.layers._ids import check_ids, own_encoder_hint
+from keras_embedx.layers._ids import IdInputLayer, check_ids, own_encoder_hint
 from keras_embedx.layers._table import (
     EmbeddingTable,
     compiled_when_eager,
@@ -83,7 +83,7 @@ def _pad_bags(bags, counts, width):
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class SubwordEmbedding(keras.layers.Layer):
+class SubwordEmbedding(IdInputLayer):
     """Word vectors composed from subword units: fastText n-grams or tokenizer units.
 
     **fastText units** (`units="ngrams"`, the default). The table holds,
@@ -407,12 +407,7 @@ class SubwordEmbedding(keras.layers.Layer):
         self.built = True
 
     # ---------------------------------------------------------------- call
-    def __call__(self, inputs, *args, **kwargs):
-        return super().__call__(self._checked_ids(inputs), *args, **kwargs)
-
     def _checked_ids(self, inputs):
-        # Strings, and ids JAX would truncate, are only visible before Keras
-        # converts the inputs (see `keras_embedx.layers._ids`).
         return check_ids(self, inputs, self.num_rows, hint=own_encoder_hint(self))
 
     def call(self, inputs):
