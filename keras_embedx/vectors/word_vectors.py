@@ -1,16 +1,31 @@
 """`WordVectors`: words in file order and their float32 vectors."""
 
+import codecs
+import collections
 import os
 
 import numpy as np
 
-from keras_embedx._checks import check_bool, check_int, check_unique
+from keras_embedx._checks import check_bool, check_unique
 from keras_embedx.vectors import cache
+from keras_embedx.vectors._similarity import SimilarityQueries
 
 SAVE_FORMATS = ("cache", "glove", "word2vec_text", "word2vec_binary")
 
 
-class WordVectors:
+class Correlation(collections.namedtuple("Correlation", ["statistic", "pvalue"])):
+    """A correlation and its two-sided p-value (None without scipy); unpacks
+    as `(statistic, pvalue)`, as scipy's results do."""
+
+    __slots__ = ()
+
+    @property
+    def correlation(self):
+        """The statistic, under the name scipy's `spearmanr` result uses."""
+        return self.statistic
+
+
+class WordVectors(SimilarityQueries):
     """Words and their vectors, in file order.
 
     What `keras_embedx.load_vectors` returns, and what
@@ -131,8 +146,18 @@ class WordVectors:
 
     @property
     def dim(self):
-        """int, the vector width."""
+        """int, the vector width (gensim: `vector_size`)."""
         return int(self.vectors.shape[1])
+
+    @property
+    def vector_size(self):
+        """int, the vector width: gensim's name for `dim`."""
+        return self.dim
+
+    @property
+    def index_to_key(self):
+        """list of str, the words in row order: gensim's name for `words`."""
+        return self.words
 
     @property
     def key_to_index(self):
@@ -151,134 +176,19 @@ class WordVectors:
         return iter(self.words)
 
     def __getitem__(self, word):
-        try:
-            return self.vectors[self.key_to_index[word]]
-        except KeyError:
-            raise KeyError(f"Word {word!r} has no vector in {self!r}.") from None
-        except TypeError:
-            raise TypeError(
-                f"Look words up by str. Received: {word!r} of type "
-                f"{type(word).__name__}"
-            ) from None
+        """`wv[word]`: the word's vector `[dim]`; `wv[[w1, w2, ...]]`: a
+        float32 matrix `[len(words), dim]`, one row per word, as gensim's
+        `KeyedVectors[...]` gives."""
+        if isinstance(word, (list, tuple)) or (
+            isinstance(word, np.ndarray) and word.ndim == 1
+        ):
+            rows = np.fromiter(map(self._row, word), np.int64, len(word))
+            return self.vectors[rows]
+        return self.vectors[self._row(word)]
 
     def __repr__(self):
         src = f", source={self.source!r}" if self.source else ""
         return f"WordVectors(n={len(self)}, dim={self.dim}{src})"
-
-    # -- similarity ----------------------------------------------------------------
-
-    def unit_vectors(self):
-        """The vectors scaled to unit L2 norm (float32, computed once and
-        cached; all-zero rows stay zero)."""
-        if self._unit is None:
-            norms = np.linalg.norm(self.vectors, axis=1)
-            norms[norms == 0] = 1.0
-            self._unit = (self.vectors / norms[:, None]).astype(np.float32, copy=False)
-        return self._unit
-
-    def normalized(self):
-        """A new `WordVectors` with the same words and unit-length vectors."""
-        wv = WordVectors._from_parts(
-            self.words, self.unit_vectors(), self.counts, self.source, self._index
-        )
-        wv.format = self.format
-        return wv
-
-    def similarity(self, word1, word2):
-        """Cosine similarity of two words, a float."""
-        unit = self.unit_vectors()
-        return float(unit[self._row(word1)] @ unit[self._row(word2)])
-
-    def most_similar(self, word, topn=10, *, negative=None, restrict_vocab=None):
-        """The `topn` words nearest `word` by cosine similarity.
-
-        Ranks as gensim's `KeyedVectors.most_similar` does: the query is the
-        normalised mean of the unit vectors of `word` (and minus those of
-        `negative`), scored against every unit vector; words of the query
-        are left out of the answer.
-
-        Args:
-            word: a str, a vector (1D array of length `dim`), or a list of
-                them (their mean is the query).
-            topn: int, how many neighbours; `None` gives the similarity to
-                every word as a float32 array instead.
-            negative: optional str, vector, or list, subtracted from the
-                query (analogies: `most_similar(["king", "woman"],
-                negative="man")`).
-            restrict_vocab: optional int, search only the first N words.
-
-        Returns:
-            list of `(word, similarity)`, most similar first.
-
-        Example:
-
-        >>> from gensim.test.utils import datapath
-        >>> import keras_embedx
-        >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
-        >>> [w for w, _ in wv.most_similar("president", topn=3)]
-        ['bush', 'zinni', 'arafat']
-        """
-        positive = self._as_list(word, "word")
-        negative = self._as_list(negative, "negative")
-        if not positive and not negative:
-            raise ValueError("`word` must name at least one word or vector.")
-        if topn is not None:
-            topn = check_int("topn", topn, low=0)
-        unit = self.unit_vectors()
-        if restrict_vocab is not None:
-            unit = unit[: check_int("restrict_vocab", restrict_vocab)]
-        query = np.zeros(self.dim, np.float32)
-        exclude = set()
-        for item, weight in [(p, 1.0) for p in positive] + [
-            (n, -1.0) for n in negative
-        ]:
-            if isinstance(item, str):
-                row = self._row(item)
-                exclude.add(row)
-                query += weight * self.unit_vectors()[row]
-            else:
-                vector = np.asarray(item, np.float32)
-                if vector.shape != (self.dim,):
-                    raise ValueError(
-                        f"A query vector must have shape ({self.dim},). Received "
-                        f"shape {vector.shape}"
-                    )
-                query += weight * vector
-        query /= len(positive) + len(negative)
-        norm = np.linalg.norm(query)
-        if norm > 0:
-            query = (query / norm).astype(np.float32)
-        scores = unit @ query
-        if topn is None:
-            return scores
-        want = min(len(scores), topn + len(exclude))
-        if want <= 0:
-            return []
-        best = np.argpartition(-scores, want - 1)[:want]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        out = [(self.words[i], float(scores[i])) for i in best if i not in exclude]
-        return out[:topn]
-
-    def _as_list(self, item, name):
-        if item is None:
-            return []
-        if isinstance(item, str):
-            return [item]
-        if isinstance(item, np.ndarray) and item.ndim == 1:
-            return [item]
-        try:
-            return list(item)
-        except TypeError:
-            raise TypeError(
-                f"`{name}` must be a word, a vector or a list of them. Received: "
-                f"{item!r} of type {type(item).__name__}"
-            ) from None
-
-    def _row(self, word):
-        try:
-            return self.key_to_index[word]
-        except KeyError:
-            raise KeyError(f"Word {word!r} has no vector in {self!r}.") from None
 
     # -- files ---------------------------------------------------------------------
 
@@ -407,6 +317,280 @@ class WordVectors:
             )
         wv.format = "cache"
         return wv
+
+    def save_word2vec_format(
+        self,
+        fname,
+        fvocab=None,
+        binary=False,
+        total_vec=None,
+        write_header=True,
+        prefix="",
+        append=False,
+        sort_attr="count",
+    ):
+        """Write word2vec text or binary, or GloVe text (gensim's
+        `save_word2vec_format`; `save` with a `format` is the same).
+
+        Args:
+            fname: str or `os.PathLike`, the vector file.
+            fvocab: optional path: also write `word count` lines (needs
+                counts).
+            binary: bool, word2vec binary instead of text.
+            total_vec: optional int, must equal `len(self)` (the header's
+                count).
+            write_header: bool; `False` writes GloVe text (no header).
+            prefix: str put before every word.
+            append: must be `False` (files are written whole).
+            sort_attr: `"count"` (default): with counts, most frequent
+                words first, as gensim orders them; `None`: row order.
+
+        Returns:
+            The path written (str).
+        """
+        binary = check_bool("binary", binary)
+        if not check_bool("write_header", write_header) and binary:
+            raise ValueError(
+                "word2vec binary files always start with a header. Received: "
+                "binary=True, write_header=False"
+            )
+        if check_bool("append", append):
+            raise ValueError(
+                "`append=True` is not supported: vector files are written whole. "
+                "Received: append=True"
+            )
+        if total_vec is not None and total_vec != len(self):
+            raise ValueError(
+                f"`total_vec` must be the number of words, {len(self)}. Received: "
+                f"total_vec={total_vec!r}"
+            )
+        if sort_attr not in ("count", None):
+            raise ValueError(
+                "`sort_attr` must be 'count' or None: counts are the only "
+                f"attribute WordVectors keep. Received: sort_attr={sort_attr!r}"
+            )
+        if not isinstance(prefix, str):
+            raise TypeError(f"`prefix` must be a str. Received: prefix={prefix!r}")
+        if fvocab is not None and self.counts is None:
+            raise ValueError(
+                f"Cannot write `fvocab`: {self!r} carries no counts. Received: "
+                f"fvocab={fvocab!r}"
+            )
+        out = self
+        if sort_attr == "count" and self.counts is not None:
+            order = np.argsort(-self.counts, kind="stable")
+            if (order != np.arange(len(order))).any():
+                out = WordVectors._from_parts(
+                    [self.words[i] for i in order.tolist()],
+                    self.vectors[order],
+                    self.counts[order],
+                )
+        if prefix:
+            out = WordVectors._from_parts(
+                [prefix + w for w in out.words], out.vectors, out.counts
+            )
+        if binary:
+            fmt = "word2vec_binary"
+        else:
+            fmt = "word2vec_text" if write_header else "glove"
+        path = out.save(fname, format=fmt)
+        if fvocab is not None:
+            with open(fvocab, "w", encoding="utf-8", newline="\n") as f:
+                f.writelines(
+                    f"{w} {c}\n" for w, c in zip(out.words, out.counts.tolist())
+                )
+        return path
+
+    @classmethod
+    def load_word2vec_format(
+        cls,
+        fname,
+        fvocab=None,
+        binary=False,
+        encoding="utf8",
+        unicode_errors="strict",
+        limit=None,
+        datatype=np.float32,
+        no_header=False,
+    ):
+        """Read a word2vec or GloVe file with gensim's arguments (gensim's
+        `KeyedVectors.load_word2vec_format`).
+
+        The same readers as `keras_embedx.load_vectors`, with the format
+        named by `binary` and `no_header` instead of recognised.
+
+        Args:
+            fname: str or `os.PathLike`, the vector file (`.gz`/`.bz2`
+                read transparently).
+            fvocab: optional path to a word2vec `-save-vocab` file (`word
+                count` lines): sets `counts` (0 for words it lacks, with a
+                warning). Without it `counts` is None (gensim invents
+                descending counts).
+            binary: bool, word2vec binary.
+            encoding: str, the encoding of the words (ASCII-compatible).
+            unicode_errors: a Python decoding error handler for words that
+                do not decode: `"strict"` (default) raises
+                `VectorFileError` (a `ValueError`, as `UnicodeDecodeError`
+                is), `"replace"`, `"ignore"` and the other handlers decode
+                as `bytes.decode` would (the first of words that become
+                equal wins).
+            limit: optional positive int, read only the first `limit` rows.
+            datatype: must be float32 (vectors are float32; a table layer's
+                `storage_dtype` stores them smaller).
+            no_header: bool, GloVe text (no `count dim` line).
+
+        Returns:
+            A `WordVectors`.
+
+        Example:
+
+        >>> from gensim.test.utils import datapath
+        >>> from keras_embedx import WordVectors
+        >>> wv = WordVectors.load_word2vec_format(
+        ...     datapath("euclidean_vectors.bin"), binary=True, limit=100)
+        >>> len(wv), wv.vector_size
+        (100, 10)
+        """
+        from keras_embedx.vectors import _word2vec_format as w2v
+        from keras_embedx.vectors._source import check_encoding
+        from keras_embedx.vectors.load import load_vectors
+
+        fmt = w2v.word2vec_format(binary, no_header)
+        unicode_errors = w2v.check_unicode_errors(unicode_errors)
+        if np.dtype(datatype) != np.float32:
+            raise ValueError(
+                "`datatype` must be float32: WordVectors hold float32 (pass "
+                "`storage_dtype` to a table layer for a smaller table). Received: "
+                f"datatype={datatype!r}"
+            )
+        codec = check_encoding(encoding)
+        if unicode_errors in ("strict", "replace"):
+            wv = load_vectors(
+                fname, format=fmt, limit=limit, errors=unicode_errors, encoding=codec
+            )
+        else:
+            raw = load_vectors(fname, format=fmt, limit=limit, encoding="latin-1")
+            words, keep = w2v.redecode(raw.words, codec, unicode_errors)
+            vectors = raw.vectors if keep is None else raw.vectors[keep]
+            wv = cls._from_parts(words, vectors, source=raw.source)
+            wv.format, wv.skipped = fmt, raw.skipped
+            wv.duplicates = raw.duplicates + (
+                0 if keep is None else len(raw) - len(keep)
+            )
+        if fvocab is not None:
+            wv.counts = w2v.read_vocab_counts(fvocab, wv.words, codec, unicode_errors)
+        return wv
+
+    def vectors_for_all(self, keys, allow_inference=True, copy_vecattrs=False):
+        """A new `WordVectors` of the known words of `keys`, each once, in
+        the order given (gensim's `vectors_for_all`).
+
+        Args:
+            keys: iterable of words; unknown ones are left out.
+            allow_inference: accepted for gensim's signature (these vectors
+                infer nothing for unknown words).
+            copy_vecattrs: bool, keep the words' counts.
+
+        Returns:
+            A `WordVectors` (its vectors a copy).
+        """
+        if isinstance(keys, str):
+            raise TypeError(
+                f"`keys` must be a list of words, not one str. Received: keys={keys!r}"
+            )
+        check_bool("allow_inference", allow_inference)
+        index = self.key_to_index
+        words = list(dict.fromkeys(k for k in keys if k in index))
+        rows = np.fromiter(map(index.__getitem__, words), np.int64, len(words))
+        counts = None
+        if check_bool("copy_vecattrs", copy_vecattrs) and self.counts is not None:
+            counts = self.counts[rows]
+        vectors = np.array(self.vectors[rows], np.float32).reshape(len(rows), self.dim)
+        return WordVectors._from_parts(words, vectors, counts, self.source)
+
+    # -- evaluation ------------------------------------------------------------------
+
+    def evaluate_word_analogies(
+        self,
+        analogies,
+        restrict_vocab=300000,
+        case_insensitive=True,
+        dummy4unknown=False,
+        similarity_function="most_similar",
+    ):
+        """Analogy accuracy as gensim's `evaluate_word_analogies` returns it:
+        `(accuracy, sections)`, each section a dict with `"section"`,
+        `"correct"` and `"incorrect"`, the last one `"Total accuracy"`.
+
+        Computed by `keras_embedx.evaluation.analogies` (which returns a
+        richer result), with the same arguments; `similarity_function` must
+        be `"most_similar"` (3CosAdd).
+        """
+        from keras_embedx import evaluation
+
+        if similarity_function != "most_similar":
+            raise ValueError(
+                "`similarity_function` must be 'most_similar' (3CosAdd). Received: "
+                f"similarity_function={similarity_function!r}"
+            )
+        return evaluation.analogies(
+            self,
+            analogies,
+            restrict_vocab=restrict_vocab,
+            case_insensitive=case_insensitive,
+            dummy4unknown=dummy4unknown,
+        ).to_gensim()
+
+    def evaluate_word_pairs(
+        self,
+        pairs,
+        delimiter="\t",
+        encoding="utf8",
+        restrict_vocab=300000,
+        case_insensitive=True,
+        dummy4unknown=False,
+    ):
+        """Word-pair correlations as gensim's `evaluate_word_pairs` returns
+        them: `(pearson, spearman, oov_ratio)`, the first two
+        `Correlation(statistic, pvalue)` tuples (`.correlation` too, as
+        scipy's results), `oov_ratio` in percent.
+
+        Computed by `keras_embedx.evaluation.word_pairs` (which returns a
+        richer result), with the same arguments; `pairs` must be UTF-8.
+
+        Example:
+
+        >>> from gensim.test.utils import datapath
+        >>> import keras_embedx
+        >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
+        >>> pearson, spearman, oov = wv.evaluate_word_pairs(datapath("wordsim353.tsv"))
+        >>> round(spearman.correlation, 4), round(oov, 1)
+        (0.2736, 69.1)
+        """
+        from keras_embedx import evaluation
+
+        try:
+            utf8 = codecs.lookup(encoding).name == "utf-8"
+        except (LookupError, TypeError):
+            utf8 = False
+        if not utf8:
+            raise ValueError(
+                "`encoding` must be UTF-8: word-pair files are read as UTF-8. "
+                f"Received: encoding={encoding!r}"
+            )
+        result = evaluation.word_pairs(
+            self,
+            pairs,
+            delimiter=delimiter,
+            restrict_vocab=restrict_vocab,
+            case_insensitive=case_insensitive,
+            dummy4unknown=dummy4unknown,
+        )
+        return (
+            Correlation(result.pearson, result.pearson_pvalue),
+            Correlation(result.spearman, result.spearman_pvalue),
+            result.oov_ratio,
+        )
 
     # -- gensim ----------------------------------------------------------------------
 
