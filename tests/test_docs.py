@@ -19,6 +19,7 @@ PAGES = [
     "docs/guides/char.md",
     "docs/guides/transformers.md",
     "docs/guides/evaluation.md",
+    "docs/guides/gensim.md",
     "docs/guides/projector.md",
 ]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)

@@ -34,6 +34,12 @@ class WordVectors(SimilarityQueries):
     `most_similar`, and save to the package's cache file (`save`), which
     `WordVectors.load` opens memory-mapped in milliseconds.
 
+    It also answers gensim's `KeyedVectors` calls under gensim's names and
+    with gensim's results (`index_to_key`, `vector_size`, `wv[[w1, w2]]`,
+    `most_similar(positive=..., negative=...)`, `most_similar_cosmul`,
+    `doesnt_match`, `distances`, `evaluate_word_analogies`,
+    `save_word2vec_format`, `load_word2vec_format`, ...).
+
     Args:
         words: list of str, unique.
         vectors: float array `[len(words), dim]`; stored as float32.
