@@ -587,11 +587,11 @@ class SimilarityQueries:
             vector = self._term(word_or_vector, "word_or_vector")
         other_words = [] if other_words is None else list(other_words)
         if not other_words:
-            others, norms = self.vectors, np.linalg.norm(self.vectors, axis=1)
+            others, norms = self.vectors, self._unit_and_norms()[1]
         else:
             others = self.vectors[[self._row(w) for w in other_words]]
             norms = np.linalg.norm(others, axis=1)
-        norms = np.where(norms == 0, np.float32(1), norms)
+            norms[norms == 0] = 1.0
         return 1 - (others @ vector) / (np.linalg.norm(vector) * norms)
 
     def closer_than(self, key1, key2):

@@ -79,8 +79,10 @@ class WordVectors(SimilarityQueries):
             )
         words = list(words)
         vectors = np.asarray(vectors)
-        if vectors.dtype != np.float32:
-            vectors = vectors.astype(np.float32)
+        if vectors.dtype != np.float32 or not vectors.flags.c_contiguous:
+            # Rows contiguous: a row is one read, and sums over a row add up
+            # in the same order as gensim's (a Fortran-order `.npy` differs).
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise ValueError(
                 "`vectors` must be a 2D array with one row per word. Received: "

@@ -520,3 +520,13 @@ def test_bad_gensim_calls_are_named(vectors):
         WordVectors.load_word2vec_format(datapath(VECTORS), unicode_errors="nonsense")
     with pytest.raises(ValueError, match="similarity_function='cosmul'"):
         vectors.evaluate_word_analogies("x", similarity_function="cosmul")
+
+
+def test_scores_equal_gensim_bit_for_bit_whatever_the_memory_order():
+    # A Fortran-order matrix (as some .npy files hold) gives gensim's exact
+    # scores too: the vectors are stored row-contiguous.
+    kv = _gensim_kv()
+    wv = WordVectors(kv.index_to_key, np.asfortranarray(kv.vectors))
+    query = {"positive": ["war", "iraq"], "negative": ["peace"], "topn": None}
+    np.testing.assert_array_equal(wv.most_similar(**query), kv.most_similar(**query))
+    np.testing.assert_array_equal(wv.distances("war"), kv.distances("war"))
