@@ -383,7 +383,25 @@ class SimilarityQueries:
         return self._ranked(scores, topn, exclude)
 
     def similar_by_word(self, word, topn=10, restrict_vocab=None):
-        """`most_similar(positive=[word], ...)` (gensim's `similar_by_word`)."""
+        """The `topn` words nearest `word`: `most_similar(positive=[word])`
+        (gensim's `similar_by_word`, also as `similar_by_key`).
+
+        Args:
+            word: str.
+            topn: int, or `None` for every word's similarity as an array.
+            restrict_vocab: optional int, search only the first N words.
+
+        Returns:
+            list of `(word, similarity)`, most similar first.
+
+        Example:
+
+        >>> from gensim.test.utils import datapath
+        >>> import keras_embedx
+        >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
+        >>> [w for w, _ in wv.similar_by_word("war", topn=2)]
+        ['conflict', 'administration']
+        """
         if not isinstance(word, str):
             raise TypeError(
                 f"`word` must be a str. Received: {word!r} of type "
@@ -394,8 +412,30 @@ class SimilarityQueries:
     similar_by_key = similar_by_word
 
     def similar_by_vector(self, vector, topn=10, restrict_vocab=None):
-        """`most_similar(positive=[vector], ...)` (gensim's `similar_by_vector`):
-        no word is left out of the answer."""
+        """The `topn` words nearest a vector: `most_similar(positive=[vector])`
+        (gensim's `similar_by_vector`); no word is left out of the answer.
+
+        Args:
+            vector: float array `[dim]`.
+            topn: int, or `None` for every word's similarity as an array.
+            restrict_vocab: optional int, search only the first N words.
+
+        Returns:
+            list of `(word, similarity)`, most similar first.
+
+        Example:
+
+        >>> from gensim.test.utils import datapath
+        >>> import keras_embedx
+        >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
+        >>> [w for w, _ in wv.similar_by_vector(wv["war"], topn=2)]
+        ['war', 'conflict']
+        """
+        if isinstance(vector, str):
+            raise TypeError(
+                f"`vector` must be an array, not a str. Received: vector={vector!r}; "
+                "for a word use `similar_by_word`"
+            )
         return self.most_similar(
             [self._term(vector, "vector")], topn=topn, restrict_vocab=restrict_vocab
         )
@@ -578,9 +618,28 @@ class SimilarityQueries:
         """Cosine distances `1 - cos` from a word or vector to `other_words`,
         or to every word when it is empty (gensim's `distances`).
 
+        Args:
+            word_or_vector: a word or a float array `[dim]`.
+            other_words: list of words; empty (default) for every word.
+
         Returns:
             float32 ndarray, one distance per other word (or per row).
+
+        Example:
+
+        >>> from gensim.test.utils import datapath
+        >>> import keras_embedx
+        >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
+        >>> [round(float(d), 3) for d in wv.distances("war", ["conflict", "peace"])]
+        [0.067, 0.188]
+        >>> wv.distances("war").shape
+        (2747,)
         """
+        if isinstance(other_words, str):
+            raise TypeError(
+                "`other_words` must be a list of words, not one str. Received: "
+                f"other_words={other_words!r}; pass [{other_words!r}]"
+            )
         if isinstance(word_or_vector, str):
             vector = self[word_or_vector]
         else:
@@ -596,7 +655,16 @@ class SimilarityQueries:
 
     def closer_than(self, key1, key2):
         """Words closer to `key1` than `key2` is, in vocabulary order
-        (gensim's `closer_than`)."""
+        (gensim's `closer_than`); `key1` itself is left out.
+
+        Example:
+
+        >>> from gensim.test.utils import datapath
+        >>> import keras_embedx
+        >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
+        >>> wv.closer_than("war", "terrorism"), wv.rank("war", "terrorism")
+        (['administration', 'conflict'], 3)
+        """
         distances = self.distances(key1)
         first, second = self._row(key1), self._row(key2)
         rows = np.flatnonzero(distances < distances[second])

@@ -355,6 +355,19 @@ class WordVectors(SimilarityQueries):
 
         Returns:
             The path written (str).
+
+        Example:
+
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> import keras_embedx
+        >>> wv = keras_embedx.WordVectors(["a", "b"], np.eye(2), counts=[1, 5])
+        >>> path = os.path.join(tempfile.mkdtemp(), "v.txt")
+        >>> _ = wv.save_word2vec_format(path)  # most frequent first, as gensim
+        >>> print(open(path).read(), end="")
+        2 2
+        b 0.0 1.0
+        a 1.0 0.0
         """
         binary = check_bool("binary", binary)
         if not check_bool("write_header", write_header) and binary:
@@ -501,6 +514,14 @@ class WordVectors(SimilarityQueries):
 
         Returns:
             A `WordVectors` (its vectors a copy).
+
+        Example:
+
+        >>> from gensim.test.utils import datapath
+        >>> import keras_embedx
+        >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
+        >>> wv.vectors_for_all(["war", "peace", "no such word", "war"]).words
+        ['war', 'peace']
         """
         if isinstance(keys, str):
             raise TypeError(
@@ -533,6 +554,15 @@ class WordVectors(SimilarityQueries):
         Computed by `keras_embedx.evaluation.analogies` (which returns a
         richer result), with the same arguments; `similarity_function` must
         be `"most_similar"` (3CosAdd).
+
+        Example:
+
+        >>> from gensim.test.utils import datapath
+        >>> import keras_embedx
+        >>> wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"))
+        >>> score, sections = wv.evaluate_word_analogies(datapath("questions-words.txt"))
+        >>> round(score, 4), sections[-1]["section"]
+        (0.0024, 'Total accuracy')
         """
         from keras_embedx import evaluation
 
