@@ -48,6 +48,48 @@ def _param(page):
     return pytest.param(page, marks=marks, id=page)
 
 
+def _resolve(name):
+    """The object a dotted name (`keras_embedx.layers.char.word_char_model`) names."""
+    parts = name.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for part in parts[split:]:
+            obj = getattr(obj, part)
+        return obj
+    raise ImportError(name)
+
+
+@pytest.mark.host_only
+def test_every_public_name_the_pages_use_has_an_api_entry():
+    import types
+
+    entries = set()
+    for path in glob.glob(os.path.join(ROOT, "docs", "api", "*.md")):
+        with open(path, encoding="utf-8") as f:
+            entries |= set(re.findall(r"^::: (\S+)", f.read(), re.M))
+    documented = [_resolve(name) for name in sorted(entries)]
+    used = set()
+    for page in pages():
+        for block in python_blocks(page):
+            used |= set(re.findall(r"\bkeras_embedx(?:\.\w+)+", block))
+            for module, names in re.findall(
+                r"^from (keras_embedx[\w.]*) import ([\w, ]+)$", block, re.M
+            ):
+                used |= {f"{module}.{n.strip()}" for n in names.split(",")}
+    missing = []
+    for name in sorted(used):
+        obj = _resolve(name)
+        if isinstance(obj, types.ModuleType):
+            continue
+        parent = _resolve(name.rsplit(".", 1)[0])
+        if not any(obj is d or parent is d for d in documented):
+            missing.append(name)
+    assert missing == []
+
+
 def test_every_page_with_code_is_tested():
     # The exclusion list only names pages that exist and hold python code.
     for page, reason in EXCLUDED.items():
