@@ -15,6 +15,7 @@ import importlib
 import os
 import re
 import sys
+import warnings
 
 # The parser shows these before any of keras_embedx is imported; tests check
 # that they equal the library's own (keras_embedx.vectors.load.FORMATS, ...).
@@ -564,13 +565,22 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     command = f"keras-embedx {args.command}"
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        # One line that names the command's flags, without Python's source line.
+        text = as_flags(" ".join(str(message).splitlines()), args.cli_flags)
+        print(f"{command}: warning: {text}", file=sys.stderr)
+
+    args.cli_flags = getattr(args, "cli_flags", {})
     try:
-        code = _handler(args.run)(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            code = _handler(args.run)(args)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
     except (ValueError, OSError) as e:
-        message = as_flags(_one_line(e), getattr(args, "cli_flags", {}))
+        message = as_flags(_one_line(e), args.cli_flags)
         print(f"{command}: error: {message}", file=sys.stderr)
         return 2
     return code or 0

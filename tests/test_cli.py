@@ -233,6 +233,9 @@ def test_project_errors_skip_loads_the_good_rows(tmp_path, capsys):
     assert (
         main(["project", str(bad), "--log-dir", str(log_dir), "--errors", "skip"]) == 0
     )
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert warning.startswith("keras-embedx project: warning: ")
+    assert "skipped 1 malformed row (--errors skip)" in warning
     metadata = list(log_dir.rglob("*metadata.tsv"))
     assert len(metadata) == 1
     assert metadata[0].read_text().split() == ["word", "third"]
