@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/keras-embedx demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check keras_embedx tests benchmarks
-	$(BIN)/ruff format --check keras_embedx tests benchmarks
+	$(BIN)/ruff check keras_embedx keras_embedx_cli tests benchmarks
+	$(BIN)/ruff format --check keras_embedx keras_embedx_cli tests benchmarks
 
 test: lint
 	@set -e; for b in $(BACKENDS); do \
@@ -37,10 +37,10 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks --quick
+	$(BIN)/python -m benchmarks --quick --report
 
 bench-full: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks --report
 
 clean:
 	rm -rf $(VENV) site build *.egg-info

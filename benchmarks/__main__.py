@@ -2,11 +2,14 @@
 
 Each part is a module (`python -m benchmarks.<part>` runs it alone). Parts
 that depend on the Keras backend run once per backend, each in a fresh
-process with `KERAS_BACKEND` set (a process cannot switch backends). At the
-end `benchmarks.report` regenerates docs/benchmarks.md from the results.
+process with `KERAS_BACKEND` set (a process cannot switch backends). Results
+go to `benchmarks/results/`, or to `--output DIR`. Only `--report` (or
+`python -m benchmarks.report`) regenerates docs/benchmarks.md, from
+`benchmarks/results/`.
 
-`make bench` runs `python -m benchmarks --quick` (a CPU subset that fits in
-10 minutes on 2 cores); `make bench-full` runs everything at full size.
+`make bench` runs `python -m benchmarks --quick --report` (a CPU subset that
+fits in 10 minutes on 2 cores); `make bench-full` runs everything at full
+size.
 """
 
 import argparse
@@ -16,9 +19,15 @@ import sys
 import time
 
 BACKENDS = ("tensorflow", "jax", "torch")
+# The checkout this package is in: its parts run from here, whatever the
+# working directory (which may hold a `benchmarks` package of its own).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # name: (runs per backend, arguments with --quick, arguments without).
 # `None` for the quick arguments leaves the part out of the quick suite.
+# SMOKE: the arguments of `--smoke`, a seconds-long run that checks the suite
+# runs and writes its results (its numbers mean nothing).
+SMOKE = {"load_vectors": ["--quick", "--rows", "2000"]}
 PARTS = {
     "lookup": (True, ["--quick"], []),
     "token_position": (True, ["--quick"], []),
@@ -41,14 +50,36 @@ def _exists(part):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the quick CPU subset")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"tiny sizes that only check the suite runs ({', '.join(SMOKE)})",
+    )
     parser.add_argument("--only", nargs="+", choices=sorted(PARTS), help="parts to run")
     parser.add_argument(
         "--backends",
-        default=",".join(BACKENDS),
-        help="comma-separated backends for backend-dependent parts",
+        nargs="+",
+        choices=BACKENDS,
+        default=BACKENDS,
+        help="backends for backend-dependent parts (default: all three)",
+    )
+    parser.add_argument(
+        "--output",
+        help="directory for the results (default: benchmarks/results, the "
+        "tracked results the docs are made from)",
+    )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="then regenerate docs/benchmarks.md from benchmarks/results",
     )
     args = parser.parse_args(argv)
-    backends = [b for b in args.backends.split(",") if b]
+    if args.report and args.output:
+        parser.error("--report makes the docs from benchmarks/results; drop --output")
+    backends = args.backends
+    env = dict(os.environ)
+    if args.output:
+        env["BENCH_OUTPUT"] = os.path.abspath(args.output)
     failed = []
     for part, (per_backend, quick_args, full_args) in PARTS.items():
         if args.only and part not in args.only:
@@ -57,26 +88,32 @@ def main(argv=None):
             print(f"== benchmarks.{part}: not present, skipped", flush=True)
             continue
         part_args = quick_args if args.quick else full_args
+        if args.smoke:
+            part_args = SMOKE.get(part)
         if part_args is None:
-            print(f"== benchmarks.{part}: not in the quick suite", flush=True)
+            suite = "smoke" if args.smoke else "quick"
+            print(f"== benchmarks.{part}: not in the {suite} suite", flush=True)
             continue
         for backend in backends if per_backend else [None]:
-            env = dict(os.environ)
+            part_env = dict(env)
             if backend:
-                env["KERAS_BACKEND"] = backend
+                part_env["KERAS_BACKEND"] = backend
             if part == "char" and backend:
                 part_args = [*part_args, "--backend", backend]
             label = f"benchmarks.{part}" + (f" ({backend})" if backend else "")
             print(f"== {label}", flush=True)
             start = time.perf_counter()
             cmd = [sys.executable, "-m", f"benchmarks.{part}", *part_args]
-            code = subprocess.run(cmd, env=env).returncode
+            code = subprocess.run(cmd, env=part_env, cwd=ROOT).returncode
             print(f"== {label}: {time.perf_counter() - start:.0f} s", flush=True)
             if code:
                 failed.append(label)
             if part == "char" and backend:
                 part_args = part_args[:-2]
-    subprocess.run([sys.executable, "-m", "benchmarks.report"], check=True)
+    if args.report:
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.report"], check=True, cwd=ROOT
+        )
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)
         sys.exit(1)

@@ -3,8 +3,10 @@
 Every benchmark module builds a list of result rows with `measure(...)` and
 hands them to `write_results(name, rows, ...)`, which writes
 `benchmarks/results/<name>.json` (everything, for tools) and
-`benchmarks/results/<name>.md` (a table, for people). `python -m
-benchmarks.report` assembles docs/benchmarks.md from those files.
+`benchmarks/results/<name>.md` (a table, for people), or into the directory
+named by the environment variable `BENCH_OUTPUT` (`python -m benchmarks
+--output DIR` sets it). `python -m benchmarks.report` assembles
+docs/benchmarks.md from the files in `benchmarks/results/`.
 
 Timings are medians over repeats after warm-up, with the spread (min, max,
 interquartile range) recorded. Ratios are taken between rows measured in the
@@ -21,7 +23,10 @@ import subprocess
 import sys
 import time
 
-RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+#: The tracked results the docs are made from.
+TRACKED_RESULTS_DIR = os.path.join(BENCH_DIR, "results")
+RESULTS_DIR = os.path.abspath(os.environ.get("BENCH_OUTPUT") or TRACKED_RESULTS_DIR)
 TMP_DIR = os.path.join(RESULTS_DIR, "tmp")
 
 
@@ -249,7 +254,7 @@ def _git_commit():
     if os.environ.get("BENCH_GIT_COMMIT"):
         return os.environ["BENCH_GIT_COMMIT"]
     try:
-        here = os.path.dirname(RESULTS_DIR)
+        here = BENCH_DIR
 
         def git(*args):
             return subprocess.run(

@@ -9,9 +9,11 @@ import os
 import shutil
 import statistics
 
-from benchmarks._harness import RESULTS_DIR, markdown_table
+from benchmarks._harness import BENCH_DIR, TRACKED_RESULTS_DIR, markdown_table
 
-DOC = os.path.join(os.path.dirname(RESULTS_DIR), "..", "docs", "benchmarks.md")
+# The page is made from the tracked results, wherever a run wrote its own.
+RESULTS_DIR = TRACKED_RESULTS_DIR
+DOC = os.path.join(BENCH_DIR, "..", "docs", "benchmarks.md")
 INTRO = """# Benchmarks
 
 Every figure on this page was produced by the command printed above its
@@ -195,7 +197,7 @@ def lookup_summary():
     )
 
 
-IMG_DIR = os.path.join(os.path.dirname(RESULTS_DIR), "..", "docs", "img", "benchmarks")
+IMG_DIR = os.path.join(BENCH_DIR, "..", "docs", "img", "benchmarks")
 
 
 def main():

@@ -185,51 +185,13 @@ def plot_embeddings(
 
 
 # ---------------------------------------------------------------------- CLI
-def add_plot_parser(subparsers):
-    """Register `keras-embedx plot PATH --out x.png [--method pca|tsne]`."""
-    from keras_embedx.vectors.load import (
-        add_file_arguments,
-        int_argument,
-        output_argument,
-    )
-
-    parser = subparsers.add_parser(
-        "plot",
-        help="save a PCA or t-SNE picture of word vectors",
-        description="Save a 2D picture of the vectors in a file as PNG/SVG/PDF.",
-    )
-    parser.add_argument("path", help="vector file")
-    parser.add_argument(
-        "--out",
-        required=True,
-        type=output_argument(),
-        help="image to write (.png, .svg)",
-    )
-    parser.add_argument("--method", choices=METHODS, default="pca")
-    parser.add_argument(
-        "--words",
-        default=None,
-        help="comma-separated words to show (default: the first --limit)",
-    )
-    parser.add_argument(
-        "--limit",
-        type=int_argument(2),
-        default=100,
-        help="words when --words is not given",
-    )
-    add_file_arguments(parser)
-    parser.add_argument("--dpi", type=int_argument(1), default=150)
-    parser.set_defaults(func=run_plot)
-    return parser
-
-
-def _cli_words(text):
-    """The words of `--words` ("a,b,c"), or a `ValueError` naming the flag."""
-    words = [w for w in text.split(",") if w]
+def _cli_words(words):
+    """The words of `--words a b c`, or a `ValueError` naming the flag."""
+    words = [w for w in words if w]
     if len(words) < 2:
         raise ValueError(
-            "--words must name at least 2 words, comma-separated. "
-            f"Received: --words {text!r}"
+            "--words must name at least 2 words, separated by spaces. "
+            f"Received: --words {' '.join(words)}"
         )
     return words
 

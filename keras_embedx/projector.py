@@ -36,12 +36,7 @@ import numpy as np
 from keras_embedx import _atomic
 from keras_embedx._atomic import fcntl  # None off POSIX: `_locked` uses a lock file.
 from keras_embedx._walk import iter_layers
-from keras_embedx.vectors.load import (
-    add_file_arguments,
-    int_argument,
-    load_cli_vectors,
-    output_argument,
-)
+from keras_embedx.vectors.load import load_cli_vectors
 
 CONFIG_NAME = "projector_config.pbtxt"
 DATA_DIR = "projector"
@@ -1293,37 +1288,6 @@ def _remove_own_files(log_dir, entries, in_use):
 
 
 # ---------------------------------------------------------------------- CLI
-def add_project_parser(subparsers):
-    """Register `keras-embedx project PATH --log-dir DIR [--max-rows N]`."""
-    parser = subparsers.add_parser(
-        "project",
-        help="export a vector file to the TensorBoard Projector",
-        description=(
-            "Export a vector file (GloVe, word2vec, fastText .vec/.bin, or the "
-            "keras_embedx cache) where the TensorBoard Projector shows it, and "
-            "print the command that opens TensorBoard."
-        ),
-    )
-    parser.add_argument("path", help="vector file")
-    parser.add_argument(
-        "--log-dir",
-        required=True,
-        type=output_argument(directory=True),
-        help="TensorBoard log directory",
-    )
-    parser.add_argument(
-        "--max-rows",
-        type=int_argument(1),
-        default=MAX_POINTS,
-        help=f"keep the N most frequent words (default {MAX_POINTS}, the most "
-        "the Projector shows)",
-    )
-    parser.add_argument("--name", default=None, help="tensor name in the Projector")
-    add_file_arguments(parser)
-    parser.set_defaults(func=run_project)
-    return parser
-
-
 def run_project(args):
     """Handler of `keras-embedx project`; returns the exit status."""
     wv = load_cli_vectors(args)

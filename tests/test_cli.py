@@ -1,5 +1,7 @@
 """The `keras-embedx` command line."""
 
+import io
+import os
 import re
 import subprocess
 import sys
@@ -9,6 +11,9 @@ import pytest
 
 import keras_embedx
 from keras_embedx.cli import main
+
+pytestmark = pytest.mark.host_only
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_inspect_prints_size_and_neighbours(datapath, capsys):
@@ -34,16 +39,146 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
     assert "bad.txt" in err and "line 2" in err
 
 
-def test_console_script_help():
+def child(code, cwd=None):
+    """Run `code` in a fresh interpreter with this tree first on its path."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, *sys.path]))
     proc = subprocess.run(
-        [sys.executable, "-m", "keras_embedx.cli", "--help"],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
+        cwd=cwd,
     )
-    assert proc.returncode == 0
-    for command in ("demo", "inspect", "convert"):
-        assert command in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_help_and_version_import_neither_keras_nor_a_backend():
+    # What the console script runs (`keras_embedx_cli:main`), in a process
+    # that has imported nothing yet.
+    proc = child(
+        "import sys, contextlib, io\n"
+        "from keras_embedx_cli import main\n"
+        "for argv in (['--help'], ['--version'], ['inspect', '--help'],\n"
+        "             ['demo', '--help'], ['bench', '--help'], ['plot', '--help']):\n"
+        "    out = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(out):\n"
+        "        try:\n"
+        "            main(argv)\n"
+        "        except SystemExit as e:\n"
+        "            assert e.code == 0, (argv, e.code)\n"
+        "    assert out.getvalue(), argv\n"
+        "heavy = {'keras', 'tensorflow', 'jax', 'torch', 'numpy', 'keras_embedx'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    assert proc.stdout.strip() == "[]"
+    assert proc.stderr == ""
+
+
+def test_console_script_help_lists_every_command():
+    proc = child("from keras_embedx_cli import main; main(['--help'])")
+    for command in ("demo", "inspect", "convert", "project", "plot", "bench"):
+        assert f"    {command} " in proc.stdout
+    assert "--version" in proc.stdout
+
+
+def test_version_is_the_packages():
+    proc = child("from keras_embedx_cli import main; main(['--version'])")
+    assert proc.stdout.strip() == f"keras-embedx {keras_embedx.__version__}"
+
+
+def test_every_option_has_help():
+    from keras_embedx_cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    missing = [
+        f"{name} {action.option_strings or action.dest}"
+        for name, command in sub.choices.items()
+        for action in command._actions
+        if not action.help
+    ]
+    assert missing == []
+
+
+def test_the_parsers_choices_are_the_librarys():
+    import keras_embedx_cli as front
+    from keras_embedx import plot, projector
+    from keras_embedx.vectors import load, word_vectors
+
+    assert front.FORMATS == load.FORMATS
+    assert front.ERRORS == load.ERRORS
+    assert set(front.WRITE_FORMATS) == set(word_vectors.SAVE_FORMATS)
+    assert front.PLOT_METHODS == plot.METHODS
+    assert front.MAX_POINTS == projector.MAX_POINTS
+
+
+def test_lists_are_space_separated_and_commas_are_deprecated(capsys):
+    from keras_embedx_cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["plot", "f", "--out", "o.png", "--words", "a", "b"])
+    assert args.words == ["a", "b"]
+    assert capsys.readouterr().err == ""
+    args = parser.parse_args(["plot", "f", "--out", "o.png", "--words", "a,b"])
+    assert args.words == ["a", "b"]
+    err = capsys.readouterr().err
+    assert "--words a,b is deprecated" in err and "--words a b" in err
+    # The word "," stays a word; --neighbours never took commas.
+    args = parser.parse_args(["plot", "f", "--out", "o.png", "--words", ",", "."])
+    assert args.words == [",", "."]
+    args = parser.parse_args(["inspect", "f", "--neighbours", "1,000", "the"])
+    assert args.neighbours == ["1,000", "the"]
+    args = parser.parse_args(["bench", "--backends", "jax", "torch"])
+    assert args.backends == ["jax", "torch"]
+    assert capsys.readouterr().err == ""
+
+
+def test_errors_name_the_flags_not_python_arguments(tmp_path, capsys):
+    path = tmp_path / "cp1252.txt"
+    path.write_bytes("caf\u00e9 1.0 2.0\n".encode("cp1252"))
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--encoding cp1252" in err and "--errors replace" in err
+    assert "encoding=" not in err and "errors=" not in err
+    assert main(["inspect", str(path), "--encoding", "cp1252"]) == 0
+    assert "caf\u00e9" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def big_glove(tmp_path_factory):
+    """A GloVe text file over the 8 MB from which loads show progress."""
+    from keras_embedx.vectors._progress import MIN_BYTES
+
+    path = tmp_path_factory.mktemp("big") / "big.txt"
+    rng = np.random.default_rng(0)
+    words = np.array([f"w{i}" for i in range(20_000)])[:, None]
+    rows = np.hstack([words, rng.normal(size=(20_000, 50)).round(6).astype(str)])
+    np.savetxt(path, rows, fmt="%s")
+    assert path.stat().st_size > MIN_BYTES
+    return str(path)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_shows_on_a_terminal_or_when_asked(big_glove, capsys, monkeypatch):
+    assert main(["inspect", big_glove, "--show", "1"]) == 0
+    assert capsys.readouterr().err == ""  # not a terminal, not asked
+    assert main(["inspect", big_glove, "--show", "1", "--progress"]) == 0
+    done = f"Loading {big_glove}: 20000 words x 50 in "
+    assert done in capsys.readouterr().err
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["inspect", big_glove, "--show", "1"]) == 0
+    assert done in terminal.getvalue()
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["inspect", big_glove, "--show", "1", "--no-progress"]) == 0
+    assert terminal.getvalue() == ""
 
 
 @pytest.mark.slow
@@ -98,9 +233,54 @@ def test_project_errors_skip_loads_the_good_rows(tmp_path, capsys):
     assert (
         main(["project", str(bad), "--log-dir", str(log_dir), "--errors", "skip"]) == 0
     )
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert warning.startswith("keras-embedx project: warning: ")
+    assert "skipped 1 malformed row (--errors skip)" in warning
     metadata = list(log_dir.rglob("*metadata.tsv"))
     assert len(metadata) == 1
     assert metadata[0].read_text().split() == ["word", "third"]
+
+
+def test_bench_runs_the_checkouts_suite_not_the_working_directorys(tmp_path):
+    # A `benchmarks` package in the working directory must not run: the
+    # suite is the one beside keras_embedx. Its results go to --output, and
+    # no tracked file (docs/benchmarks.md, benchmarks/results) changes.
+    planted = tmp_path / "elsewhere" / "benchmarks"
+    planted.mkdir(parents=True)
+    marker = tmp_path / "planted-ran"
+    (planted / "__init__.py").write_text("")
+    (planted / "__main__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+
+    def status():
+        return subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    before = status()
+    out = tmp_path / "results"
+    proc = child(
+        "import sys\nfrom keras_embedx_cli import main\n"
+        "sys.exit(main(['bench', '--smoke', '--only', 'load_vectors', "
+        f"'--output', {str(out)!r}]))",
+        cwd=planted.parent,
+    )
+    assert not marker.exists()
+    assert f"benchmarks of {ROOT}" in proc.stdout
+    assert sorted(p.name for p in out.glob("*.json")) == ["load_vectors.json"]
+    assert status() == before
+
+
+def test_bench_outside_a_checkout_says_it_needs_one(capsys, monkeypatch):
+    import keras_embedx.cli as cli
+
+    monkeypatch.setattr(cli, "checkout_root", lambda: None)
+    assert main(["bench", "--only", "lookup"]) == 2
+    err = capsys.readouterr().err
+    assert "source repository" in err and "pip install -e ." in err
 
 
 def test_bench_runs_the_suite_of_the_checkout(capfd):

@@ -1,7 +1,5 @@
 """`keras_embedx.plot.plot_embeddings` on gensim's fixture vectors."""
 
-import argparse
-
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -89,11 +87,14 @@ def test_a_layer_is_plotted_with_its_vocabulary(kv):
 def test_cli_writes_a_png(tmp_path, capsys):
     from gensim.test.utils import datapath
 
-    parser = argparse.ArgumentParser()
-    plot.add_plot_parser(parser.add_subparsers())
+    from keras_embedx_cli import build_parser
+
     out = tmp_path / "toy.png"
-    args = parser.parse_args(["plot", datapath("toy-model.vec"), "--out", str(out)])
-    assert args.func(args) == 0
+    args = build_parser().parse_args(
+        ["plot", datapath("toy-model.vec"), "--out", str(out)]
+    )
+    assert args.run == "keras_embedx.plot:run_plot"
+    assert plot.run_plot(args) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert str(out) in capsys.readouterr().out
 

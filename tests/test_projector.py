@@ -8,7 +8,6 @@ TensorFlow under the TensorFlow backend. Expected tables come from gensim's
 own reader, and configs are re-read with TensorBoard's own protobuf parser.
 """
 
-import argparse
 import json
 import os
 import stat
@@ -111,16 +110,17 @@ def vec_path(name):
 
 
 def run_cli(argv):
-    """`keras-embedx project ...` through the parser this module registers."""
+    """`keras-embedx project ...` through the command line's parser."""
     import contextlib
     import io
 
-    parser = argparse.ArgumentParser(prog="keras-embedx")
-    P.add_project_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    from keras_embedx_cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert args.run == "keras_embedx.projector:run_project"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert args.func(args) == 0
+        assert P.run_project(args) == 0
     return out.getvalue()
 
 

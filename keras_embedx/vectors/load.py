@@ -1,8 +1,8 @@
 """`load_vectors`: one entry point for every vector file format."""
 
-import argparse
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -29,42 +29,21 @@ _TEXT_BYTES = frozenset(b"0123456789+-.eE \t\r\nnaifNAIFty")
 _CONTROL = frozenset(range(32)) - {9, 10, 13}
 
 
-def add_file_arguments(parser, format_flag="--format"):
-    """Add `--format`, `--encoding` and `--errors` to a command's parser.
-
-    The `keras-embedx` commands that read a vector file share these; pass
-    them on with `load_cli_vectors(args)`. `format_flag` renames the input
-    format option for a command whose `--format` is its output's.
-    """
-    parser.add_argument(
-        format_flag,
-        dest="input_format",
-        default="auto",
-        choices=("auto", *FORMATS),
-        help="format of the vector file (default: auto, from its name and bytes)",
-    )
-    parser.add_argument(
-        "--encoding",
-        default="utf-8",
-        type=encoding_argument,
-        help="encoding of the words (default: utf-8; e.g. cp1252, latin-1)",
-    )
-    parser.add_argument(
-        "--errors",
-        default="strict",
-        choices=ERRORS,
-        help="malformed rows: stop with an error (strict, the default), drop "
-        "them (skip), or load words that do not decode with U+FFFD (replace)",
-    )
-
-
 def load_cli_vectors(args):
-    """`load_vectors` of `args.path` with the options `add_file_arguments` adds."""
+    """`load_vectors` of `args.path` with the options of a `keras-embedx` command.
+
+    `args` holds `path`, `input_format`, `errors`, `encoding` and `progress`
+    (`keras_embedx_cli.add_file_arguments`); a `progress` of None shows the
+    bar when stderr is a terminal.
+    """
+    progress = args.progress
+    if progress is None:
+        progress = sys.stderr.isatty()
     return load_for_command(
         args.path,
         format=args.input_format,
         errors=args.errors,
-        progress=False,
+        progress=progress,
         encoding=args.encoding,
     )
 
@@ -91,89 +70,6 @@ def load_for_command(path, **kwargs):
     # Raised here, outside the handler, so that the frames of the failed read
     # (and whatever they allocated) are released first.
     raise VectorFileError(problem, os.fspath(path))
-
-
-def int_argument(low, high=None):
-    """An argparse `type`: an int in `[low, high]`, else an error naming the flag.
-
-    Args:
-        low: int, the smallest value accepted.
-        high: optional int, the largest value accepted.
-    """
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected an int. Received: {text!r}"
-            ) from None
-        if value < low or (high is not None and value > high):
-            if high is not None:
-                kind = f"an int from {low} to {high}"
-            else:
-                kind = {0: "a non-negative int", 1: "a positive int"}.get(
-                    low, f"an int >= {low}"
-                )
-            raise argparse.ArgumentTypeError(f"must be {kind}. Received: {value}")
-        return value
-
-    return parse
-
-
-def encoding_argument(text):
-    """An argparse `type`: a text encoding the vector readers accept."""
-    try:
-        return check_encoding(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def output_argument(directory=False):
-    """An argparse `type`: a path a command can write, checked before any work.
-
-    Refuses an existing directory where a file is wanted (or a file where a
-    directory is wanted) and a path whose folder is missing, not a folder,
-    or not writable.
-
-    Args:
-        directory: bool, whether the path names a directory (created when
-            missing) rather than a file.
-    """
-
-    def parse(text):
-        if not text:
-            raise argparse.ArgumentTypeError("expected a path. Received: ''")
-        if directory and os.path.exists(text) and not os.path.isdir(text):
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is a file; expected a directory"
-            )
-        if not directory and os.path.isdir(text):
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is a directory; expected a file name"
-            )
-        # The nearest existing folder on the way must be a writable folder.
-        parent = os.path.dirname(os.path.abspath(text))
-        while not os.path.exists(parent):
-            if directory:
-                parent = os.path.dirname(parent)
-            else:
-                raise argparse.ArgumentTypeError(
-                    f"no such directory: {os.path.dirname(text)!r} (to write "
-                    f"{text!r}). Create it first"
-                )
-        if not os.path.isdir(parent):
-            raise argparse.ArgumentTypeError(
-                f"cannot write {text!r}: {parent!r} is a file, not a directory"
-            )
-        target = text if directory and os.path.isdir(text) else parent
-        if not os.access(target, os.W_OK | os.X_OK):
-            raise argparse.ArgumentTypeError(
-                f"cannot write {text!r}: no permission to write in {target!r}"
-            )
-        return text
-
-    return parse
 
 
 def check_not_input(out, path, flag):
