@@ -114,7 +114,7 @@ def test_nan_row_is_named(tmp_path):
     matrix[1, 1] = np.nan
     vectors, words = _pair(tmp_path, matrix, ["a", "b", "c"])
     with pytest.raises(
-        VectorFileError, match=r"m\.npy, row 2: the row of 'b' holds a NaN"
+        VectorFileError, match=r"m\.npy, row 2: the word 'b' holds a NaN"
     ):
         load_npy_vectors(vectors, words)
 

@@ -12,13 +12,13 @@ import os
 import numpy as np
 
 from keras_embedx._checks import check_bool, check_positive_int
+from keras_embedx.vectors.cache import _check_finite as check_finite
 from keras_embedx.vectors.errors import VectorFileError
 
 #: The words' file formats `load_npy_vectors` reads, recognised by suffix.
 WORD_LIST_SUFFIXES = (".parquet", ".txt")
 
 _FLOATS = (np.dtype("float16"), np.dtype("float32"), np.dtype("float64"))
-_FINITE_BLOCK_ROWS = 1 << 16
 
 
 def load_npy_vectors(
@@ -100,7 +100,7 @@ def load_npy_vectors(
             words_path,
         )
     _check_unique_words(words, words_path)
-    _check_finite(matrix, words, vectors_path)
+    check_finite(matrix, words, vectors_path)
     index = None
     if limit is not None or vocab is not None:
         words, matrix, _, index = _select(words, matrix, None, limit, vocab)
@@ -270,20 +270,6 @@ def _check_unique_words(words, path):
                 "expected each word once, one per row of the matrix.",
                 path,
                 line=i + 1,
-                unit="row",
-            )
-
-
-def _check_finite(matrix, words, path):
-    for a in range(0, len(matrix), _FINITE_BLOCK_ROWS):
-        finite = np.isfinite(matrix[a : a + _FINITE_BLOCK_ROWS]).all(axis=1)
-        if not finite.all():
-            row = a + int(np.argmin(finite))
-            raise VectorFileError(
-                f"the row of {words[row]!r} holds a NaN or infinite value; "
-                "expected finite numbers.",
-                path,
-                line=row + 1,
                 unit="row",
             )
 
