@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from keras_embedx._checks import check_bool, check_positive_int
+from keras_embedx._checks import check_bool, check_positive_int, first_repeat
 from keras_embedx.vectors.cache import _check_finite as check_finite
 from keras_embedx.vectors.errors import VectorFileError
 
@@ -261,17 +261,14 @@ def _text_words(path):
 def _check_unique_words(words, path):
     if len(set(words)) == len(words):
         return
-    seen = {}
-    for i, word in enumerate(words):
-        first = seen.setdefault(word, i)
-        if first != i:
-            raise VectorFileError(
-                f"lists the word {word!r} twice (rows {first + 1} and {i + 1}); "
-                "expected each word once, one per row of the matrix.",
-                path,
-                line=i + 1,
-                unit="row",
-            )
+    word, first, i = first_repeat(words)
+    raise VectorFileError(
+        f"lists the word {word!r} twice (rows {first + 1} and {i + 1}); "
+        "expected each word once, one per row of the matrix.",
+        path,
+        line=i + 1,
+        unit="row",
+    )
 
 
 def load_glove_6b_50d(*, limit=None, vocabulary=None, lowercase_fallback=True):
