@@ -55,14 +55,24 @@ def check_unique(name, items, offset=0):
 
     `offset` is added to the positions (entries before `items` in a list).
     """
+    repeat = first_repeat(items)
+    if repeat is not None:
+        item, first, i = repeat
+        raise ValueError(
+            f"`{name}` must be unique. Received {item!r} more than once, at "
+            f"positions {first + offset} and {i + offset}."
+        )
+
+
+def first_repeat(items):
+    """`(item, first position, second position)` of the first item listed
+    twice, or None when all are distinct."""
     seen = {}
     for i, item in enumerate(items):
         first = seen.setdefault(item, i)
         if first != i:
-            raise ValueError(
-                f"`{name}` must be unique. Received {item!r} more than once, at "
-                f"positions {first + offset} and {i + offset}."
-            )
+            return item, first, i
+    return None
 
 
 def check_choice(name, value, choices):

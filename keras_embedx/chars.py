@@ -395,7 +395,7 @@ def polarity_demo(epochs=8, seed=0, max_chars=16, verbose=0):
     from keras_embedx.demo import (
         DEFAULT_CORPUS,
         DEFAULT_ENCODING,
-        DEFAULT_VECTORS,
+        FASTTEXT_VECTORS,
         read_labelled_corpus,
         shipped_file,
     )
@@ -412,7 +412,7 @@ def polarity_demo(epochs=8, seed=0, max_chars=16, verbose=0):
     train, test = order[:160], order[160:]
     vocab = Vocabulary.from_texts([words[i] for i in train])
     wv = load_vectors(
-        shipped_file(DEFAULT_VECTORS), encoding=DEFAULT_ENCODING, progress=False
+        shipped_file(FASTTEXT_VECTORS), encoding=DEFAULT_ENCODING, progress=False
     )
     chars = CharEmbedding(
         32,

@@ -21,13 +21,14 @@ def run_demo(args):
     """Handler of `keras-embedx demo`."""
     from keras_embedx import demo
 
+    options = {"epochs": args.epochs, "folds": args.folds, "repeats": args.repeats}
     demo.run(
         vectors=args.vectors,
         corpus=args.corpus,
         encoding=args.encoding,
-        epochs=args.epochs,
         output_dir=args.output_dir,
         seed=args.seed,
+        **{k: v for k, v in options.items() if v is not None},
     )
     if args.chars:
         from keras_embedx.chars import polarity_demo

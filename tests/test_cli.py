@@ -288,3 +288,21 @@ def test_bench_runs_the_suite_of_the_checkout(capfd):
     # argument parser rejects an unknown part (nothing is timed).
     assert main(["bench", "--only", "no_such_part"]) == 2
     assert "invalid choice: 'no_such_part'" in capfd.readouterr().err
+
+
+@pytest.mark.host_only
+def test_demo_options_reach_the_demo(monkeypatch, capsys):
+    from keras_embedx import demo
+
+    calls = []
+    monkeypatch.setattr(demo, "run", lambda **kwargs: calls.append(kwargs))
+    assert main(["demo"]) == 0
+    assert calls[-1]["vectors"] == "glove"  # GloVe 6B 50d by default
+    assert not {"folds", "repeats", "epochs"} & set(calls[-1])  # run's defaults
+    argv = ["demo", "--vectors", "fasttext", "--folds", "5", "--repeats", "2"]
+    assert main(argv) == 0
+    assert calls[-1]["vectors"] == "fasttext"
+    assert (calls[-1]["folds"], calls[-1]["repeats"]) == (5, 2)
+    with pytest.raises(SystemExit):
+        main(["demo", "--folds", "1"])
+    assert "--folds" in capsys.readouterr().err

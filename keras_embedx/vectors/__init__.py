@@ -2,6 +2,7 @@
 
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 from keras_embedx.vectors.load import FORMATS, detect_format, load_vectors
+from keras_embedx.vectors.npy import load_glove_6b_50d, load_npy_vectors
 from keras_embedx.vectors.word_vectors import WordVectors
 
 __all__ = [
@@ -10,5 +11,7 @@ __all__ = [
     "VectorFileWarning",
     "WordVectors",
     "detect_format",
+    "load_glove_6b_50d",
+    "load_npy_vectors",
     "load_vectors",
 ]
