@@ -20,6 +20,7 @@ PAGES = [
     "docs/guides/transformers.md",
     "docs/guides/evaluation.md",
     "docs/guides/projector.md",
+    "docs/guides/deploying.md",
 ]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 # Blocks that show TensorFlow features (tf.data, Keras' TensorBoard callback).
