@@ -204,6 +204,11 @@ def fused_on_tensorflow(layer, fn, *args):
     XLA. The values stay exact (gathers and a select, no arithmetic is
     reordered). XLA compiles once per shape of the inputs (about 40 ms on a
     2-core CPU); `fit` and `predict` on padded batches see one or two.
+    Inside a graph (`fit`, `predict`, `model.export`), the ops are marked
+    for one XLA cluster (`tf.xla.experimental.jit_scope`) instead of
+    calling a compiled function: a graph frozen for export to another
+    runtime (tf2onnx for `format="onnx"`) cannot inline a function that
+    must be compiled, and serves the marked ops as ordinary ones.
     Ragged or sparse inputs, and inputs of unknown rank, take the plain
     path. On the other backends this simply calls `fn(*args)`.
     """
@@ -216,6 +221,9 @@ def fused_on_tensorflow(layer, fn, *args):
     ranks = tuple(tf.TensorShape(a.shape).rank for a in args)
     if None in ranks:
         return fn(*args)
+    if not tf.executing_eagerly():
+        with tf.xla.experimental.jit_scope(separate_compiled_gradients=False):
+            return fn(*args)
 
     def xla(pure):
         # Traced once per rank of the inputs (sizes generalise to None).
