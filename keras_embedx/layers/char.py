@@ -5,7 +5,12 @@ from keras import ops
 
 from keras_embedx._checks import check_choice, check_float, check_positive_int
 from keras_embedx.chars import NUM_RESERVED, OOV_ID, CharInventory
-from keras_embedx.layers._ids import IdInputLayer, check_ids, own_encoder_hint
+from keras_embedx.layers._ids import (
+    IdInputLayer,
+    check_ids,
+    dense_ids,
+    own_encoder_hint,
+)
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -178,7 +183,8 @@ class CharEmbedding(IdInputLayer):
     Call arguments:
         inputs: int tensor of character ids `[batch, words, chars]` (any
             rank >= 2; the last axis holds one word's characters, left
-            aligned, padded with 0).
+            aligned, padded with 0). Sparse ids (`tf.SparseTensor`, JAX
+            `BCOO`) read as their dense form, unset entries being padding.
 
     Input shape:
         `(batch_size, words, chars)`.
@@ -378,6 +384,7 @@ class CharEmbedding(IdInputLayer):
         )
 
     def call(self, inputs):
+        inputs = dense_ids(inputs)
         shape = ops.shape(inputs)
         if any(isinstance(n, int) and n == 0 for n in shape):
             # No words, or words without a character: zeros, as for padding
@@ -448,7 +455,7 @@ class CharEmbedding(IdInputLayer):
         return ops.concatenate([forward, backward], axis=-1)
 
     def compute_mask(self, inputs, mask=None):
-        return ops.any(ops.not_equal(inputs, 0), axis=-1)
+        return ops.any(ops.not_equal(dense_ids(inputs), 0), axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self._output_width())

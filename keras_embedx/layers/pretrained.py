@@ -16,7 +16,7 @@ from keras_embedx._checks import (
     check_positive_int,
     width_error,
 )
-from keras_embedx.layers._ids import IdInputLayer, check_ids
+from keras_embedx.layers._ids import IdInputLayer, check_ids, dense_ids
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -195,7 +195,9 @@ class PretrainedEmbedding(IdInputLayer):
             `(batch_size, sequence_length)`.
 
     Input shape:
-        `(batch_size, sequence_length)` (any rank works).
+        `(batch_size, sequence_length)` (any rank works). Sparse ids
+        (`tf.SparseTensor`, JAX `BCOO`) read as their dense form, unset
+        entries being padding; ragged ids (TensorFlow) give ragged rows.
 
     Output shape:
         `(batch_size, sequence_length, output_dim)`.
@@ -535,6 +537,7 @@ class PretrainedEmbedding(IdInputLayer):
         return check_ids(self, inputs, self.input_dim, self.out_of_range)
 
     def call(self, inputs):
+        inputs = dense_ids(inputs)
         if self.out_of_range == "error":
             return self._lookup(inputs)
         return compiled_when_eager(self, self._lookup, inputs)
@@ -545,10 +548,18 @@ class PretrainedEmbedding(IdInputLayer):
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
-        return ops.not_equal(inputs, 0)
+        return ops.not_equal(dense_ids(inputs), 0)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
+
+    def compute_output_spec(self, inputs):
+        # Ragged ids give ragged rows (TensorFlow); sparse ids, dense rows.
+        return keras.KerasTensor(
+            self.compute_output_shape(inputs.shape),
+            dtype=self.compute_dtype,
+            ragged=bool(getattr(inputs, "ragged", False)),
+        )
 
     # ---------------------------------------------------------- inspection
     def get_vocabulary(self):

@@ -27,7 +27,12 @@ from keras_embedx._checks import (
     check_positive_int,
     check_unique,
 )
-from keras_embedx.layers._ids import IdInputLayer, check_ids, own_encoder_hint
+from keras_embedx.layers._ids import (
+    IdInputLayer,
+    check_ids,
+    dense_ids,
+    own_encoder_hint,
+)
 from keras_embedx.layers._table import (
     EmbeddingTable,
     compiled_when_eager,
@@ -164,6 +169,8 @@ class SubwordEmbedding(IdInputLayer):
     Call arguments:
         inputs: int tensor from `encode`, `(batch, words, 1 + max_ngrams)`
             (or `(batch, units)` for tokenizer units with `pooling=None`).
+            Sparse ids (`tf.SparseTensor`, JAX `BCOO`) read as their dense
+            form, unset entries being padding.
 
     Input shape:
         `(batch_size, sequence_length, bag_size)`.
@@ -411,7 +418,7 @@ class SubwordEmbedding(IdInputLayer):
         return check_ids(self, inputs, self.num_rows, hint=own_encoder_hint(self))
 
     def call(self, inputs):
-        return compiled_when_eager(self, self._embed, inputs)
+        return compiled_when_eager(self, self._embed, dense_ids(inputs))
 
     def _embed(self, inputs):
         # Ids outside the table go to the OOV row, which never contributes.
@@ -480,6 +487,7 @@ class SubwordEmbedding(IdInputLayer):
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
+        inputs = dense_ids(inputs)
         if self.units == "tokenizer" and self.pooling is None:
             return ops.not_equal(inputs, 0)
         return ops.any(ops.not_equal(inputs, 0), axis=-1)
