@@ -15,6 +15,7 @@ from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
     compiled_when_eager,
+    embeddings_value,
     remap_out_of_range,
 )
 
@@ -503,8 +504,15 @@ class CharEmbedding(IdInputLayer):
 
     @property
     def embeddings(self):
-        """The character table as a NumPy float32 array `[num_chars, char_dim]`."""
-        return self.table.full_table()
+        """The character table `[num_chars, char_dim]`, read-only.
+
+        Read while a layer is called (another layer's `call`, such as a
+        tied output projection `ops.matmul(h, ops.transpose(layer.embeddings))`),
+        it is the table as a float32 tensor whose gradient reaches the rows
+        that train, frozen rows merged in (dequantised when stored in low
+        precision). Read anywhere else it is a NumPy copy.
+        """
+        return embeddings_value(self.table)
 
     def get_config(self):
         config = super().get_config()

@@ -21,6 +21,7 @@ from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
     compiled_when_eager,
+    embeddings_value,
 )
 from keras_embedx.vectors.word_vectors import WordVectors
 from keras_embedx.vocabulary import (
@@ -602,8 +603,15 @@ class PretrainedEmbedding(IdInputLayer):
 
     @property
     def embeddings(self):
-        """The effective table as a NumPy float32 array `[input_dim, output_dim]`."""
-        return self.table.full_table()
+        """The effective table `[input_dim, output_dim]`, read-only.
+
+        Read while a layer is called (another layer's `call`, such as a
+        tied output projection `ops.matmul(h, ops.transpose(layer.embeddings))`),
+        it is the table as a float32 tensor whose gradient reaches the rows
+        that train, frozen rows merged in (dequantised when stored in low
+        precision). Read anywhere else it is a NumPy copy.
+        """
+        return embeddings_value(self.table)
 
     # -------------------------------------------------------------- saving
     def save_assets(self, dir_path):

@@ -36,6 +36,7 @@ from keras_embedx.layers._ids import (
 from keras_embedx.layers._table import (
     EmbeddingTable,
     compiled_when_eager,
+    embeddings_value,
     remap_out_of_range,
     torch_eager,
 )
@@ -771,8 +772,15 @@ class SubwordEmbedding(IdInputLayer):
 
     @property
     def embeddings(self):
-        """The whole table as a float32 NumPy array `[num_rows, output_dim]`."""
-        return self.table.full_table()
+        """The whole table `[num_rows, output_dim]`, read-only.
+
+        Read while a layer is called (another layer's `call`, such as a
+        tied output projection `ops.matmul(h, ops.transpose(layer.embeddings))`),
+        it is the table as a float32 tensor whose gradient reaches the rows
+        that train, frozen rows merged in (dequantised when stored in low
+        precision). Read anywhere else it is a NumPy copy.
+        """
+        return embeddings_value(self.table)
 
     # -------------------------------------------------------------- saving
     def save_assets(self, dir_path):
