@@ -665,3 +665,24 @@ def test_tied_projection_through_embeddings_trains_the_rows(
     )
     assert np.all(np.any(after[trainable] != initial[trainable], axis=1))
     np.testing.assert_array_equal(after[~trainable], initial[~trainable])
+
+
+@pytest.mark.parametrize("mask_zero", [True, False])
+def test_conv_model_warns_of_a_destroyed_mask_unless_mask_zero_false(wv, kv, mask_zero):
+    """The convolutional model of Keras' pretrained word embeddings example:
+    the default mask makes Keras warn that Conv1D destroys it; the
+    documented `mask_zero=False` gives no such warning."""
+    import warnings
+
+    vocab = _vocab(kv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inputs = keras.Input((None,), dtype="int32")
+        x = PretrainedEmbedding.from_vectors(wv, vocab, mask_zero=mask_zero)(inputs)
+        x = keras.layers.Conv1D(8, 3, activation="relu")(x)
+        x = keras.layers.MaxPooling1D(2)(x)
+        x = keras.layers.GlobalMaxPooling1D()(x)
+        model = keras.Model(inputs, keras.layers.Dense(2)(x))
+        model.predict(vocab.encode(["the film", "a dull one"], 8), verbose=0)
+    destroyed = [w for w in caught if "destroy the mask" in str(w.message)]
+    assert bool(destroyed) == mask_zero

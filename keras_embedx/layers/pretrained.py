@@ -168,7 +168,8 @@ class PretrainedEmbedding(IdInputLayer):
             padding and OOV ids).
         output_dim: int, width of the vectors.
         num_oov_indices: int, number of OOV rows after the padding row.
-        mask_zero: bool, whether id 0 is padding to mask. Defaults to `True`.
+        mask_zero: bool, whether id 0 is padding to mask. Defaults to `True`;
+            pass `False` before layers that take no mask (`Conv1D`, `Flatten`).
         freeze: `"pretrained"`, `"none"` or `"all"`, see above.
         num_frozen: int, how many rows are frozen; set by `from_vectors`.
         schedulable: bool, let `UnfreezeSchedule` thaw frozen rows.

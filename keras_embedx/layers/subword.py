@@ -162,7 +162,8 @@ class SubwordEmbedding(IdInputLayer):
         num_frozen: int, set by the constructors; leave it out.
         schedulable: bool, let `UnfreezeSchedule` thaw frozen rows.
         storage_dtype: dtype of the frozen rows.
-        mask_zero: bool, mask padding words. Defaults to `True`.
+        mask_zero: bool, mask padding words. Defaults to `True`; pass
+            `False` before layers that take no mask (`Conv1D`, `Flatten`).
         embeddings_initializer: initializer of a fresh table.
         embeddings_regularizer: regularizer of the trainable rows.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
