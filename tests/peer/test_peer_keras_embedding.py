@@ -176,7 +176,7 @@ def test_ragged():
     BACKEND not in RAGGED_BACKENDS, reason="Backend does not support ragged tensors."
 )
 def test_ragged_eager_variant():
-    """What works today: an eager call on ragged ids gives ragged rows."""
+    """An eager call on ragged ids gives ragged rows holding the right values."""
     import tensorflow as tf
 
     layer = _layer(3, 2, weights=[[[0.0, 0.0], [2.0, 2.0], [3.0, 3.0]]])
