@@ -163,6 +163,13 @@ class PretrainedEmbedding(IdInputLayer):
     works); the tables stay float32 or `storage_dtype`. The vocabulary is
     saved as an asset of the `.keras` file, not in the config.
 
+    `layer.embeddings` is the merged table `[input_dim, output_dim]`,
+    read-only. Read while a layer is called (another layer's `call`, such as
+    a tied output projection `ops.matmul(h, ops.transpose(layer.embeddings))`)
+    it is a float32 tensor whose gradient reaches the rows that train, frozen
+    rows merged in (dequantised from low-precision storage); read anywhere
+    else it is a NumPy copy.
+
     Args:
         input_dim: int, rows of the table (the vocabulary size including the
             padding and OOV ids).
@@ -606,11 +613,9 @@ class PretrainedEmbedding(IdInputLayer):
     def embeddings(self):
         """The effective table `[input_dim, output_dim]`, read-only.
 
-        Read while a layer is called (another layer's `call`, such as a
-        tied output projection `ops.matmul(h, ops.transpose(layer.embeddings))`),
-        it is the table as a float32 tensor whose gradient reaches the rows
-        that train, frozen rows merged in (dequantised when stored in low
-        precision). Read anywhere else it is a NumPy copy.
+        A float32 tensor that carries gradients when read in a layer call
+        (a tied output projection), a NumPy copy elsewhere; see
+        `PretrainedEmbedding`'s docstring.
         """
         return embeddings_value(self.table)
 

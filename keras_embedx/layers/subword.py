@@ -775,11 +775,8 @@ class SubwordEmbedding(IdInputLayer):
     def embeddings(self):
         """The whole table `[num_rows, output_dim]`, read-only.
 
-        Read while a layer is called (another layer's `call`, such as a
-        tied output projection `ops.matmul(h, ops.transpose(layer.embeddings))`),
-        it is the table as a float32 tensor whose gradient reaches the rows
-        that train, frozen rows merged in (dequantised when stored in low
-        precision). Read anywhere else it is a NumPy copy.
+        As `PretrainedEmbedding.embeddings`: differentiable in a layer
+        call, a NumPy copy elsewhere.
         """
         return embeddings_value(self.table)
 

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from keras import ops
 
-import keras_embedx
 from keras_embedx.layers import (
     CharEmbedding,
     PretrainedEmbedding,
@@ -31,15 +30,6 @@ ragged_backends = pytest.mark.skipif(
 )
 # Ids with padding (unset when sparse) in every row but the first.
 IDS = np.array([[3, 7, 19, 2, 11], [5, 0, 0, 8, 0], [0, 0, 0, 0, 4]], "int32")
-
-
-@pytest.fixture(scope="module")
-def matrix():
-    """The first 20 vectors of gensim's crime-and-punishment.vec."""
-    from gensim.test.utils import datapath
-
-    wv = keras_embedx.load_vectors(datapath("crime-and-punishment.vec"), limit=20)
-    return np.asarray(wv.vectors, dtype="float32")
 
 
 def _numpy(x):
