@@ -612,3 +612,80 @@ def _trainable_gradient(layer, ids, upstream, compiled):
         return torch.autograd.grad(weighted.sum(), train.value)
 
     return _numpy(grad(ids)[0])
+
+
+class _TiedLogits(keras.layers.Layer):
+    """Logits over the vocabulary through an embedding layer's own table:
+    the tied output projection of keras-hub's ReversibleEmbedding pattern."""
+
+    def __init__(self, embedding, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+
+    def call(self, hidden):
+        return ops.matmul(hidden, ops.transpose(self.embedding.embeddings))
+
+
+def _tied_model(embedding, seq):
+    inputs = keras.Input((seq,), dtype="int32")
+    hidden = keras.layers.GlobalAveragePooling1D()(embedding(inputs))
+    model = keras.Model(inputs, _TiedLogits(embedding)(hidden))
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.5),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+@pytest.mark.parametrize(
+    "freeze, storage_dtype",
+    [("none", "float32"), ("pretrained", "float32"), ("pretrained", "int8")],
+)
+def test_tied_projection_through_embeddings_trains_the_rows(
+    kv, wv, freeze, storage_dtype
+):
+    """One `fit` step of a model whose output projection reads
+    `layer.embeddings` in its `call` moves every trainable row as the same
+    model on `keras.layers.Embedding` (same starting rows) moves it, rows
+    the inputs never read included (only the projection reaches them);
+    frozen rows stay bit-identical."""
+    layer = PretrainedEmbedding.from_vectors(
+        wv, _vocab(kv), freeze=freeze, storage_dtype=storage_dtype
+    )
+    initial = layer.embeddings
+    assert isinstance(initial, np.ndarray)  # read outside any call: a copy
+    stock = keras.layers.Embedding(*initial.shape, weights=[initial], mask_zero=True)
+    rng = np.random.default_rng(0)
+    x = rng.integers(2, 20, size=(8, 5))  # never the rows past 20
+    y = rng.integers(0, layer.input_dim, size=(8,))
+    for embedding in (layer, stock):
+        _tied_model(embedding, 5).fit(x, y, batch_size=8, epochs=1, verbose=0)
+    after = layer.embeddings
+    trainable = ~layer.table.frozen_mask()
+    assert trainable[20:].any()
+    np.testing.assert_allclose(
+        after[trainable], ops.convert_to_numpy(stock.embeddings)[trainable], atol=1e-6
+    )
+    assert np.all(np.any(after[trainable] != initial[trainable], axis=1))
+    np.testing.assert_array_equal(after[~trainable], initial[~trainable])
+
+
+@pytest.mark.parametrize("mask_zero", [True, False])
+def test_conv_model_warns_of_a_destroyed_mask_unless_mask_zero_false(wv, kv, mask_zero):
+    """The convolutional model of Keras' pretrained word embeddings example:
+    the default mask makes Keras warn that Conv1D destroys it; the
+    documented `mask_zero=False` gives no such warning."""
+    import warnings
+
+    vocab = _vocab(kv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inputs = keras.Input((None,), dtype="int32")
+        x = PretrainedEmbedding.from_vectors(wv, vocab, mask_zero=mask_zero)(inputs)
+        x = keras.layers.Conv1D(8, 3, activation="relu")(x)
+        x = keras.layers.MaxPooling1D(2)(x)
+        x = keras.layers.GlobalMaxPooling1D()(x)
+        model = keras.Model(inputs, keras.layers.Dense(2)(x))
+        model.predict(vocab.encode(["the film", "a dull one"], 8), verbose=0)
+    destroyed = [w for w in caught if "destroy the mask" in str(w.message)]
+    assert bool(destroyed) == mask_zero

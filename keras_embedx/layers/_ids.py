@@ -18,6 +18,7 @@ before any layer sees them: see the `out_of_range` docs of the layers.
 
 import keras
 import numpy as np
+from keras import ops
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -38,6 +39,32 @@ class IdInputLayer(keras.layers.Layer):
 
     def _checked_ids(self, inputs):
         raise NotImplementedError
+
+
+def dense_ids(ids):
+    """`ids` as a dense tensor when they are sparse, else unchanged.
+
+    A sparse id tensor (`tf.SparseTensor` on TensorFlow, a JAX sparse array
+    such as `BCOO`) reads as its dense form, its unset entries id 0: the
+    padding row, as `keras.layers.Embedding` gives them. Ragged tensors
+    are left as they are (the lookups handle them on TensorFlow).
+    """
+    if _is_sparse(ids):
+        return ops.convert_to_tensor(ids, sparse=False)
+    return ids
+
+
+def _is_sparse(x):
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf  # backend check, imported only on TensorFlow
+
+        return isinstance(x, tf.SparseTensor)
+    if backend == "jax":
+        from jax.experimental import sparse  # backend check, only on JAX
+
+        return isinstance(x, sparse.JAXSparse)
+    return False
 
 
 def own_encoder_hint(layer):

@@ -49,6 +49,7 @@ Rows stored in low precision keep that change in a non-trainable float32
 f == 0), so it is not rounded away.
 """
 
+import inspect
 import warnings
 import weakref
 
@@ -263,6 +264,41 @@ def torch_eager():
     import torch  # backend check, imported only on PyTorch
 
     return not torch.compiler.is_compiling()
+
+
+# The code of `keras.Layer.__call__` itself (under Keras' traceback filter,
+# whose wrapper code every filtered public function shares).
+_LAYER_CALL_CODE = inspect.unwrap(keras.Layer.__call__).__code__
+
+
+def in_layer_call():
+    """True while some Keras layer (or model) is being called.
+
+    Covers every backend and mode alike: a traced `fit` or `predict`
+    step, an eager PyTorch step, a symbolic call building a functional
+    model, and `model(x)`; not a callback between steps or user code outside
+    any call.
+    """
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code is _LAYER_CALL_CODE:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def embeddings_value(table):
+    """A layer's `embeddings`: a tensor in a layer call, else a NumPy copy.
+
+    Read while a layer is called (a tied output projection in another
+    layer's `call`), the merged float32 table as a backend tensor whose
+    gradient reaches the rows that train (`EmbeddingTable.dense_table`);
+    read elsewhere, the NumPy copy `EmbeddingTable.full_table` (inspection,
+    callbacks).
+    """
+    if in_layer_call():
+        return table.dense_table("float32")
+    return table.full_table()
 
 
 _TORCH_SYNCED = weakref.WeakSet()  # tables whose copy a step may outdate
@@ -691,7 +727,13 @@ class EmbeddingTable(keras.layers.Layer):
         return out
 
     def call(self, ids):
-        ids = to_int_ids(ids)
+        out = self._rows(to_int_ids(ids))
+        if ops.dtype(out) != self.compute_dtype:
+            out = ops.cast(out, self.compute_dtype)
+        return out
+
+    def _rows(self, ids):
+        """The rows of int ids in `[0, num_rows)`, in the variables' dtype."""
         if not self.num_frozen:
             out = take_rows(self.trainable_table, ids)
         elif not self.num_trainable:
@@ -704,8 +746,6 @@ class EmbeddingTable(keras.layers.Layer):
             out = self._mixed(ids)
         else:
             out = fused_on_tensorflow(self, self._mixed, ids)
-        if ops.dtype(out) != self.compute_dtype:
-            out = ops.cast(out, self.compute_dtype)
         return out
 
     def _mixed(self, ids):
@@ -977,25 +1017,29 @@ class EmbeddingTable(keras.layers.Layer):
         return config
 
     # ------------------------------------------- whole table as a tensor
-    # Added for TokenAndPosition's tied output projection (issue 6).
-    def dense_table(self):
+    def dense_table(self, dtype=None):
         """The effective table `[num_rows, output_dim]` as a differentiable tensor.
 
         Frozen and trainable rows merged in row order (through `row_index`),
-        frozen rows dequantised and with their scheduled change, in the
-        layer's compute dtype. Gradients reach the trainable variables as in
-        `call`. A table with only trainable rows returns its variable
-        without copying; use it where every row is needed at once (a tied
-        output projection `hidden @ table.T`).
+        frozen rows dequantised and with their scheduled change. Gradients
+        reach the trainable variables as in `call`. A table with only
+        trainable rows reads its variable without copying; use it where
+        every row is needed at once (a tied output projection
+        `hidden @ table.T`).
+
+        Args:
+            dtype: dtype of the result; defaults to the compute dtype.
         """
         if not self.built:
             self.build()
+        dtype = self.compute_dtype if dtype is None else dtype
         if self.num_frozen:
-            return self.call(ops.arange(self.num_rows, dtype="int32"))
-        table = self.trainable_table
-        if self._shards > 1:
-            table = table[: self.num_trainable]
-        return ops.cast(table, self.compute_dtype)
+            table = self._rows(ops.arange(self.num_rows, dtype="int32"))
+        else:
+            table = self.trainable_table
+            if self._shards > 1:
+                table = table[: self.num_trainable]
+        return ops.cast(table, dtype)
 
     # ------------------------------------------------- distribution padding
     # Added for keras_embedx.distribution (issue 9): JAX shards only axes

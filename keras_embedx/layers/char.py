@@ -5,11 +5,17 @@ from keras import ops
 
 from keras_embedx._checks import check_choice, check_float, check_positive_int
 from keras_embedx.chars import NUM_RESERVED, OOV_ID, CharInventory
-from keras_embedx.layers._ids import IdInputLayer, check_ids, own_encoder_hint
+from keras_embedx.layers._ids import (
+    IdInputLayer,
+    check_ids,
+    dense_ids,
+    own_encoder_hint,
+)
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
     compiled_when_eager,
+    embeddings_value,
     remap_out_of_range,
 )
 
@@ -178,7 +184,8 @@ class CharEmbedding(IdInputLayer):
     Call arguments:
         inputs: int tensor of character ids `[batch, words, chars]` (any
             rank >= 2; the last axis holds one word's characters, left
-            aligned, padded with 0).
+            aligned, padded with 0). Sparse ids (`tf.SparseTensor`, JAX
+            `BCOO`) read as their dense form, unset entries being padding.
 
     Input shape:
         `(batch_size, words, chars)`.
@@ -378,6 +385,7 @@ class CharEmbedding(IdInputLayer):
         )
 
     def call(self, inputs):
+        inputs = dense_ids(inputs)
         shape = ops.shape(inputs)
         if any(isinstance(n, int) and n == 0 for n in shape):
             # No words, or words without a character: zeros, as for padding
@@ -448,7 +456,7 @@ class CharEmbedding(IdInputLayer):
         return ops.concatenate([forward, backward], axis=-1)
 
     def compute_mask(self, inputs, mask=None):
-        return ops.any(ops.not_equal(inputs, 0), axis=-1)
+        return ops.any(ops.not_equal(dense_ids(inputs), 0), axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self._output_width())
@@ -496,8 +504,12 @@ class CharEmbedding(IdInputLayer):
 
     @property
     def embeddings(self):
-        """The character table as a NumPy float32 array `[num_chars, char_dim]`."""
-        return self.table.full_table()
+        """The character table `[num_chars, char_dim]`, read-only.
+
+        As `PretrainedEmbedding.embeddings`: differentiable in a layer
+        call, a NumPy copy elsewhere.
+        """
+        return embeddings_value(self.table)
 
     def get_config(self):
         config = super().get_config()

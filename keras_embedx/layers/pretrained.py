@@ -16,11 +16,12 @@ from keras_embedx._checks import (
     check_positive_int,
     width_error,
 )
-from keras_embedx.layers._ids import IdInputLayer, check_ids
+from keras_embedx.layers._ids import IdInputLayer, check_ids, dense_ids
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
     compiled_when_eager,
+    embeddings_value,
 )
 from keras_embedx.vectors.word_vectors import WordVectors
 from keras_embedx.vocabulary import (
@@ -162,12 +163,20 @@ class PretrainedEmbedding(IdInputLayer):
     works); the tables stay float32 or `storage_dtype`. The vocabulary is
     saved as an asset of the `.keras` file, not in the config.
 
+    `layer.embeddings` is the merged table `[input_dim, output_dim]`,
+    read-only. Read while a layer is called (another layer's `call`, such as
+    a tied output projection `ops.matmul(h, ops.transpose(layer.embeddings))`)
+    it is a float32 tensor whose gradient reaches the rows that train, frozen
+    rows merged in (dequantised from low-precision storage); read anywhere
+    else it is a NumPy copy.
+
     Args:
         input_dim: int, rows of the table (the vocabulary size including the
             padding and OOV ids).
         output_dim: int, width of the vectors.
         num_oov_indices: int, number of OOV rows after the padding row.
-        mask_zero: bool, whether id 0 is padding to mask. Defaults to `True`.
+        mask_zero: bool, whether id 0 is padding to mask. Defaults to `True`;
+            pass `False` before layers that take no mask (`Conv1D`, `Flatten`).
         freeze: `"pretrained"`, `"none"` or `"all"`, see above.
         num_frozen: int, how many rows are frozen; set by `from_vectors`.
         schedulable: bool, let `UnfreezeSchedule` thaw frozen rows.
@@ -195,7 +204,9 @@ class PretrainedEmbedding(IdInputLayer):
             `(batch_size, sequence_length)`.
 
     Input shape:
-        `(batch_size, sequence_length)` (any rank works).
+        `(batch_size, sequence_length)` (any rank works). Sparse ids
+        (`tf.SparseTensor`, JAX `BCOO`) read as their dense form, unset
+        entries being padding; ragged ids (TensorFlow) give ragged rows.
 
     Output shape:
         `(batch_size, sequence_length, output_dim)`.
@@ -535,6 +546,7 @@ class PretrainedEmbedding(IdInputLayer):
         return check_ids(self, inputs, self.input_dim, self.out_of_range)
 
     def call(self, inputs):
+        inputs = dense_ids(inputs)
         if self.out_of_range == "error":
             return self._lookup(inputs)
         return compiled_when_eager(self, self._lookup, inputs)
@@ -545,10 +557,18 @@ class PretrainedEmbedding(IdInputLayer):
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
-        return ops.not_equal(inputs, 0)
+        return ops.not_equal(dense_ids(inputs), 0)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
+
+    def compute_output_spec(self, inputs):
+        # Ragged ids give ragged rows (TensorFlow); sparse ids, dense rows.
+        return keras.KerasTensor(
+            self.compute_output_shape(inputs.shape),
+            dtype=self.compute_dtype,
+            ragged=bool(getattr(inputs, "ragged", False)),
+        )
 
     # ---------------------------------------------------------- inspection
     def get_vocabulary(self):
@@ -591,8 +611,13 @@ class PretrainedEmbedding(IdInputLayer):
 
     @property
     def embeddings(self):
-        """The effective table as a NumPy float32 array `[input_dim, output_dim]`."""
-        return self.table.full_table()
+        """The effective table `[input_dim, output_dim]`, read-only.
+
+        A float32 tensor that carries gradients when read in a layer call
+        (a tied output projection), a NumPy copy elsewhere; see
+        `PretrainedEmbedding`'s docstring.
+        """
+        return embeddings_value(self.table)
 
     # -------------------------------------------------------------- saving
     def save_assets(self, dir_path):

@@ -27,10 +27,16 @@ from keras_embedx._checks import (
     check_positive_int,
     check_unique,
 )
-from keras_embedx.layers._ids import IdInputLayer, check_ids, own_encoder_hint
+from keras_embedx.layers._ids import (
+    IdInputLayer,
+    check_ids,
+    dense_ids,
+    own_encoder_hint,
+)
 from keras_embedx.layers._table import (
     EmbeddingTable,
     compiled_when_eager,
+    embeddings_value,
     remap_out_of_range,
     torch_eager,
 )
@@ -156,7 +162,8 @@ class SubwordEmbedding(IdInputLayer):
         num_frozen: int, set by the constructors; leave it out.
         schedulable: bool, let `UnfreezeSchedule` thaw frozen rows.
         storage_dtype: dtype of the frozen rows.
-        mask_zero: bool, mask padding words. Defaults to `True`.
+        mask_zero: bool, mask padding words. Defaults to `True`; pass
+            `False` before layers that take no mask (`Conv1D`, `Flatten`).
         embeddings_initializer: initializer of a fresh table.
         embeddings_regularizer: regularizer of the trainable rows.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
@@ -164,6 +171,8 @@ class SubwordEmbedding(IdInputLayer):
     Call arguments:
         inputs: int tensor from `encode`, `(batch, words, 1 + max_ngrams)`
             (or `(batch, units)` for tokenizer units with `pooling=None`).
+            Sparse ids (`tf.SparseTensor`, JAX `BCOO`) read as their dense
+            form, unset entries being padding.
 
     Input shape:
         `(batch_size, sequence_length, bag_size)`.
@@ -411,7 +420,7 @@ class SubwordEmbedding(IdInputLayer):
         return check_ids(self, inputs, self.num_rows, hint=own_encoder_hint(self))
 
     def call(self, inputs):
-        return compiled_when_eager(self, self._embed, inputs)
+        return compiled_when_eager(self, self._embed, dense_ids(inputs))
 
     def _embed(self, inputs):
         # Ids outside the table go to the OOV row, which never contributes.
@@ -480,6 +489,7 @@ class SubwordEmbedding(IdInputLayer):
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
+        inputs = dense_ids(inputs)
         if self.units == "tokenizer" and self.pooling is None:
             return ops.not_equal(inputs, 0)
         return ops.any(ops.not_equal(inputs, 0), axis=-1)
@@ -763,8 +773,12 @@ class SubwordEmbedding(IdInputLayer):
 
     @property
     def embeddings(self):
-        """The whole table as a float32 NumPy array `[num_rows, output_dim]`."""
-        return self.table.full_table()
+        """The whole table `[num_rows, output_dim]`, read-only.
+
+        As `PretrainedEmbedding.embeddings`: differentiable in a layer
+        call, a NumPy copy elsewhere.
+        """
+        return embeddings_value(self.table)
 
     # -------------------------------------------------------------- saving
     def save_assets(self, dir_path):

@@ -13,7 +13,7 @@ from keras_embedx._checks import (
     check_positive_int,
     width_error,
 )
-from keras_embedx.layers._ids import check_ids
+from keras_embedx.layers._ids import check_ids, dense_ids
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -128,7 +128,9 @@ class TokenAndPosition(keras.layers.Layer):
     Call arguments:
         inputs: what the token part takes, usually int ids
             `(batch_size, sequence_length)`; hidden states
-            `(..., embedding_dim)` when `reverse=True`.
+            `(..., embedding_dim)` when `reverse=True`. Sparse ids
+            (`tf.SparseTensor`, JAX `BCOO`) read as their dense form, unset
+            entries being padding.
         start_index: int or int scalar tensor, position of the first token
             (for incremental decoding with a cache). Defaults to 0.
         positions: optional int tensor `(sequence_length,)` or
@@ -457,7 +459,7 @@ class TokenAndPosition(keras.layers.Layer):
         self._reverse_mode = bool(reverse)
         if reverse:
             return self._reverse(inputs)
-        x = self._embed_tokens(inputs)
+        x = self._embed_tokens(dense_ids(inputs))
         if self.position is not None or self.sequence_length is not None:
             x = self._add_positions(x, start_index, positions)
         if self.dropout_layer is not None:
@@ -659,6 +661,7 @@ class TokenAndPosition(keras.layers.Layer):
         reverse, self._reverse_mode = self._reverse_mode, False
         if reverse:
             return mask
+        inputs = dense_ids(inputs)
         if self._owns_table:
             return ops.not_equal(inputs, 0) if self.mask_zero else mask
         token = self.token_embedding

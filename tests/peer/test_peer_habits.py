@@ -19,15 +19,6 @@ import keras_embedx
 from keras_embedx.layers import PretrainedEmbedding, TokenAndPosition
 
 
-@pytest.fixture(scope="module")
-def matrix():
-    """The first 20 vectors of gensim's crime-and-punishment.vec."""
-    from gensim.test.utils import datapath
-
-    wv = keras_embedx.load_vectors(datapath("crime-and-punishment.vec"), limit=20)
-    return np.asarray(wv.vectors, dtype="float32")
-
-
 def _numpy(x):
     return ops.convert_to_numpy(x)
 

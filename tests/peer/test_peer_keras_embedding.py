@@ -52,8 +52,6 @@ NO_VARIABLE = (
     "is the merged table, read-only"
 )
 QUANTIZE_HOOK = "not implemented yet: Keras' quantize hooks (layer.quantize)"
-SPARSE_IDS = "not implemented yet: sparse ids (the out-of-range remap takes dense)"
-RAGGED_SPEC = "not implemented yet: the symbolic output spec drops ragged=True"
 
 
 def _layer(input_dim, output_dim, **kwargs):
@@ -138,7 +136,6 @@ def test_embedding_basics(tmp_path):
 @pytest.mark.skipif(
     BACKEND not in SPARSE_BACKENDS, reason="Backend does not support sparse tensors."
 )
-@pytest.mark.xfail(strict=True, reason=SPARSE_IDS)
 def test_sparse():
     check_layer(
         PretrainedEmbedding,
@@ -158,7 +155,6 @@ def test_sparse():
 @pytest.mark.skipif(
     BACKEND not in RAGGED_BACKENDS, reason="Backend does not support ragged tensors."
 )
-@pytest.mark.xfail(strict=True, reason=RAGGED_SPEC)
 def test_ragged():
     check_layer(
         PretrainedEmbedding,
@@ -180,7 +176,7 @@ def test_ragged():
     BACKEND not in RAGGED_BACKENDS, reason="Backend does not support ragged tensors."
 )
 def test_ragged_eager_variant():
-    """What works today: an eager call on ragged ids gives ragged rows."""
+    """An eager call on ragged ids gives ragged rows holding the right values."""
     import tensorflow as tf
 
     layer = _layer(3, 2, weights=[[[0.0, 0.0], [2.0, 2.0], [3.0, 3.0]]])
@@ -216,7 +212,6 @@ def test_correctness_variant():
 @pytest.mark.skipif(
     BACKEND not in SPARSE_BACKENDS, reason="Backend does not support sparse tensors."
 )
-@pytest.mark.xfail(strict=True, reason=SPARSE_IDS)
 def test_correctness_sparse():
     layer = _layer(3, 2, weights=[MATRIX])
     if BACKEND == "tensorflow":
