@@ -241,17 +241,21 @@ def _compiled(layer, key, fn, compile_fn):
     The compiled function reads the variables through a
     `keras.StatelessScope` mapping them to its inputs (so it captures no
     state and gradients flow to whatever the caller passes), and is cached
-    on `layer` under `key` until the layer gains variables.
+    on `layer` under `key` until the layer's variables change (new ones
+    after `build`, replaced ones after `quantize`).
     """
     variables = layer.variables
+    ids = [id(v) for v in variables]
     cache = layer.__dict__.get(key)
-    if cache is None or cache[0] != len(variables):
+    if cache is None or cache[0] != ids:
 
         def pure(values, *inner):
             with keras.StatelessScope(state_mapping=list(zip(variables, values))):
                 return fn(*inner)
 
-        cache = (len(variables), compile_fn(pure))
+        # The variables stay referenced with their ids, so an id cannot be
+        # reused by a variable created later (`quantize` replaces some).
+        cache = (ids, compile_fn(pure), variables)
         object.__setattr__(layer, key, cache)
     compiled = cache[1]
     return lambda *args: compiled([v.value for v in variables], *args)
@@ -610,6 +614,22 @@ class EmbeddingTable(keras.layers.Layer):
         # Under a keras.distribution that shards the rows (JAX needs even
         # shards), zero rows are appended up to a multiple of the shards.
         self._shards = row_shards(self)
+        if self.quantization_mode is not None:
+            # A quantized table saved in a `.keras` file: its owner restores
+            # the quantized dtype policy before building (see `_quantize`).
+            self._check_quantization_mode(self.quantization_mode)
+            self._set_quantized_layout()
+        self._make_variables()
+        self.built = True
+        if self.quantization_mode is not None:
+            self._is_quantized = True
+        if self._initial_matrix is not None:
+            matrix = self._initial_matrix
+            if not isinstance(matrix, (list, tuple, np.ndarray)):
+                matrix = ops.convert_to_numpy(matrix)
+            self.set_table(matrix)
+
+    def _make_variables(self):
         d = self.output_dim
         # Frozen rows are indexed by row id (a table with trainable rows too
         # keeps an entry for each of them, see the module docstring).
@@ -654,12 +674,6 @@ class EmbeddingTable(keras.layers.Layer):
             self.row_index.assign(
                 self._pad_rows(self._slots(np.arange(self.num_rows) >= self.num_frozen))
             )
-        self.built = True
-        if self._initial_matrix is not None:
-            matrix = self._initial_matrix
-            if not isinstance(matrix, (list, tuple, np.ndarray)):
-                matrix = ops.convert_to_numpy(matrix)
-            self.set_table(matrix)
 
     def _weight(
         self, name, shape, dtype="float32", initializer="zeros", trainable=False, **kw
@@ -675,6 +689,79 @@ class EmbeddingTable(keras.layers.Layer):
             autocast=False,
             **kw,
         )
+
+    # ------------------------------------------------------------ quantize
+    _VARIABLE_NAMES = (
+        "trainable_table",
+        "frozen_table",
+        "frozen_scale",
+        "unfreeze_factor",
+        "frozen_live",
+        "frozen_offset",
+        "row_index",
+    )
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Store every row as int8 with a per-row scale (Keras' quantize hook).
+
+        `model.quantize("int8")` calls this for each table. The table then
+        holds the int8 rows and their float32 scales (as
+        `storage_dtype="int8"` stores frozen rows); no row trains any more
+        (the trainable rows, their slots and any scheduled learning are
+        dropped), and the dtype policy becomes `"int8_from_<policy>"`. Other
+        modes raise `NotImplementedError` (`model.quantize` turns that into
+        a warning and leaves the table as it is).
+
+        Args:
+            mode: `"int8"`.
+            type_check: bool, refuse subclasses (as Keras' layers do).
+            config: None or a `keras.quantizers.Int8QuantizationConfig`
+                without a custom weight quantizer.
+        """
+        if type_check and type(self) is not EmbeddingTable:
+            raise self._not_implemented_error(self.quantize)
+        self._check_quantization_mode(mode)
+        quantizer = getattr(config, "weight_quantizer", None)
+        if quantizer is not None:
+            raise NotImplementedError(
+                f"Table {self.name!r} quantizes each row with its own abs-max "
+                "scale (the int8 storage of keras_embedx); a custom weight "
+                "quantizer is not supported. Received: "
+                f"weight_quantizer={quantizer!r}"
+            )
+        matrix = self.full_table()
+        for name in self._VARIABLE_NAMES:
+            if name in self.__dict__:
+                delattr(self, name)
+        self._set_quantized_layout()
+        self._make_variables()
+        self._assign_frozen(matrix)
+        self._is_quantized = True
+        self.__dict__.pop("_torch_synced", None)
+        policy = keras.dtype_policies.get(f"{mode}_from_{self.dtype_policy.name}")
+        self.dtype_policy = policy
+
+    def _check_quantization_mode(self, mode):
+        if mode != "int8":
+            raise NotImplementedError(
+                "keras_embedx tables support quantization mode 'int8' (int8 "
+                "rows with a per-row float32 scale). For other compressed "
+                "storage use storage_dtype='float16' or 'bfloat16' on the "
+                f"frozen rows. Received: mode={mode!r}"
+            )
+
+    def _set_quantized_layout(self):
+        """The layout of a quantized table: every row frozen, stored as int8."""
+        self.num_frozen = self.num_rows
+        self.num_trainable = 0
+        self.storage_dtype = "int8"
+        self.schedulable = False
+        self._has_offset = False
+        self._initial_matrix = None
+
+    def _int8_call(self, ids):
+        # The int8 rows are the table's own storage: `call` reads them.
+        return self.call(ids)
 
     # ------------------------------------------------------------------ lookup
     def _frozen_rows(self, ids):

@@ -18,6 +18,7 @@ from keras_embedx.layers._table import (
     embeddings_value,
     remap_out_of_range,
 )
+from keras_embedx.layers._weights import TableOwner
 
 ENCODERS = ("cnn", "bilstm")
 FREEZE_MODES = ("none", "all")
@@ -87,7 +88,7 @@ def _check_filters(filters):
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class CharEmbedding(IdInputLayer):
+class CharEmbedding(TableOwner, IdInputLayer):
     """Word vectors built from characters: a char CNN with highway layers, or a char BiLSTM.
 
     Each word is a row of character ids (`layer.encode(words)` makes them,
@@ -511,6 +512,8 @@ class CharEmbedding(IdInputLayer):
         """
         return embeddings_value(self.table)
 
+    _layout_keys = {"table": ("freeze", "schedulable")}
+
     def get_config(self):
         config = super().get_config()
         table = self.table
@@ -544,7 +547,7 @@ class CharEmbedding(IdInputLayer):
                 ),
             }
         )
-        return config
+        return self._with_quantized(config)
 
 
 def word_char_model(word_embedding, char_embedding, name="word_char"):

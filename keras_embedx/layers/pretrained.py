@@ -23,6 +23,7 @@ from keras_embedx.layers._table import (
     compiled_when_eager,
     embeddings_value,
 )
+from keras_embedx.layers._weights import TableOwner
 from keras_embedx.vectors.word_vectors import WordVectors
 from keras_embedx.vocabulary import (
     Vocabulary,
@@ -122,7 +123,7 @@ def _refuse_weights(kwargs, source):
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class PretrainedEmbedding(IdInputLayer):
+class PretrainedEmbedding(TableOwner, IdInputLayer):
     """A word table initialised from pretrained vectors (GloVe, word2vec, fastText).
 
     Turns word ids into vectors. Ids follow Keras' lookup conventions: id 0
@@ -515,6 +516,73 @@ class PretrainedEmbedding(IdInputLayer):
                 f"({layer.input_dim}, {layer.output_dim}). Leave them out. "
                 f"Received: input_dim={size}, output_dim={config['output_dim']}"
             )
+        return cls._from_rows(ops.convert_to_numpy(layer.embeddings), freeze, config)
+
+    @classmethod
+    def from_matrix(cls, matrix, vocabulary=None, freeze="pretrained", **kwargs):
+        """A `PretrainedEmbedding` holding a matrix built by hand.
+
+        For an `embedding_matrix` filled row by row from pretrained vectors
+        (row `i` for the word of id `i`, with Keras' layout: row 0 padding,
+        rows `1..num_oov_indices` OOV, then the words). To let the layer
+        align the vocabulary to the vectors itself, use `from_vectors`.
+
+        Args:
+            matrix: float array `[input_dim, output_dim]`.
+            vocabulary: optional list of str, one per row (`""` and
+                `"[UNK]"` first), a mapping `{word: id}` covering every row,
+                or a `keras_embedx.Vocabulary` of `input_dim` rows.
+            freeze: `"pretrained"` (default: every row but the OOV rows
+                `1..num_oov_indices` frozen), `"none"` or `"all"`.
+            **kwargs: constructor arguments (`num_oov_indices`,
+                `mask_zero`, `storage_dtype`, `name`, ...); `input_dim` and
+                `output_dim` come from `matrix`.
+
+        Returns:
+            A built `PretrainedEmbedding` whose `get_weights()[0]` equals
+            `matrix` (up to `storage_dtype` rounding of frozen rows).
+
+        Example:
+
+        >>> matrix = np.random.default_rng(0).normal(size=(5, 3))
+        >>> layer = keras_embedx.layers.PretrainedEmbedding.from_matrix(
+        ...     matrix, vocabulary=["", "[UNK]", "good", "bad", "film"]
+        ... )
+        >>> bool(np.allclose(layer.get_weights()[0], matrix))
+        True
+        >>> layer.table.frozen_mask().tolist()
+        [True, False, True, True, True]
+        """
+        check_choice("freeze", freeze, FREEZE_MODES)
+        _refuse_weights(kwargs, "`matrix`")
+        if not isinstance(matrix, (np.ndarray, list, tuple)):
+            matrix = ops.convert_to_numpy(matrix)
+        matrix = np.asarray(matrix, dtype="float32")
+        if matrix.ndim != 2:
+            raise ValueError(
+                "`matrix` must be 2-D, [input_dim, output_dim]. Received: "
+                f"matrix of shape {matrix.shape}"
+            )
+        for name, size in zip(("input_dim", "output_dim"), matrix.shape):
+            if kwargs.pop(name, size) != size:
+                raise ValueError(
+                    f"`{name}` comes from `matrix` (shape {matrix.shape}). Leave "
+                    "it out."
+                )
+        if isinstance(vocabulary, Vocabulary):
+            vocabulary = vocabulary.get_vocabulary()
+        config = {
+            "input_dim": matrix.shape[0],
+            "output_dim": matrix.shape[1],
+            "vocabulary": vocabulary,
+            **kwargs,
+        }
+        return cls._from_rows(matrix, freeze, config)
+
+    @classmethod
+    def _from_rows(cls, matrix, freeze, config):
+        """A built layer of `config` holding `matrix`, frozen as `freeze` says."""
+        size = config["input_dim"]
         n_oov = check_positive_int("num_oov_indices", config.get("num_oov_indices", 1))
         if freeze == "pretrained":
             frozen_mask = np.ones(size, dtype=bool)
@@ -523,7 +591,7 @@ class PretrainedEmbedding(IdInputLayer):
             frozen_mask = np.full(size, freeze == "all")
         new = cls(freeze=freeze, num_frozen=int(frozen_mask.sum()), **config)
         new.build()
-        new.table.set_table(ops.convert_to_numpy(layer.embeddings), frozen_mask)
+        new.table.set_table(matrix, frozen_mask)
         return new
 
     @staticmethod
@@ -660,4 +728,4 @@ class PretrainedEmbedding(IdInputLayer):
                 ),
             }
         )
-        return config
+        return self._with_quantized(config)

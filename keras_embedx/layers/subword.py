@@ -40,6 +40,7 @@ from keras_embedx.layers._table import (
     remap_out_of_range,
     torch_eager,
 )
+from keras_embedx.layers._weights import TableOwner
 from keras_embedx.vocabulary import token_list
 
 UNITS = ("ngrams", "tokenizer")
@@ -89,7 +90,7 @@ def _pad_bags(bags, counts, width):
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class SubwordEmbedding(IdInputLayer):
+class SubwordEmbedding(TableOwner, IdInputLayer):
     """Word vectors composed from subword units: fastText n-grams or tokenizer units.
 
     **fastText units** (`units="ngrams"`, the default). The table holds,
@@ -823,7 +824,7 @@ class SubwordEmbedding(IdInputLayer):
         )
         if self.tokenizer is not None:
             config["tokenizer"] = keras.saving.serialize_keras_object(self.tokenizer)
-        return config
+        return self._with_quantized(config)
 
     @classmethod
     def from_config(cls, config):
@@ -832,7 +833,7 @@ class SubwordEmbedding(IdInputLayer):
             config["tokenizer"] = keras.saving.deserialize_keras_object(
                 config["tokenizer"]
             )
-        return cls(**config)
+        return super().from_config(config)
 
 
 def _positions(kept):

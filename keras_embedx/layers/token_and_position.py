@@ -20,6 +20,7 @@ from keras_embedx.layers._table import (
     _is_concrete,
     remap_out_of_range,
 )
+from keras_embedx.layers._weights import TableOwner
 
 POSITION_MODES = ("learned", "sinusoidal", None)
 FREEZE_MODES = ("none", "all")
@@ -38,7 +39,7 @@ def _clone_initializer(initializer):
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class TokenAndPosition(keras.layers.Layer):
+class TokenAndPosition(TableOwner, keras.layers.Layer):
     """Token plus position embeddings, the input layer of a Transformer.
 
     Maps token ids to `token_vector + position_vector`. The token part is the
@@ -718,6 +719,18 @@ class TokenAndPosition(keras.layers.Layer):
             f"({type(self.token_embedding).__name__}) does not keep one."
         )
 
+    # -------------------------------------------------------------- weights
+    _layout_keys = {"token_embedding": ("freeze", "storage_dtype", "schedulable")}
+
+    def _weight_parts(self):
+        # keras-hub's order: the token table (and the untied output
+        # projection), then the position table.
+        return [
+            self.token_embedding,
+            None if self.tie_weights else self.reverse_embeddings,
+            self.position_embedding,
+        ]
+
     # -------------------------------------------------------------- saving
     def get_config(self):
         config = super().get_config()
@@ -750,7 +763,7 @@ class TokenAndPosition(keras.layers.Layer):
                 ),
             }
         )
-        return config
+        return self._with_quantized(config)
 
     @classmethod
     def from_config(cls, config):

@@ -17,9 +17,9 @@ differences:
 - LoRA: the layer has no LoRA. Its way to fine-tune few parameters is to
   train only some rows (`freeze="pretrained"`, `UnfreezeSchedule`).
 - Keras' int4/int8 quantization internals (`_embeddings`, `embeddings_scale`,
-  int4 packing, `g_idx`, `QuantizationConfig`): compressed storage is
-  `storage_dtype` ("float16", "bfloat16", "int8" with a per-row scale) of
-  the frozen rows; there is no int4.
+  int4 packing, `g_idx`, `QuantizationConfig`): `layer.quantize("int8")`
+  stores the table the way `storage_dtype="int8"` stores frozen rows (int8
+  with a per-row scale, in the table's own variables); there is no int4.
 - `embeddings` is the merged table, read-only: the rows live in two
   variables (frozen and trainable, see `EmbeddingTable`), so there is no
   single `embeddings` variable to `assign` or to carry a constraint.
@@ -51,7 +51,6 @@ NO_VARIABLE = (
     "by design: rows live in a frozen and a trainable variable; `embeddings` "
     "is the merged table, read-only"
 )
-QUANTIZE_HOOK = "not implemented yet: Keras' quantize hooks (layer.quantize)"
 
 
 def _layer(input_dim, output_dim, **kwargs):
@@ -392,7 +391,6 @@ def test_quantize_int(mode):
     assert keras.backend.standardize_dtype(layer._embeddings.dtype) == "int8"
 
 
-@pytest.mark.xfail(strict=True, reason=QUANTIZE_HOOK)
 def test_quantize_int_variant(tmp_path):
     """`layer.quantize("int8")`: int8 storage, outputs within 1e-3 MSE of
     float32, and a .keras round trip that predicts the same."""
@@ -460,6 +458,17 @@ def test_quantize_when_already_quantized(mode):
             layer.quantize(m)
 
 
+def test_quantize_when_already_quantized_variant():
+    """int8 only (no int4): a second `quantize` is refused with Keras'
+    wording, whatever the mode."""
+    layer = _layer(10, 16)
+    layer.build()
+    layer.quantize("int8")
+    for m in ("int8", "int4"):
+        with pytest.raises(ValueError, match="is already quantized"):
+            layer.quantize(m)
+
+
 @pytest.mark.skip(reason=QUANT_INTERNALS)
 @pytest.mark.parametrize(
     ("policy", "expected_num_variables"),
@@ -524,7 +533,6 @@ def test_quantize_dtype_argument_variant(tmp_path):
     assert keras.backend.standardize_dtype(variable.dtype) == "float32"
 
 
-@pytest.mark.xfail(strict=True, reason=QUANTIZE_HOOK)
 @pytest.mark.parametrize("dtype", ["int8_from_float32", "int8_from_mixed_bfloat16"])
 def test_quantized_dtype_policy_variant(dtype):
     """A quantized dtype policy is honoured (int8 storage) or refused, never
@@ -536,6 +544,7 @@ def test_quantized_dtype_policy_variant(dtype):
         return
     dtypes = {keras.backend.standardize_dtype(v.dtype) for v in layer.variables}
     assert "int8" in dtypes
+    assert tuple(layer(np.array([[1, 2, 3]])).shape) == (1, 3, 3)
 
 
 @pytest.mark.skip(reason=LORA)

@@ -1,0 +1,236 @@
+"""Keras' weight habits for the layers that own `EmbeddingTable`s.
+
+`TableOwner` gives PretrainedEmbedding, SubwordEmbedding, CharEmbedding and
+TokenAndPosition what `keras.layers.Embedding` users expect:
+
+- `get_weights()` lists each table as its full `[rows, output_dim]`
+  matrix (frozen and trainable rows merged, int8 rows dequantised), then
+  the layer's other weights; `set_weights` takes the same list and writes
+  each matrix through the table (frozen rows included, re-quantised where
+  the table stores int8). The variables themselves (what `model.save`,
+  `.weights.h5` and `model.get_weights()` use) are unchanged.
+- `quantize(mode)`: the layer's tables (and Keras sublayers that support
+  the mode) are quantized, as `model.quantize` does for each of them.
+- A quantized sublayer survives `get_config`/`from_config`: the config
+  lists the dtype policy of each quantized sublayer
+  (`"quantized_sublayers"`), restored before the layer is built, and a
+  quantized own table is described as what it is (every row frozen, int8).
+"""
+
+import warnings
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_embedx._walk import _children, iter_layers
+from keras_embedx.layers._table import EmbeddingTable
+
+QUANTIZED_KEY = "quantized_sublayers"
+# The config of a quantized own table: every row frozen, stored as int8.
+_QUANTIZED_LAYOUT = {
+    "freeze": "all",
+    "storage_dtype": "int8",
+    "schedulable": False,
+}
+
+
+def _part_shapes(part):
+    if isinstance(part, EmbeddingTable):
+        return [(part.num_rows, part.output_dim)]
+    if isinstance(part, keras.Variable):
+        return [tuple(part.shape)]
+    if isinstance(part, TableOwner):
+        return part._weight_shapes()
+    return [tuple(v.shape) for v in part.weights]
+
+
+def _part_values(part):
+    if isinstance(part, EmbeddingTable):
+        return [part.full_table()]
+    if isinstance(part, keras.Variable):
+        return [ops.convert_to_numpy(part)]
+    return part.get_weights()
+
+
+def _set_part(part, values):
+    if isinstance(part, EmbeddingTable):
+        part.set_table(values[0], part.frozen_mask())
+    elif isinstance(part, keras.Variable):
+        part.assign(values[0])
+    else:
+        part.set_weights(values)
+
+
+def _part_variables(part):
+    if isinstance(part, keras.Variable):
+        return [part]
+    return part.weights
+
+
+class TableOwner:
+    """Mixin for layers that own `EmbeddingTable`s (see the module docstring).
+
+    A layer lists the parts that open its `get_weights()` in
+    `_weight_parts()` (tables, nested layers or variables); its remaining
+    weights follow in `layer.weights` order. `_layout_keys` names, per own
+    table attribute, the config keys that describe that table's layout.
+    """
+
+    _layout_keys = {"table": ("freeze", "num_frozen", "storage_dtype", "schedulable")}
+
+    def _weight_parts(self):
+        return [self.table]
+
+    def _parts_and_rest(self):
+        parts = [p for p in self._weight_parts() if p is not None]
+        covered = {id(v) for part in parts for v in _part_variables(part)}
+        rest = [v for v in self.weights if id(v) not in covered]
+        return parts, rest
+
+    def _weight_shapes(self):
+        parts, rest = self._parts_and_rest()
+        shapes = [s for part in parts for s in _part_shapes(part)]
+        return shapes + [tuple(v.shape) for v in rest]
+
+    def get_weights(self):
+        """The layer's weights as NumPy arrays, each table as its full matrix.
+
+        As on `keras.layers.Embedding`, `get_weights()[0]` is the whole
+        `[input_dim, output_dim]` table: frozen and trainable rows in row
+        order, int8 rows dequantised. The layer's other weights follow.
+        `set_weights` accepts the same list.
+        """
+        if not self.built:
+            return []
+        parts, rest = self._parts_and_rest()
+        values = [a for part in parts for a in _part_values(part)]
+        return values + [ops.convert_to_numpy(v) for v in rest]
+
+    def set_weights(self, weights):
+        """Write weights in the order `get_weights()` returns them.
+
+        Each table takes its full matrix: frozen rows are written too (and
+        re-quantised when the table stores them as int8), which rows are
+        frozen stays as it is, and a scheduled unfreezing continues from
+        the new values.
+
+        Args:
+            weights: list of NumPy arrays, shaped as `get_weights()`.
+        """
+        if not self.built:
+            self.build()
+        parts, rest = self._parts_and_rest()
+        shapes = self._weight_shapes()
+        weights = list(weights)
+        if len(weights) != len(shapes):
+            raise ValueError(
+                f"Layer '{self.name}' expects a list of {len(shapes)} weight "
+                f"arrays (the order of `get_weights()`), of shapes {shapes}. "
+                f"Received: a list of {len(weights)} arrays"
+            )
+        values = []
+        for i, (value, shape) in enumerate(zip(weights, shapes)):
+            value = np.asarray(value)
+            if value.shape != tuple(shape):
+                raise ValueError(
+                    f"Weight {i} of layer '{self.name}' must have shape "
+                    f"{tuple(shape)} (the order of `get_weights()`). "
+                    f"Received: shape={value.shape}"
+                )
+            values.append(value)
+        at = 0
+        for part in parts:
+            n = len(_part_shapes(part))
+            _set_part(part, values[at : at + n])
+            at += n
+        for variable, value in zip(rest, values[at:]):
+            variable.assign(value)
+
+    # ------------------------------------------------------------ quantize
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Quantize the layer's tables (and Keras sublayers that support it).
+
+        Each table keeps its rows as int8 with a per-row float32 scale and
+        stops training (see `EmbeddingTable.quantize`); `model.quantize`
+        does the same for every table of a model. Only `"int8"` is
+        supported; other modes raise `NotImplementedError`.
+
+        Args:
+            mode: `"int8"`.
+            type_check: bool, refuse subclasses (as Keras' layers do).
+            config: None or a `keras.quantizers.Int8QuantizationConfig`
+                without a custom weight quantizer.
+        """
+        if type_check and not type(self).__module__.startswith("keras_embedx."):
+            raise self._not_implemented_error(self.quantize)
+        leaves = [
+            layer
+            for layer in iter_layers(self, include_self=False)
+            if not _children(layer) and layer.weights
+        ]
+        tables = [t for t in leaves if isinstance(t, EmbeddingTable)]
+        for table in tables:
+            if table.quantization_mode is not None:
+                raise ValueError(
+                    f"Layer '{self.name}' is already quantized: its table "
+                    f"'{table.name}' has dtype_policy='{table.dtype_policy.name}'. "
+                    f"Received: mode={mode}"
+                )
+            table._check_quantization_mode(mode)
+        for leaf in leaves:
+            try:
+                leaf.quantize(mode, type_check=type_check, config=config)
+            except NotImplementedError as e:
+                if isinstance(leaf, EmbeddingTable):
+                    raise
+                warnings.warn(str(e), stacklevel=2)
+        if keras.config.backend() == "torch":
+            # As `Model.quantize` does: PyTorch modules list their
+            # parameters once; the replaced ones must go.
+            for layer in iter_layers(self):
+                layer._track_variables()
+
+    def _int8_call(self, *args, **kwargs):
+        # A layer built with an int8 dtype policy passes it to its tables,
+        # which store int8 rows; the layer's own computation is unchanged.
+        return self.call(*args, **kwargs)
+
+    # --------------------------------------------------------------- config
+    def _with_quantized(self, config):
+        """`config` describing quantized sublayers (call from `get_config`)."""
+        policies = {
+            child.name: child.dtype_policy.name
+            for child in _children(self)
+            if child.quantization_mode is not None
+        }
+        if not policies:
+            return config
+        config[QUANTIZED_KEY] = policies
+        for attribute, keys in self._layout_keys.items():
+            table = getattr(self, attribute, None)
+            if not isinstance(table, EmbeddingTable) or table.name not in policies:
+                continue
+            for key in keys:
+                if key == "num_frozen":
+                    config[key] = table.num_rows
+                elif key in _QUANTIZED_LAYOUT:
+                    config[key] = _QUANTIZED_LAYOUT[key]
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        policies = config.pop(QUANTIZED_KEY, None) or {}
+        layer = super().from_config(config)
+        children = {child.name: child for child in _children(layer)}
+        for name, policy in policies.items():
+            if name not in children:
+                raise ValueError(
+                    f"`{QUANTIZED_KEY}` names a sublayer {name!r} that layer "
+                    f"'{layer.name}' does not have (it has {sorted(children)}). "
+                    "The config is damaged or was not written by keras_embedx."
+                )
+            # Before the sublayer is built: it builds quantized variables.
+            children[name].dtype_policy = policy
+        return layer
