@@ -72,12 +72,15 @@ def _checked(source):
     return words, np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def _vocab_index(words, restrict_vocab, case_insensitive):
-    """Key -> row among the first `restrict_vocab` words; first spelling wins."""
-    index = {}
-    for i, word in enumerate(words[:restrict_vocab]):
-        index.setdefault(word.upper() if case_insensitive else word, i)
-    return index
+def _vocab_keys(words, restrict_vocab, case_insensitive):
+    """The keys of the first `restrict_vocab` words (upper-cased or not)."""
+    words = words[:restrict_vocab]
+    return [w.upper() for w in words] if case_insensitive else list(words)
+
+
+def _vocab_index(keys):
+    """Key -> row; the first row with a key wins (later ones are written first)."""
+    return dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))
 
 
 def _read_lines(path):
@@ -265,7 +268,8 @@ def analogies(
     """
     words, vectors = _checked(wv)
     restrict_vocab = int(restrict_vocab)
-    index = _vocab_index(words, restrict_vocab, case_insensitive)
+    keys = _vocab_keys(words, restrict_vocab, case_insensitive)
+    index = _vocab_index(keys)
     path, sections, questions = _parse_analogies(path, case_insensitive)
 
     known = [all(w in index for w in quad) for _, quad in questions]
@@ -273,11 +277,8 @@ def analogies(
     verdicts = iter(
         _answer(
             vectors,
-            words,
             np.asarray(rows, np.int64).reshape(-1, 4),
-            restrict_vocab,
-            index,
-            case_insensitive,
+            np.fromiter(map(index.__getitem__, keys), np.int64, len(keys)),
         )
     )
     for (section, quad), ok in zip(questions, known):
@@ -299,8 +300,11 @@ def analogies(
     return AnalogyResult(total.accuracy, sections, total, len(questions), oov)
 
 
-def _answer(vectors, words, rows, restrict_vocab, index, case_insensitive):
+def _answer(vectors, rows, canon):
     """Bool per question: is 3CosAdd's answer the expected word?
+
+    `canon` holds, for each candidate row, the first row with its key:
+    "Paris" and "PARIS" are one word when case is ignored.
 
     Scores come from one matrix product per block of questions and block of
     candidates, reduced at once to the best score of each run of `_CHUNK`
@@ -311,14 +315,9 @@ def _answer(vectors, words, rows, restrict_vocab, index, case_insensitive):
     """
     if not len(rows):
         return []
-    limit = min(restrict_vocab, len(vectors))
+    limit = len(canon)
     cand = vectors[:limit]
     cand_norms = np.linalg.norm(cand, axis=1)
-    # Canonical row of every candidate's key: "Paris" and "PARIS" are one word.
-    canon = np.asarray(
-        [index[w.upper() if case_insensitive else w] for w in words[:limit]],
-        np.int64,
-    )
     k = min(5 + 3, limit)  # gensim ranks topn + len(question words)
     width = min(k + 1, limit)  # one more, to see ties at the cut
     nrm2 = _nrm2()
@@ -350,7 +349,6 @@ def _ranked_candidates(unit, rows, width):
     padded = np.concatenate(
         [unit, np.repeat(unit[-1:], n_chunks * _CHUNK - limit, axis=0)]
     )
-    columns = np.ascontiguousarray(padded.T)
     # A block of L candidates holds L / _CHUNK runs; run j of the block is
     # rows j, j + L / _CHUNK, ...: the reduction over a run is then an
     # element-wise maximum of contiguous slices.
@@ -371,7 +369,7 @@ def _ranked_candidates(unit, rows, width):
         query /= np.linalg.norm(query, axis=1, keepdims=True)
         best = np.empty((nq, n_chunks), np.float32)
         for lo in range(0, len(padded), _CANDIDATES):
-            scores = query @ columns[:, lo : lo + _CANDIDATES]
+            scores = query @ padded[lo : lo + _CANDIDATES].T
             span = scores.shape[1] // _CHUNK
             np.max(
                 scores.reshape(nq, _CHUNK, span),
@@ -542,7 +540,7 @@ def word_pairs(
     (0.2736, 69.1)
     """
     words, vectors = _checked(wv)
-    index = _vocab_index(words, int(restrict_vocab), case_insensitive)
+    index = _vocab_index(_vocab_keys(words, int(restrict_vocab), case_insensitive))
     path, lines = _read_lines(path)
     gold, left, right, unknown = [], [], [], []
     for line in lines:
@@ -599,7 +597,9 @@ def word_pairs(
 
 def _cosine(vectors, left, right):
     """float32 cosine of row pairs, normalised as gensim's `similarity`."""
-    v64 = vectors.astype(np.float64)
+    used, where = np.unique(np.concatenate([left, right]), return_inverse=True)
+    left, right = where[: len(left)], where[len(left) :]
+    v64 = vectors[used].astype(np.float64)
     norms = np.sqrt(np.einsum("ij,ij->i", v64, v64))
     norms[norms == 0] = 1.0
     unit = (v64 * (1.0 / norms)[:, None]).astype(np.float32)
