@@ -12,8 +12,8 @@ outside the repository (`$KERAS_EMBEDX_BENCH_CACHE`, default
 `keras_embedx.load_vectors`, gensim's
 `KeyedVectors.load_word2vec_format(no_header=True)`, pandas' `read_csv`
 alone (the parser library, no checks) and reopening the package's cache
-file. Peak memory of `load_vectors` is the resident memory of a fresh child
-process above its size after imports (`ru_maxrss`). The loaded words and
+file. Peak memory of `load_vectors` is the peak resident memory of a fresh
+child process (`VmHWM`, reset after imports) above its size before the load. The loaded words and
 vectors are checked against gensim's and against the wheel's arrays.
 
 `analogies`: `evaluation.analogies` and gensim's `evaluate_word_analogies`
@@ -157,10 +157,15 @@ def bench_load(words, vectors, repeats):
     _, in_process_peak = peak_increment_mb(lambda: load_vectors(path, progress=False))
     child = _child(
         f"""
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # VmHWM restarts from here: imports' peaks left out
+        base = rss_mib()
         start = time.perf_counter()
         wv = keras_embedx.load_vectors({path!r}, progress=False)
         out["s"] = time.perf_counter() - start
-        out["peak_mib"] = peak_mib() - base
+        with open("/proc/self/status") as f:
+            hwm = [line for line in f if line.startswith("VmHWM:")][0]
+        out["peak_mib"] = int(hwm.split()[1]) / 1024.0 - base
         out["after_mib"] = rss_mib() - base
         out["matrix_mib"] = wv.vectors.nbytes / 1024.0**2
         """
@@ -175,7 +180,7 @@ def bench_load(words, vectors, repeats):
         f"1000x (measured {gensim_s / results[3]['median_s']:.0f}x). Result equal "
         f"to gensim's (every word, every float32): {same_as_gensim}; to the "
         f"wheel's arrays: {same_as_wheel}. Peak memory of `load_vectors` in a "
-        f"fresh process (`ru_maxrss` above the process after imports): "
+        f"fresh process (`VmHWM` above the resident size before the call): "
         f"{child['peak_mib']:.0f} MiB, resident after the load "
         f"{child['after_mib']:.0f} MiB, for a {child['matrix_mib']:.0f} MiB matrix "
         f"(peak / matrix {child['peak_mib'] / child['matrix_mib']:.2f}; the "

