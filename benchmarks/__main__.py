@@ -39,6 +39,7 @@ PARTS = {
     "load_vectors": (False, ["--quick"], []),
     "storage": (False, None, []),
     "load_memory": (False, None, []),
+    "glove_real": (False, ["--quick"], []),
 }
 
 

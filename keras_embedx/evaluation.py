@@ -13,7 +13,13 @@ import os
 
 import numpy as np
 
-_BATCH = 512
+# Questions per matrix product, candidates per matrix product, and the run of
+# candidates each question keeps only the best score of.
+_QUESTIONS = 256
+_CANDIDATES = 32768
+_CHUNK = 64
+# Runs ranked in full beyond the `width` a question needs.
+_EXTRA_CHUNKS = 4
 # Questions whose best candidates score closer than this are re-scored one at
 # a time with exactly gensim's arithmetic, so near-ties break as gensim breaks
 # them.
@@ -66,12 +72,15 @@ def _checked(source):
     return words, np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def _vocab_index(words, restrict_vocab, case_insensitive):
-    """Key -> row among the first `restrict_vocab` words; first spelling wins."""
-    index = {}
-    for i, word in enumerate(words[:restrict_vocab]):
-        index.setdefault(word.upper() if case_insensitive else word, i)
-    return index
+def _vocab_keys(words, restrict_vocab, case_insensitive):
+    """The keys of the first `restrict_vocab` words (upper-cased or not)."""
+    words = words[:restrict_vocab]
+    return [w.upper() for w in words] if case_insensitive else list(words)
+
+
+def _vocab_index(keys):
+    """Key -> row; the first row with a key wins (later ones are written first)."""
+    return dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))
 
 
 def _read_lines(path):
@@ -259,7 +268,8 @@ def analogies(
     """
     words, vectors = _checked(wv)
     restrict_vocab = int(restrict_vocab)
-    index = _vocab_index(words, restrict_vocab, case_insensitive)
+    keys = _vocab_keys(words, restrict_vocab, case_insensitive)
+    index = _vocab_index(keys)
     path, sections, questions = _parse_analogies(path, case_insensitive)
 
     known = [all(w in index for w in quad) for _, quad in questions]
@@ -267,11 +277,8 @@ def analogies(
     verdicts = iter(
         _answer(
             vectors,
-            words,
             np.asarray(rows, np.int64).reshape(-1, 4),
-            restrict_vocab,
-            index,
-            case_insensitive,
+            np.fromiter(map(index.__getitem__, keys), np.int64, len(keys)),
         )
     )
     for (section, quad), ok in zip(questions, known):
@@ -293,47 +300,120 @@ def analogies(
     return AnalogyResult(total.accuracy, sections, total, len(questions), oov)
 
 
-def _answer(vectors, words, rows, restrict_vocab, index, case_insensitive):
-    """Bool per question: is 3CosAdd's answer the expected word?"""
+def _answer(vectors, rows, canon):
+    """Bool per question: is 3CosAdd's answer the expected word?
+
+    `canon` holds, for each candidate row, the first row with its key:
+    "Paris" and "PARIS" are one word when case is ignored.
+
+    Scores come from one matrix product per block of questions and block of
+    candidates, reduced at once to the best score of each run of `_CHUNK`
+    candidates; only the best runs are ranked. A question whose ranking could
+    depend on rounding (near-equal scores at the top, or a run left out
+    scoring close to the last one kept) is ranked again one at a time with
+    gensim's own arithmetic.
+    """
     if not len(rows):
         return []
-    norms = np.linalg.norm(vectors, axis=1)
-    unit = vectors / norms[:, None]
-    limit = min(restrict_vocab, len(vectors))
-    cand, cand_norms = vectors[:limit], norms[:limit]
-    # Canonical row of every candidate's key: "Paris" and "PARIS" are one word.
-    canon = np.asarray(
-        [index[w.upper() if case_insensitive else w] for w in words[:limit]],
-        np.int64,
-    )
+    limit = len(canon)
+    cand = vectors[:limit]
+    cand_norms = np.linalg.norm(cand, axis=1)
     k = min(5 + 3, limit)  # gensim ranks topn + len(question words)
     width = min(k + 1, limit)  # one more, to see ties at the cut
     nrm2 = _nrm2()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit = cand / cand_norms[:, None]
+    if not np.isfinite(unit).all():
+        # Zero or non-finite vectors: only gensim's arithmetic ranks them.
+        return [
+            _pick(_exact_ranking(cand, cand_norms, unit, q, k, nrm2), q, canon)
+            for q in rows
+        ]
+    ranked, sure = _ranked_candidates(unit, rows, width)
     verdicts = []
-    for start in range(0, len(rows), _BATCH):
-        batch = rows[start : start + _BATCH]
-        a, b, c, _ = batch.T
-        query = ((unit[b] + unit[c]) - unit[a]).astype(np.float64) / 3.0
-        query /= np.linalg.norm(query, axis=1, keepdims=True)
-        scores = (query.astype(np.float32) @ cand.T) / cand_norms
-        if width < limit:
-            top = np.argpartition(-scores, width - 1, axis=1)[:, :width]
+    for q, question in enumerate(rows):
+        if sure[q]:
+            order = ranked[q, :k]
         else:
-            top = np.broadcast_to(np.arange(limit), (len(batch), limit))
-        top_scores = np.take_along_axis(scores, top, axis=1)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        top_scores = np.take_along_axis(top_scores, order, axis=1)
-        close = (np.diff(-top_scores, axis=1) < _TIE_TOLERANCE).any(axis=1)
-        for q, question in enumerate(batch):
-            if close[q]:
-                # Rank this question exactly as gensim does.
-                exact = _gensim_query(unit, [b[q], c[q]], [a[q]], nrm2)
-                ranked = _gensim_argsort_desc(np.dot(cand, exact) / cand_norms, k)
-            else:
-                ranked = top[q, :k]
-            verdicts.append(_pick(ranked, question, canon))
+            order = _exact_ranking(cand, cand_norms, unit, question, k, nrm2)
+        verdicts.append(_pick(order, question, canon))
     return verdicts
+
+
+def _ranked_candidates(unit, rows, width):
+    """`(top, sure)`: per question the `width` best candidate rows, best
+    first, and whether that order is beyond rounding doubt."""
+    limit = len(unit)
+    n_chunks = -(-limit // _CHUNK)
+    # Pad to whole runs with copies of the last row: a run's best is unchanged.
+    padded = np.concatenate(
+        [unit, np.repeat(unit[-1:], n_chunks * _CHUNK - limit, axis=0)]
+    )
+    # A block of L candidates holds L / _CHUNK runs; run j of the block is
+    # rows j, j + L / _CHUNK, ...: the reduction over a run is then an
+    # element-wise maximum of contiguous slices.
+    base = np.empty(n_chunks, np.int64)
+    stride = np.empty(n_chunks, np.int64)
+    for lo in range(0, len(padded), _CANDIDATES):
+        span = min(_CANDIDATES, len(padded) - lo) // _CHUNK
+        base[lo // _CHUNK : lo // _CHUNK + span] = lo + np.arange(span)
+        stride[lo // _CHUNK : lo // _CHUNK + span] = span
+    keep = min(n_chunks, width + _EXTRA_CHUNKS)
+    top = np.empty((len(rows), width), np.int64)
+    sure = np.empty(len(rows), np.bool_)
+    members = np.arange(_CHUNK)
+    for start in range(0, len(rows), _QUESTIONS):
+        a, b, c, _ = rows[start : start + _QUESTIONS].T
+        nq = len(a)
+        query = (unit[b] + unit[c]) - unit[a]
+        query /= np.linalg.norm(query, axis=1, keepdims=True)
+        best = np.empty((nq, n_chunks), np.float32)
+        for lo in range(0, len(padded), _CANDIDATES):
+            scores = query @ padded[lo : lo + _CANDIDATES].T
+            span = scores.shape[1] // _CHUNK
+            np.max(
+                scores.reshape(nq, _CHUNK, span),
+                axis=1,
+                out=best[:, lo // _CHUNK : lo // _CHUNK + span],
+            )
+        if keep < n_chunks:
+            # Position `keep` holds the best run left out; the rest are lower.
+            chosen = np.argpartition(-best, keep, axis=1)
+            outside = np.take_along_axis(best, chosen[:, keep : keep + 1], 1)[:, 0]
+            chosen = chosen[:, :keep]
+        else:
+            chosen = np.broadcast_to(np.arange(n_chunks), (nq, n_chunks))
+            outside = np.full(nq, -np.inf, np.float32)
+        ids = base[chosen][:, :, None] + stride[chosen][:, :, None] * members
+        ids = ids.reshape(nq, -1)
+        scores = np.matmul(padded[ids], query[:, :, None])[:, :, 0]
+        ids = np.minimum(ids, limit - 1)  # padding rows stand for the last row
+        n = min(width, ids.shape[1])
+        part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+        part_scores = np.take_along_axis(scores, part, 1)
+        order = np.argsort(-part_scores, axis=1, kind="stable")
+        part_scores = np.take_along_axis(part_scores, order, 1)
+        found = np.take_along_axis(ids, np.take_along_axis(part, order, 1), 1)
+        top[start : start + nq] = found
+        # No near-tie among the best, nothing left out close to them, and no
+        # padding row among them.
+        gaps = np.diff(-part_scores, axis=1)
+        sure[start : start + nq] = (
+            (gaps >= _TIE_TOLERANCE).all(axis=1)
+            & (part_scores[:, -1] - outside >= _TIE_TOLERANCE)
+            & (np.sort(found, axis=1)[:, 1:] != np.sort(found, axis=1)[:, :-1]).all(
+                axis=1
+            )
+        )
+    return top, sure
+
+
+def _exact_ranking(cand, cand_norms, unit, question, k, nrm2):
+    """The `k` best candidates for one question, ranked as gensim ranks them."""
+    a, b, c = (int(x) for x in question[:3])
+    exact = _gensim_query(unit, [b, c], [a], nrm2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _gensim_argsort_desc(np.dot(cand, exact) / cand_norms, k)
 
 
 def _pick(ranked, question, canon):
@@ -396,14 +476,26 @@ def _average_ranks(x):
     return ranks
 
 
-def _pvalues(gold, model):
+def _correlations(gold, model):
+    """`(pearson, spearman, pearson p-value, spearman p-value)`, with
+    `scipy.stats` as gensim computes them; NumPy alone (no p-values) without
+    scipy."""
     try:
         from scipy import stats
     except ImportError:  # pragma: no cover - scipy is usually there
-        return None, None
+        return (
+            _pearson(gold, model),
+            _pearson(_average_ranks(gold), _average_ranks(model)),
+            None,
+            None,
+        )
+    pearson = stats.pearsonr(gold, model)
+    spearman = stats.spearmanr(gold, model)
     return (
-        float(stats.pearsonr(gold, model).pvalue),
-        float(stats.spearmanr(gold, model).pvalue),
+        float(pearson.statistic),
+        float(spearman.statistic),
+        float(pearson.pvalue),
+        float(spearman.pvalue),
     )
 
 
@@ -448,7 +540,7 @@ def word_pairs(
     (0.2736, 69.1)
     """
     words, vectors = _checked(wv)
-    index = _vocab_index(words, int(restrict_vocab), case_insensitive)
+    index = _vocab_index(_vocab_keys(words, int(restrict_vocab), case_insensitive))
     path, lines = _read_lines(path)
     gold, left, right, unknown = [], [], [], []
     for line in lines:
@@ -486,13 +578,15 @@ def word_pairs(
     left, right = np.asarray(left)[scored], np.asarray(right)[scored]
     model[scored] = _cosine(vectors, left, right)
     gold = np.asarray(gold, np.float64)
-    model = model.astype(np.float64)
+    if not scored.all():
+        # gensim's list of float32 similarities and 0.0 dummies is float64.
+        model = model.astype(np.float64)
     used = len(gold)
     ratio = 100.0 * oov / (used if dummy4unknown else used + oov)
-    p_pearson, p_spearman = _pvalues(gold, model)
+    pearson, spearman, p_pearson, p_spearman = _correlations(gold, model)
     return WordPairsResult(
-        pearson=_pearson(gold, model),
-        spearman=_pearson(_average_ranks(gold), _average_ranks(model)),
+        pearson=pearson,
+        spearman=spearman,
         oov_ratio=ratio,
         pairs=used,
         oov=oov,
@@ -503,7 +597,9 @@ def word_pairs(
 
 def _cosine(vectors, left, right):
     """float32 cosine of row pairs, normalised as gensim's `similarity`."""
-    v64 = vectors.astype(np.float64)
+    used, where = np.unique(np.concatenate([left, right]), return_inverse=True)
+    left, right = where[: len(left)], where[len(left) :]
+    v64 = vectors[used].astype(np.float64)
     norms = np.sqrt(np.einsum("ij,ij->i", v64, v64))
     norms[norms == 0] = 1.0
     unit = (v64 * (1.0 / norms)[:, None]).astype(np.float32)

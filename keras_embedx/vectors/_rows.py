@@ -131,23 +131,30 @@ class RowCollector:
             if not words:
                 return
         start = self.n
-        block = dict(zip(words, range(start, start + len(words))))
-        if len(block) == len(words) and self.index.keys().isdisjoint(block):
-            self.index.update(block)
-            self.words.extend(words)
-            rows = vectors
-        else:
-            keep = []
-            for i, w in enumerate(words):
-                if w in self.index:
-                    self.duplicates += 1
-                    if self.first_duplicate is None:
-                        self.first_duplicate = (w, int(wheres[i]))
-                    continue
-                self.index[w] = start + len(keep)
-                self.words.append(w)
-                keep.append(i)
-            rows = vectors[keep]
+        # Two passes over the words when the block brings only new ones: a
+        # repeat inside the block shows as fewer new entries than rows.
+        size = len(self.index)
+        if self.index.keys().isdisjoint(words):
+            self.index.update(zip(words, range(start, start + len(words))))
+            if len(self.index) == size + len(words):
+                self.words.extend(words)
+                self._store(vectors, start)
+                return
+            for w in words:  # every word of the block is new: undo them all
+                self.index.pop(w, None)
+        keep = []
+        for i, w in enumerate(words):
+            if w in self.index:
+                self.duplicates += 1
+                if self.first_duplicate is None:
+                    self.first_duplicate = (w, int(wheres[i]))
+                continue
+            self.index[w] = start + len(keep)
+            self.words.append(w)
+            keep.append(i)
+        self._store(vectors[keep], start)
+
+    def _store(self, rows, start):
         count = len(rows)
         self._reserve(start + count)
         self._matrix[start : start + count] = rows

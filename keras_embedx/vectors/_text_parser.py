@@ -113,7 +113,9 @@ class BlockParser:
         dim = self._dim
         if self._dtypes is None:
             # O(dim): only once a block with `dim` numbers a line is there.
-            self._dtypes = {0: object, **{i: np.float32 for i in range(1, dim + 1)}}
+            # float64 columns: pandas parses to float64 anyway, and casts each
+            # float32 column on its own; one cast of the whole block is faster.
+            self._dtypes = {0: object, **{i: np.float64 for i in range(1, dim + 1)}}
         options = {}
         if trailing:
             options.update(names=list(range(dim + 2)), usecols=list(range(dim + 1)))
@@ -138,8 +140,8 @@ class BlockParser:
             return None
         if frame.shape != (nlines, dim + 1):
             return None
-        words = frame[0].tolist()
-        vectors = frame.iloc[:, 1:].to_numpy(np.float32)
+        words = frame.pop(0).tolist()
+        vectors = frame.to_numpy(np.float32)
         return words, vectors
 
     def _bulk_numpy(self, block, nlines):
@@ -384,14 +386,26 @@ def _bad_rows(words, vectors):
     when all are fine."""
     bad = ~np.isfinite(vectors).all(axis=1)
     # Blanks around a word are not part of it: the careful parser strips them.
-    empty = [
-        i
-        for i, w in enumerate(words)
-        if not w or w.isspace() or w[0] == "\t" or w[-1] == "\t"
-    ]
-    if empty:
+    # `str.isspace` is False for "" and for any word with a non-blank: a word
+    # needs a closer look only if one of these is true for it.
+    if "" in words or any(map(str.isspace, words)) or _has_tab_edge(words):
+        empty = [
+            i
+            for i, w in enumerate(words)
+            if not w or w.isspace() or w[0] == "\t" or w[-1] == "\t"
+        ]
         bad[empty] = True
     return bad if bad.any() else None
+
+
+def _has_tab_edge(words):
+    joined = "\n".join(words)
+    return "\t" in joined and (
+        joined.startswith("\t")
+        or joined.endswith("\t")
+        or "\t\n" in joined
+        or "\n\t" in joined
+    )
 
 
 def _merge(words, vectors, lines, dim):
