@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BACKENDS ?= tensorflow jax torch
 PYTEST_ARGS ?=
+TEST_SERIAL ?=
 
 .PHONY: demo test fuzz lint docs bench bench-full clean
 
@@ -22,11 +23,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check keras_embedx keras_embedx_cli tests benchmarks
 	$(BIN)/ruff format --check keras_embedx keras_embedx_cli tests benchmarks
 
+# The backends run side by side (TEST_SERIAL=1: one after the other).
 test: lint
+ifeq ($(TEST_SERIAL),1)
 	@set -e; for b in $(BACKENDS); do \
 	  echo "== pytest, KERAS_BACKEND=$$b"; \
 	  KERAS_BACKEND=$$b $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
 	done
+else
+	@scripts/test-backends $(BIN)/python "$(BACKENDS)" $(PYTEST_ARGS)
+endif
 
 # Long property-based fuzzing of the vector-file readers (FUZZ_EXAMPLES a test).
 fuzz: $(STAMP)
