@@ -12,15 +12,30 @@ BACKEND = keras.config.backend()
 
 # Backend-independent tests (files, NumPy, processes) carry the `host_only`
 # mark and run once, under one of `make test`'s three backends.
+# KERAS_EMBEDX_HOST_TESTS=only runs just them, =none none of them, so that
+# `make test` can run them in a process of their own beside the backends.
 HOST_BACKEND = os.environ.get("KERAS_EMBEDX_HOST_BACKEND", "jax")
+HOST_TESTS = os.environ.get("KERAS_EMBEDX_HOST_TESTS", "")
 
 
 def pytest_collection_modifyitems(config, items):
-    if BACKEND == HOST_BACKEND:
+    if HOST_TESTS not in ("", "only", "none"):
+        raise pytest.UsageError(
+            "KERAS_EMBEDX_HOST_TESTS must be unset, 'only' or 'none'. "
+            f"Received: {HOST_TESTS!r}"
+        )
+    if HOST_TESTS == "only":
+        others = [item for item in items if not item.get_closest_marker("host_only")]
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for item in items if item.get_closest_marker("host_only")]
+    if BACKEND == HOST_BACKEND and HOST_TESTS != "none":
         return
-    skip = pytest.mark.skip(
-        reason=f"backend-independent: runs once, under KERAS_BACKEND={HOST_BACKEND}"
+    where = (
+        "in the host-only run"
+        if HOST_TESTS == "none"
+        else f"under KERAS_BACKEND={HOST_BACKEND}"
     )
+    skip = pytest.mark.skip(reason=f"backend-independent: runs once, {where}")
     for item in items:
         if item.get_closest_marker("host_only"):
             item.add_marker(skip)
