@@ -22,8 +22,8 @@ gradient of `sum(output)` of:
   built now (frozen positions spread over up to 1024 trainable rows);
 - the same table with every frozen slot at -1 (all of them on row 0).
 
-On JAX the frozen positions read an out-of-range slot whose gradient is
-dropped, so the two tables should time alike there.
+On JAX the gradient of the frozen positions is dropped, so the two tables
+should time alike there.
 """
 
 import gc

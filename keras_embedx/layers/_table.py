@@ -131,28 +131,50 @@ def take_slots(table, slots):
 
     For the trainable rows of a mixed table: a frozen row's slot is
     negative, and the caller replaces its position with the frozen row, so
-    the gradient reaching that position is zero. On JAX those positions
-    read an out-of-range slot in "fill" mode, whose gradient scatter skips
-    them; sending them all to slot 0 instead makes the backward pass add the
-    zeros of every frozen position into one row, which serialises on a GPU
-    (benchmarks/lookup.py: forward+backward of a 256 x 256 batch at 0.25 of
-    `Embedding`'s speed on an H200). Elsewhere a frozen row's slot `s`
-    reads slot `-1 - s`: `row_index` stores `-1 - (row % m)` for frozen
-    rows, with `m` the trainable rows or `FROZEN_SPREAD` if fewer, which
-    spreads those zeros over up to 1024 rows (one row takes them all in
-    tables saved with -1 everywhere, with the same result), few enough that
-    the rows they read stay in cache. Under `torch.compile` that makes
+    the gradient reaching that position is zero. On JAX the gradient
+    scatter skips those positions (see `_take_slots_jax`); sending them all
+    to slot 0 instead makes the backward pass add the zeros of every frozen
+    position into one row, which serialises on a GPU (benchmarks/lookup.py:
+    forward+backward of a 256 x 256 batch at 0.25 of `Embedding`'s speed on
+    an H200). Elsewhere a frozen row's slot `s` reads slot `-1 - s`:
+    `row_index` stores `-1 - (row % m)` for frozen rows, with `m` the
+    trainable rows or `FROZEN_SPREAD` if fewer, which spreads those zeros
+    over up to 1024 rows (one row takes them all in tables saved with -1
+    everywhere, with the same result), few enough that the rows they read
+    stay in cache. Under `torch.compile` that makes
     forward+backward 1.5 to 1.9 times faster on a CPU, and 1.4 to 2.6
     times on an H200 for batches of 65,536 ids and more; the forward and
     TensorFlow's XLA lookup time the same (benchmarks/frozen_slots.py).
     """
     if keras.config.backend() == "jax":
-        import jax.numpy as jnp  # backend fast path, imported only on JAX
-
-        table = ops.convert_to_tensor(table)
-        dropped = jnp.where(slots < 0, table.shape[0], slots)
-        return jnp.take(table, dropped, axis=0, mode="fill", fill_value=0)
+        return _take_slots_jax(ops.convert_to_tensor(table), slots)
     return take_rows(table, ops.maximum(slots, ops.subtract(-1, slots)))
+
+
+@ops.custom_gradient
+def _take_slots_jax(table, slots):
+    """`take_slots` on JAX: in-range reads, and a gradient that skips drops.
+
+    The forward reads slot 0 at dropped positions and zeroes them: every
+    index stays in range, which runtimes that check bounds require (the
+    LiteRT interpreter running a SavedModel exported from JAX fails on
+    "fill" mode's out-of-range reads, which XLA would clamp). The gradient
+    is the transpose of "fill" mode's gather: a scatter that drops those
+    positions.
+    """
+    import jax.numpy as jnp  # backend fast path, imported only on JAX
+
+    keep = ops.expand_dims(ops.greater_equal(slots, 0), -1)
+    rows = jnp.take(table, ops.maximum(slots, 0), axis=0, mode="clip")
+    out = ops.where(keep, rows, ops.zeros((), table.dtype))
+
+    def grad(*args, upstream=None):
+        if upstream is None:
+            (upstream,) = args
+        dropped = jnp.where(slots < 0, table.shape[0], slots)
+        return jnp.zeros_like(table).at[dropped].add(upstream, mode="drop"), None
+
+    return out, grad
 
 
 def torch_tensor(x, device=None):
@@ -262,12 +284,33 @@ def _compiled(layer, key, fn, compile_fn):
 
 
 def torch_eager():
-    """True on PyTorch outside `torch.compile` (where shapes must be static)."""
+    """True on PyTorch when ops run one by one on real values.
+
+    False inside `torch.compile` and `torch.export` (where shapes must be
+    static) and while `torch.jit.trace` records a graph (how Keras exports
+    ONNX on PyTorch with a dynamic batch): a trace keeps only the ops run,
+    so a Python branch on the sample's values (such as skipping the
+    out-of-range remap because its ids are all in range) would be baked
+    into the exported model.
+    """
     if keras.config.backend() != "torch":
         return False
     import torch  # backend check, imported only on PyTorch
 
-    return not torch.compiler.is_compiling()
+    return not (torch.compiler.is_compiling() or torch.jit.is_tracing())
+
+
+def torch_exporting():
+    """True on PyTorch while `torch.export` or `torch.jit.trace` records a graph.
+
+    There variables hold no values a Python branch could read (`torch.export`
+    gives them fake tensors), and an exported graph keeps no branch.
+    """
+    if keras.config.backend() != "torch":
+        return False
+    import torch  # backend check, imported only on PyTorch
+
+    return torch.compiler.is_exporting() or torch.jit.is_tracing()
 
 
 # The code of `keras.Layer.__call__` itself (under Keras' traceback filter,
@@ -776,6 +819,10 @@ class EmbeddingTable(keras.layers.Layer):
         # gradient can reach them), the live rows while it is above 0.
         if torch_eager():
             return learning() if self.factor > 0 else self._stored_rows(ids)
+        if torch_exporting():
+            # PyTorch's `ops.cond` is a Python branch on the factor's value:
+            # gather both and select, which gives the same rows.
+            return ops.where(ops.greater(factor, 0), learning(), self._stored_rows(ids))
         return ops.cond(
             ops.greater(factor, 0), learning, lambda: self._stored_rows(ids)
         )

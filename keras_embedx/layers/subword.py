@@ -38,6 +38,7 @@ from keras_embedx.layers._table import (
     compiled_when_eager,
     embeddings_value,
     remap_out_of_range,
+    take_rows,
     torch_eager,
 )
 from keras_embedx.layers._weights import TableOwner
@@ -457,7 +458,7 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
                 rank = rank + 1
             where = ops.argmax(used * rank, axis=-1)
             pick = ops.take_along_axis(ids, ops.expand_dims(where, -1), axis=-1)
-            pick = pick[..., 0]
+            pick = ops.squeeze(pick, -1)
             keep = ops.cast(ops.greater_equal(pick, NUM_RESERVED), "float32")
             out = self.table.lookup(pick) * ops.expand_dims(keep, -1)
         else:
@@ -471,9 +472,14 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
                 bag = self.table.lookup(ids) * ops.expand_dims(used, -1)
                 columns = (bag[..., j, :] for j in range(width))
             else:
+                # Columns by `unstack` (static slices): JAX turns `ids[..., j]`
+                # of a batch of unknown size into a dynamic gather, which
+                # TensorFlow Lite cannot convert.
                 columns = (
-                    self.table.lookup(ids[..., j]) * ops.expand_dims(used[..., j], -1)
-                    for j in range(width)
+                    self.table.lookup(column) * ops.expand_dims(weight, -1)
+                    for column, weight in zip(
+                        ops.unstack(ids, axis=-1), ops.unstack(used, axis=-1)
+                    )
                 )
             out = None
             for rows in columns:
@@ -481,8 +487,11 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
             if self.pooling == "mean" or self.units == "ngrams":
                 inverse = np.zeros(width + 1, np.float32)
                 inverse[1:] = (1.0 / np.arange(1, width + 1)).astype(np.float32)
-                scale = ops.take(
-                    ops.convert_to_tensor(inverse), ops.cast(count, "int32"), axis=0
+                # `take_rows`, not `ops.take`: the counts lie in [0, width],
+                # and PyTorch's ONNX exporter has no op for `ops.take`'s
+                # flattening.
+                scale = take_rows(
+                    ops.convert_to_tensor(inverse), ops.cast(count, "int32")
                 )
                 out = out * ops.expand_dims(scale, -1)
         return ops.cast(out, self.compute_dtype)
