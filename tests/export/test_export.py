@@ -36,34 +36,13 @@ if importlib.util.find_spec("litert_torch") is None:
 
 # Cells that fail for a reason in the layer code, with the runtime's error.
 KNOWN = {
-    ("jax", "onnx", "mixed"): (
-        "jax2onnx cannot lower take_slots' jnp.take(mode='fill', fill_value=0): "
-        "JnpTakePlugin ... got an unexpected keyword argument 'fill_value'"
-    ),
-    ("jax", "litert", "mixed"): (
-        "take_slots reads out-of-range slots in 'fill' mode, which the LiteRT "
-        "interpreter refuses: gather_nd index out of bounds (GATHER_ND)"
-    ),
-    ("jax", "litert", "subword"): (
-        "ids[..., j] of a batch of unknown size lowers to a dynamic gather: "
-        "'vhlo.dynamic_gather_v1' op is not part of the vhlo support yet"
-    ),
     ("jax", "onnx", "char"): (
         "jax2onnx leaves the conv output's length unknown (Error interpreting "
         "argument to jax.numpy.arange as a JAX value ... NoneType), and cannot "
         "lower the reshape of a batch of unknown size (reshape with symbolic "
         "dimensions requires mapping to input axes)"
     ),
-    ("torch", "onnx", "subword"): (
-        "ops.take's flattening: Exporting the operator 'aten::ravel' to ONNX "
-        "opset version 20 is not supported"
-    ),
 }
-for _case_name in ("mixed", "int8", "char", "token_and_position"):
-    KNOWN[("torch", "onnx", _case_name)] = (
-        "the out-of-range remap skipped while tracing a batch of in-range ids: "
-        "Gather ... indices element out of data bounds"
-    )
 
 
 def _cells():
