@@ -42,7 +42,8 @@ from gensim.test.utils import datapath
 
 from keras_embedx.vectors import VectorFileError, WordVectors, load_vectors
 
-pytestmark = pytest.mark.host_only
+# WordVectors is NumPy only, but its users import it beside a Keras backend:
+# the port runs under each of the three.
 
 VECTORS = "euclidean_vectors.bin"
 
