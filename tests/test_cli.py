@@ -306,3 +306,31 @@ def test_demo_options_reach_the_demo(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--folds", "1"])
     assert "--folds" in capsys.readouterr().err
+
+
+def test_demo_backend_is_jax_unless_one_is_chosen(capsys):
+    import keras
+
+    # In a process where Keras already runs, the demo keeps its backend and
+    # refuses another one in one line.
+    other = next(
+        b for b in ("tensorflow", "jax", "torch") if b != keras.config.backend()
+    )
+    assert main(["demo", "--backend", other]) == 2
+    assert "--backend" in capsys.readouterr().err
+    # A fresh `keras-embedx demo` with no KERAS_BACKEND runs on JAX. Its first
+    # line names the backend; the child is stopped there.
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "keras_embedx_cli", "demo", "--epochs", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        first = child.stdout.readline()
+    finally:
+        child.kill()
+        child.wait()
+    assert "backend jax" in first
