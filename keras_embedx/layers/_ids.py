@@ -54,6 +54,25 @@ def dense_ids(ids):
     return ids
 
 
+def positions_along(x, axis):
+    """int32 positions `0 .. n - 1` along `axis` of `x`, for broadcasting.
+
+    A length known when the function is traced gives a constant `[n]`. An
+    unknown one (a symbolic or run-time dimension) gives the positions
+    counted from `x` itself, shaped `x.shape[:axis + 1]` with the leading
+    axes cut to one entry, so the count keeps `x`'s dimension: exporters
+    that trace symbolic shapes (jax2onnx) cannot give `arange` such a
+    length.
+    """
+    n = x.shape[axis]
+    if isinstance(n, int):
+        return ops.convert_to_tensor(np.arange(n, dtype="int32"))
+    rank = len(x.shape)
+    axis %= rank
+    index = (slice(0, 1),) * axis + (slice(None),) + (0,) * (rank - axis - 1)
+    return ops.cumsum(ops.ones_like(x[index], dtype="int32"), axis=axis) - 1
+
+
 def _is_sparse(x):
     backend = keras.config.backend()
     if backend == "tensorflow":

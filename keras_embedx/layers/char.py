@@ -10,6 +10,7 @@ from keras_embedx.layers._ids import (
     check_ids,
     dense_ids,
     own_encoder_hint,
+    positions_along,
 )
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
@@ -423,18 +424,18 @@ class CharEmbedding(TableOwner, IdInputLayer):
         if bad is not None:
             nan = ops.full_like(h, float("nan"))
             h = ops.where(ops.expand_dims(ops.any(bad, axis=-1), -1), nan, h)
-        return ops.reshape(h, (*shape[:-1], ops.shape(h)[-1]))
+        return ops.reshape(h, _unflattened(shape, ops.shape(h)[-1]))
 
     def _cnn(self, x, char_mask):
         widest = max(w for w, _ in self.filters)
         steps = x.shape[1]
-        if steps is None or steps < widest:
+        if not isinstance(steps, int) or steps < widest:
             x = ops.pad(x, [[0, 0], [0, widest - 1], [0, 0]])
         lengths = ops.expand_dims(ops.sum(ops.cast(char_mask, "int32"), axis=-1), -1)
         pooled = []
         for conv, (width, _) in zip(self.convs, self.filters):
             y = conv(x)
-            start = ops.expand_dims(ops.arange(ops.shape(y)[1], dtype="int32"), 0)
+            start = positions_along(y, 1)
             # Windows wholly on real characters, or the first one for words
             # shorter than the filter; the others get -inf, so they never win
             # the max (the first window always counts, so the max is finite).
@@ -450,7 +451,7 @@ class CharEmbedding(TableOwner, IdInputLayer):
     def _bilstm(self, x, char_mask):
         # A padding word gets one (zero) step so no backend sees an empty
         # sequence; its output is zeroed afterwards.
-        first = ops.expand_dims(ops.equal(ops.arange(ops.shape(x)[1]), 0), 0)
+        first = ops.equal(positions_along(x, 1), 0)
         mask = ops.logical_or(char_mask, first)
         forward = self.forward_lstm(x, mask=mask)
         backward = self.backward_lstm(x, mask=mask)
@@ -548,6 +549,17 @@ class CharEmbedding(TableOwner, IdInputLayer):
             }
         )
         return self._with_quantized(config)
+
+
+def _unflattened(shape, width):
+    """The shape `[*shape[:-1], width]`, as -1 for an unknown batch of known words.
+
+    Exporters that trace a symbolic batch (jax2onnx) cannot map it through
+    the flattened words; -1 leaves it to the reshape.
+    """
+    if isinstance(shape[0], int) or not all(isinstance(n, int) for n in shape[1:-1]):
+        return (*shape[:-1], width)
+    return (-1, *shape[1:-1], width)
 
 
 def word_char_model(word_embedding, char_embedding, name="word_char"):

@@ -13,7 +13,7 @@ from keras_embedx._checks import (
     check_positive_int,
     width_error,
 )
-from keras_embedx.layers._ids import check_ids, dense_ids
+from keras_embedx.layers._ids import check_ids, dense_ids, positions_along
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -507,7 +507,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
                 return x + ops.slice(
                     table, (start_index, 0), (length, self.embedding_dim)
                 )
-            ids = ops.arange(length, dtype="int32")
+            ids = positions_along(x, -2)
             if not (isinstance(start_index, int) and start_index == 0):
                 ids = ids + ops.cast(start_index, "int32")
         else:
@@ -547,9 +547,9 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         min_freq = ops.cast(1 / self.max_wavelength, "float32")
         timescales = ops.power(
             min_freq,
-            ops.cast(2 * ops.arange(half), "float32") / ops.cast(dim, "float32"),
+            ops.cast(2 * np.arange(half), "float32") / ops.cast(dim, "float32"),
         )
-        angles = ops.einsum("bi,j->bij", angles_at, timescales)
+        angles = ops.expand_dims(angles_at, -1) * timescales
         pairs = ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1)
         encoding = ops.reshape(pairs, (*ops.shape(angles)[:-1], 2 * half))
         if 2 * half != dim:

@@ -119,6 +119,12 @@ def _token_and_position():
     return TokenAndPosition(50, SEQ, DIM)
 
 
+def _token_and_position_sinusoidal():
+    from keras_embedx.layers import TokenAndPosition
+
+    return TokenAndPosition(50, SEQ, DIM, position="sinusoidal")
+
+
 def _stock():
     return keras.layers.Embedding(50, DIM, mask_zero=True)
 
@@ -130,6 +136,7 @@ CASES = {
     "subword": (_subword, "bags"),
     "char": (_char, "bags"),
     "token_and_position": (_token_and_position, "words"),
+    "token_and_position_sinusoidal": (_token_and_position_sinusoidal, "words"),
     "stock": (_stock, "words"),
 }
 

@@ -35,14 +35,7 @@ if importlib.util.find_spec("litert_torch") is None:
     UNSUPPORTED[("torch", "litert")] = "you must install the `litert-torch` package"
 
 # Cells that fail for a reason in the layer code, with the runtime's error.
-KNOWN = {
-    ("jax", "onnx", "char"): (
-        "jax2onnx leaves the conv output's length unknown (Error interpreting "
-        "argument to jax.numpy.arange as a JAX value ... NoneType), and cannot "
-        "lower the reshape of a batch of unknown size (reshape with symbolic "
-        "dimensions requires mapping to input axes)"
-    ),
-}
+KNOWN = {}
 
 
 def _cells():
