@@ -598,7 +598,11 @@ def main(argv=None):
     # Before anything imports Keras (and so TensorFlow, its default backend):
     # TensorFlow's C++ start-up lines are noise to a CLI user.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("keras-embedx: interrupted", file=sys.stderr)
+        return 130
     command = f"keras-embedx {args.command}"
 
     def show_warning(message, category, filename, lineno, file=None, line=None):

@@ -323,6 +323,23 @@ def test_a_bug_still_shows_its_traceback(datapath, monkeypatch):
         main(["inspect", datapath(GLOVE)])
 
 
+def _wait_until_blocked_on_fifo(pid, timeout=60.0):
+    """Until the process waits for a writer on a named pipe (Linux tells it in
+    /proc), so the interrupt lands in the read and not in an import on a
+    busy machine; elsewhere, a second."""
+    wchan = f"/proc/{pid}/wchan"
+    if not os.path.exists(wchan):
+        time.sleep(1.0)
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(wchan) as f:
+            if f.read().strip() == "wait_for_partner":
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} never blocked on the named pipe")
+
+
 def test_ctrl_c_is_one_line_and_status_130(tmp_path):
     # A named pipe with no writer: `inspect` blocks opening it until the
     # interrupt arrives.
@@ -345,7 +362,7 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path):
     )
     try:
         assert proc.stdout.readline() == "ready\n"
-        time.sleep(1.0)
+        _wait_until_blocked_on_fifo(proc.pid)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
