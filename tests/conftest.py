@@ -72,6 +72,12 @@ def backend():
     return BACKEND
 
 
+@pytest.fixture(scope="session")
+def host_backend():
+    """The backend whose run holds the backend-independent tests."""
+    return HOST_BACKEND
+
+
 @pytest.fixture
 def datapath():
     """gensim's shipped fixtures: `datapath("crime-and-punishment.vec")`."""

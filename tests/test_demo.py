@@ -95,10 +95,8 @@ def _check_run(result, lines, tmp_path, folds, repeats, epochs):
 
 
 @pytest.mark.slow
-def test_demo_small_run(tmp_path, backend):
-    from conftest import HOST_BACKEND
-
-    if backend == HOST_BACKEND:
+def test_demo_small_run(tmp_path, backend, host_backend):
+    if backend == host_backend:
         pytest.skip("test_demo_default_run covers this backend")
     lines = []
     result = demo.run(
