@@ -78,6 +78,29 @@ def host_backend():
     return HOST_BACKEND
 
 
+# gensim's fastText vectors for its polarity corpus (Latin-1 text).
+POLARITY_VEC = "pang_lee_polarity_fasttext.vec"
+
+
+@pytest.fixture(scope="session")
+def kv():
+    """gensim's `KeyedVectors` of the shipped polarity vectors."""
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath as gensim_datapath
+
+    return KeyedVectors.load_word2vec_format(
+        gensim_datapath(POLARITY_VEC), encoding="latin-1"
+    )
+
+
+@pytest.fixture(scope="session")
+def wv(kv):
+    """The same vectors as a `WordVectors`."""
+    from keras_embedx.vectors import WordVectors
+
+    return WordVectors(kv.index_to_key, kv.vectors)
+
+
 @pytest.fixture
 def datapath():
     """gensim's shipped fixtures: `datapath("crime-and-punishment.vec")`."""

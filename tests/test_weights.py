@@ -11,7 +11,6 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from gensim.models import KeyedVectors
 from keras import ops
 
 import keras_embedx
@@ -23,20 +22,6 @@ from keras_embedx.layers import (
 )
 from tests._crossbackend import other_backend, run_in_backend
 from tests.conftest import BACKEND
-
-VEC = "pang_lee_polarity_fasttext.vec"
-
-
-@pytest.fixture(scope="module")
-def kv():
-    from gensim.test.utils import datapath
-
-    return KeyedVectors.load_word2vec_format(datapath(VEC), encoding="latin-1")
-
-
-@pytest.fixture(scope="module")
-def wv(kv):
-    return keras_embedx.WordVectors(kv.index_to_key, kv.vectors)
 
 
 def _words(kv):
