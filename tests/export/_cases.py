@@ -166,3 +166,16 @@ def build(name):
     if name == "stock":
         x = in_range(x, n)
     return _model(layer, x), layer, x
+
+
+def run_litert(x, model_path=None, model_content=None):
+    """What the LiteRT interpreter predicts for `x` (batch resized to fit)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=model_path, model_content=model_content)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import BACKEND
-from tests.export._cases import CASES, build, in_range, num_rows
+from tests.export._cases import CASES, build, in_range, num_rows, run_litert
 
 FORMATS = ("tf_saved_model", "onnx", "litert", "torch")
 TOLERANCE = {"tf_saved_model": 1e-6, "torch": 1e-6, "onnx": 1e-5, "litert": 1e-5}
@@ -134,15 +134,7 @@ def serve(fmt, path, x):
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return session.run(None, {session.get_inputs()[0].name: x})[0]
     if fmt == "litert":
-        from ai_edge_litert.interpreter import Interpreter
-
-        interpreter = Interpreter(model_path=str(path))
-        index = interpreter.get_input_details()[0]["index"]
-        interpreter.resize_tensor_input(index, x.shape)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(index, x)
-        interpreter.invoke()
-        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        return run_litert(x, model_path=str(path))
     import torch
 
     program = torch.export.load(str(path))

@@ -13,6 +13,7 @@ import pytest
 from keras_embedx.layers import PretrainedEmbedding, SubwordEmbedding, TokenAndPosition
 from keras_embedx.vectors import load_vectors
 from tests.conftest import BACKEND
+from tests.export._cases import run_litert
 
 SEQ = 6
 VEC = "pang_lee_polarity_fasttext.vec"
@@ -159,17 +160,11 @@ def test_torch_export_schedulable_table(wv, tmp_path):
 
 def run_saved_model_in_litert(model, x, tmp_path):
     tf = pytest.importorskip("tensorflow")
-    interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
+    pytest.importorskip("ai_edge_litert.interpreter")
     path = str(tmp_path / "saved_model")
     model.export(path, format="tf_saved_model", verbose=False)
     flatbuffer = tf.lite.TFLiteConverter.from_saved_model(path).convert()
-    interpreter = interpreter_module.Interpreter(model_content=flatbuffer)
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, x)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    return run_litert(x, model_content=flatbuffer)
 
 
 @jax_only
