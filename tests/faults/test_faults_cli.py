@@ -347,8 +347,12 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path):
         pytest.skip("needs named pipes")
     fifo = tmp_path / "pipe.vec"
     os.mkfifo(fifo)
+    # A job started in the background of a script (as `make test` starts each
+    # backend's run) inherits SIGINT ignored; a terminal's foreground process
+    # gets Python's own handler, which this child puts back.
     script = (
-        "import sys\n"
+        "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from keras_embedx.cli import main\n"
         "print('ready', flush=True)\n"
         "sys.exit(main(sys.argv[1:]))\n"
