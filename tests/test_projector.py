@@ -323,28 +323,21 @@ def test_headless_chromium_renders_a_run_below_the_logdir(parent, tmp_path):
 
 
 def append_scalar(path, step, value):
-    """Append a `simple_value` scalar event, framed as every summary writer does."""
-    import struct
+    """Append a `simple_value` scalar event with tensorboard's record writer."""
     import time
 
     from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.compat.proto.summary_pb2 import Summary
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+    from tensorboard.summary.writer.record_writer import RecordWriter
 
+    events = []
     if step == 0:
-        event = Event(wall_time=time.time(), file_version="brain.Event:2")
-        append_scalar_record(path, event, struct, masked_crc32c)
+        events.append(Event(wall_time=time.time(), file_version="brain.Event:2"))
     summary = Summary(value=[Summary.Value(tag="loss", simple_value=value)])
-    event = Event(wall_time=time.time(), step=step, summary=summary)
-    append_scalar_record(path, event, struct, masked_crc32c)
-
-
-def append_scalar_record(path, event, struct, masked_crc32c):
-    data = event.SerializeToString()
-    header = struct.pack("<Q", len(data))
+    events.append(Event(wall_time=time.time(), step=step, summary=summary))
     with open(path, "ab") as f:
-        f.write(header + struct.pack("<I", masked_crc32c(header)))
-        f.write(data + struct.pack("<I", masked_crc32c(data)))
+        for event in events:
+            RecordWriter(f).write(event.SerializeToString())
 
 
 @pytest.mark.server
@@ -412,6 +405,48 @@ def test_config_keeps_other_entries_and_parses_with_protobuf(tmp_path):
     raw = np.fromfile(tmp_path / mine.tensor_path, dtype="<f4")
     np.testing.assert_array_equal(raw.reshape(4, 3), table)
     assert (tmp_path / P.CONFIG_NAME).read_text().startswith(original)
+
+
+@pytest.mark.host_only
+def test_replacing_an_entry_keeps_the_rest_of_the_file_byte_for_byte(tmp_path):
+    theirs = (
+        "# written by another tool\n"
+        'embeddings { tensor_name: "theirs" tensor_path: "theirs.tsv" }  # kept\n'
+    )
+    (tmp_path / P.CONFIG_NAME).write_text(theirs)
+    first = P.export_projector(tmp_path, np.ones((3, 2), "float32") * 2, name="mine")
+    P.export_projector(tmp_path, np.ones((4, 2), "float32") * 3, name="mine")
+    assert (tmp_path / P.CONFIG_NAME).read_text().startswith(theirs)
+    parsed = tb_config(tmp_path)
+    assert [e.tensor_name for e in parsed.embeddings] == ["theirs", "mine"]
+    assert list(parsed.embeddings[1].tensor_shape) == [4, 2]
+    assert not os.path.exists(first.tensor_path)
+
+
+@pytest.mark.host_only
+def test_an_entry_laid_out_otherwise_is_replaced_with_its_files(tmp_path):
+    # The same entries as another writer might lay them out: other field
+    # order, `< >`, a list, one line each.
+    first = P.export_projector(tmp_path, np.ones((3, 2), "float32") * 2, name="mine")
+    P.export_projector(tmp_path, np.ones((5, 2), "float32") * 3, name="keep")
+    before = tb_config(tmp_path)
+    lines = [
+        f'embeddings < tensor_path: "{e.tensor_path}" tensor_name: "{e.tensor_name}"'
+        f' metadata_path: "{e.metadata_path}" tensor_shape: {list(e.tensor_shape)} >'
+        for e in before.embeddings
+    ]
+    (tmp_path / P.CONFIG_NAME).write_text("\n".join(lines))
+    assert tb_config(tmp_path) == before
+
+    second = P.export_projector(tmp_path, np.ones((4, 2), "float32") * 4, name="mine")
+    parsed = tb_config(tmp_path)
+    assert [e.tensor_name for e in parsed.embeddings] == ["keep", "mine"]
+    assert parsed.embeddings[0] == before.embeddings[1]
+    assert parsed.embeddings[1].tensor_path == os.path.relpath(
+        second.tensor_path, tmp_path
+    )
+    assert not os.path.exists(first.tensor_path)
+    assert not os.path.exists(first.metadata_path)
 
 
 def test_replace_keeps_one_entry_and_removes_its_old_files(tmp_path):
@@ -583,11 +618,14 @@ def test_nan_rows_are_refused_with_their_labels(existing):
 @pytest.mark.parametrize(
     "text, where",
     [
-        ("embeddings {\n  tensor_name: 'x'\n", "missing '}'"),
-        ("embedings {\n}\n", "no field 'embedings'"),
-        ("embeddings {\n  tensor_shape: -3\n}\n", "non-negative integer"),
-        ("embeddings {\n  tensor_name: x\n}\n", "quoted string"),
-        ("model_checkpoint_path: 'a'\nmodel_checkpoint_path: 'b'\n", "more than once"),
+        ("embeddings {\n  tensor_name: 'x'\n", 'line 2: Expected "}"'),
+        ("embedings {\n}\n", 'line 1: .* has no field named "embedings"'),
+        ("embeddings {\n  tensor_shape: -3\n}\n", "line 2: .*out of range: -3"),
+        ("embeddings {\n  tensor_name: x\n}\n", "line 2: .*Expected string"),
+        (
+            "model_checkpoint_path: 'a'\nmodel_checkpoint_path: 'b'\n",
+            'line 2: .*should not have multiple "model_checkpoint_path"',
+        ),
     ],
 )
 def test_unparsable_config_is_left_untouched(tmp_path, text, where):
@@ -605,34 +643,108 @@ def test_unparsable_config_is_left_untouched(tmp_path, text, where):
 
 
 def test_a_crash_while_writing_the_config_leaves_the_old_one(existing, monkeypatch):
-    before = snapshot(existing)
-    real = P._atomic_write
+    from keras_embedx import _atomic
 
-    def crash_on_config(path, data):
+    before = snapshot(existing)
+    real = _atomic.Temporary.commit
+
+    def crash_on_config(temporary, path):
         if path.endswith(P.CONFIG_NAME):
             raise KeyboardInterrupt("simulated crash")
-        real(path, data)
+        real(temporary, path)
 
-    monkeypatch.setattr(P, "_atomic_write", crash_on_config)
+    monkeypatch.setattr(_atomic.Temporary, "commit", crash_on_config)
     with pytest.raises(KeyboardInterrupt):
         P.export_projector(existing, np.ones((5, 2), "float32"), name="new")
     assert snapshot(existing) == before
 
 
-def test_event_file_has_valid_framing_and_event(tmp_path):
-    # TensorBoard's own CRC and Event proto (neither imports TensorFlow).
-    import struct
-
+def read_events(path):
+    """The events of an event file, read by TensorBoard's TensorFlow-free reader
+    (which checks each record's length and CRCs)."""
     from tensorboard.compat.proto.event_pb2 import Event
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+    from tensorboard.compat.tensorflow_stub import errors
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import (
+        PyRecordReader_New,
+    )
 
-    data = P.event_file_bytes(wall_time=12.5)
-    (length,) = struct.unpack("<Q", data[:8])
-    assert struct.unpack("<I", data[8:12])[0] == masked_crc32c(data[:8])
-    payload = data[12 : 12 + length]
-    assert struct.unpack("<I", data[12 + length :])[0] == masked_crc32c(payload)
-    event = Event.FromString(payload)
-    assert event.wall_time == 12.5 and event.file_version == "brain.Event:2"
+    reader = PyRecordReader_New(os.fspath(path))
+    events = []
+    while True:
+        try:
+            reader.GetNext()
+        except errors.OutOfRangeError:
+            return events
+        events.append(Event.FromString(reader.record()))
+
+
+def test_run_marker_is_one_data_less_event_written_once(tmp_path):
+    import time
+
+    before = time.time()
+    P.export_projector(tmp_path, np.ones((3, 2), "float32") * 2, name="a")
+    between = time.time()
+    P.export_projector(tmp_path, np.ones((3, 2), "float32") * 3, name="b")
+    [event] = read_events(tmp_path / P.RUN_MARKER)
+    assert event.file_version == "brain.Event:2"
+    assert before <= event.wall_time <= between  # Not rewritten by "b".
+    assert not event.HasField("summary") and event.step == 0
+
+
+@pytest.mark.host_only
+def test_without_tensorboard_the_package_imports_and_exports_say_what_to_install(
+    tmp_path,
+):
+    import re
+    import subprocess
+
+    # The extra the message names installs tensorboard.
+    with open(os.path.join(os.path.dirname(__file__), "..", "pyproject.toml")) as f:
+        extra = re.search(r"^projector = \[(.*)\]$", f.read(), re.MULTILINE)
+    assert extra and '"tensorboard' in extra[1]
+    code = """
+import json, os, sys
+
+class NoTensorBoard:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "tensorboard":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NoTensorBoard())
+import numpy as np
+import keras_embedx
+from keras_embedx import projector
+from keras_embedx.callbacks import ProjectorCallback
+
+log_dir = sys.argv[1]
+errors = {"name": projector.safe_name("a b")}
+for what, call in [
+    ("export", lambda: keras_embedx.export_projector(log_dir, np.ones((2, 2)))),
+    ("callback", lambda: ProjectorCallback(log_dir)),
+    ("read", lambda: projector.read_config(log_dir)),
+]:
+    try:
+        call()
+    except ImportError as e:
+        errors[what] = str(e)
+errors["files"] = os.listdir(log_dir)
+print(json.dumps(errors))
+"""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result.pop("name") == "a_b" and result.pop("files") == []
+    assert sorted(result) == ["callback", "export", "read"]
+    for message in result.values():
+        assert "pip install keras-embedx[projector]" in message, message
+        assert "No module named 'tensorboard" in message, message
 
 
 def test_bad_source_and_arguments(tmp_path):

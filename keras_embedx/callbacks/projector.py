@@ -5,14 +5,10 @@ import os
 import keras
 
 from keras_embedx._checks import check_positive_int
-from keras_embedx.projector import (
-    MAX_POINTS,
-    _export_sources,
-    _mark_run,
-    _signal_refresh,
-    layer_sources,
-    table_layers,
-)
+from keras_embedx.projector._events import mark_run, signal_refresh
+from keras_embedx.projector._export import MAX_POINTS, export_sources
+from keras_embedx.projector._sources import layer_sources, table_layers
+from keras_embedx.projector._tensorboard import require
 
 
 def _check_optional_positive_int(name, value):
@@ -46,7 +42,8 @@ class ProjectorCallback(keras.callbacks.Callback):
     `keras.callbacks.TensorBoard` writing to the same `log_dir` (its scalars
     go to the runs `<log_dir>/train` and `<log_dir>/validation`; leave its
     `embeddings_freq` at 0: it rewrites `projector_config.pbtxt` at the start
-    of every `fit`) and without TensorFlow installed.
+    of every `fit`) and without TensorFlow installed; it needs the
+    `tensorboard` package (`pip install keras-embedx[projector]`).
 
     A TensorBoard that is already running re-reads projector configs only
     when its list of runs changes; with `refresh=True` each export swaps a
@@ -99,6 +96,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         refresh=True,
     ):
         super().__init__()
+        require()  # Fails before training when tensorboard is missing.
         if not isinstance(log_dir, (str, os.PathLike)):
             raise ValueError(
                 "`log_dir` must be a path (str or os.PathLike). Received: "
@@ -153,7 +151,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         written = []
         for source in layer_sources(self.model, self.layers):
             written.extend(
-                _export_sources(
+                export_sources(
                     self.log_dir,
                     source.matrix,
                     metadata=source.columns,
@@ -165,9 +163,9 @@ class ProjectorCallback(keras.callbacks.Callback):
             )
         if written:
             # After every table: a TensorBoard that sees the new run sees all.
-            _mark_run(self.log_dir)
+            mark_run(self.log_dir)
         if self.refresh and written:
-            _signal_refresh(self.log_dir)
+            signal_refresh(self.log_dir)
         self._last_exported = epoch
         self.exports.extend(written)
         return written

@@ -17,6 +17,7 @@ import pytest
 
 from keras_embedx import projector as P
 from keras_embedx._atomic import Temporary
+from keras_embedx.projector import _files
 
 pytestmark = [
     pytest.mark.host_only,
@@ -120,7 +121,7 @@ def test_concurrent_processes_all_reach_the_config(tmp_path):
 
 def test_concurrent_processes_without_flock_use_a_lock_file(tmp_path, monkeypatch):
     # Where fcntl is missing (Windows), an exclusive lock file serialises them.
-    monkeypatch.setattr(P, "fcntl", None)
+    monkeypatch.setattr(_files, "fcntl", None)
     _race(str(tmp_path), writers=3, rounds=2)
     assert not os.path.exists(tmp_path / P.DATA_DIR / f"{P.LOCK_NAME}-held")
 
@@ -221,7 +222,7 @@ def test_a_killed_export_leaves_the_previous_one_and_its_temporaries_go(
 
 
 def _hold_a_temporary(log_dir, ready):
-    with P._locked(log_dir):
+    with _files.locked(log_dir):
         temp = Temporary(os.path.join(log_dir, P.DATA_DIR))
     temp.write(b"half a table")
     ready.set()
