@@ -226,7 +226,10 @@ class KeyRows(RowCollector):
             return
         self._parts.append("\n".join(words).encode("utf-8"))
         self._hashes.append(np.fromiter(map(hash, words), np.int64, len(words)))
-        self._wheres.append(np.asarray(wheres, np.int64))
+        wheres = np.asarray(wheres, np.int64)
+        if wheres[-1] - wheres[0] == len(wheres) - 1:
+            wheres = (int(wheres[0]), len(wheres))  # consecutive lines
+        self._wheres.append(wheres)
         self._store(vectors, self.n)
 
     def finish(self):
@@ -253,7 +256,12 @@ class KeyRows(RowCollector):
         self.duplicates = len(words) - len(keep)
         if not self.duplicates:
             return Keys(words, index)
-        wheres = np.concatenate(self._wheres)
+        wheres = np.concatenate(
+            [
+                w if isinstance(w, np.ndarray) else np.arange(w[0], w[0] + w[1])
+                for w in self._wheres
+            ]
+        )
         dropped = np.setdiff1d(np.arange(len(words)), keep)
         first = int(dropped[0])
         self.first_duplicate = (words[first], int(wheres[first]))

@@ -30,7 +30,7 @@ from keras_embedx.vectors._text_parser import BlockParser
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 
 _FIRST_BLOCK = 1 << 20
-_BLOCK = 8 << 20
+_BLOCK = 2 << 20  # parser buffers scale with it: see docs/design/real-vectors-speed.md
 _BOM = b"\xef\xbb\xbf"
 _HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
 _MAX_LISTED = 3
