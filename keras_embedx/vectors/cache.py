@@ -16,18 +16,24 @@ The JSON header holds `format`, `version`, `count`, `dim`, `dtype`, the
 `[offset, nbytes]` of each part, `source` and the total `file_size`; files
 written by this version add a `stamp` unique to each save, the `checksum`
 (CRC-32 of the whole file, read with `crc32:00000000` in place of its own
-value) and, when the vectors came from a file, that file's size and
+value), the `words_checksum` (CRC-32 of the words part, when the words are
+joined by "\\n") and, when the vectors came from a file, that file's size and
 modification time (`source_file`).
 
 Every load checks the header (sizes, bounds, parts in order and apart) and
-the vocabulary (word offsets increasing and in bounds, one row per word, no
-word twice), so a truncated or damaged file fails with a clear message instead
-of giving wrong vectors; it warns when the source file changed since the cache
-was written. `verify=True` also recomputes the checksum and checks that every
-number is finite. The file is opened once and mapped once, so a load racing a
-`save` to the same path gets the old file or the new one, never a mix; the
-vectors are memory-mapped read-only by default: opening a 200,000 x 300 file
-costs about as much as reading its words.
+the vocabulary, so a truncated or damaged file fails with a clear message
+instead of giving wrong vectors; it warns when the source file changed since
+the cache was written. When the words still match their `words_checksum`
+they are as `save` wrote them (valid UTF-8, one per row, each once): they
+stay bytes (`Keys`) and are decoded on first lookup, which still refuses a
+word listed twice. Otherwise (files without it, or changed words) they are
+decoded and checked at load: offsets increasing and in bounds, valid UTF-8,
+one row per word, no word twice. `verify=True` also recomputes the checksum,
+decodes and checks the words, and checks that every number is finite. The
+file is opened once and mapped once, so a load racing a `save` to the same
+path gets the old file or the new one, never a mix; the vectors are
+memory-mapped read-only by default, so opening a file costs a few
+milliseconds whatever its size.
 """
 
 import collections

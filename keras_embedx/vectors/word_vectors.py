@@ -289,7 +289,8 @@ class WordVectors(SimilarityQueries):
 
         Every load checks the file's structure: the header (sizes, bounds,
         the parts it lists), the word offsets, one row per word and no word
-        twice; and warns (`VectorFileWarning`) when the file the vectors were
+        twice (words that still match the checksum `save` recorded for
+        them are decoded on first lookup, and checked then); and warns (`VectorFileWarning`) when the file the vectors were
         read from changed since the cache was written. The file is opened
         once, so a load racing a `save` to the same path gets the old
         vectors or the new ones, never a mix.
