@@ -68,8 +68,8 @@ def read_text(
     Returns:
         `(words, vectors, index, info)` where `info` is a dict with `skipped`
         and `duplicates`; `words` is `Keys` (words kept encoded, `index`
-        None) when no vocabulary filters them and they are UTF-8 read
-        strictly, else a list of str.
+        None) when no vocabulary filters them and they are UTF-8, else a
+        list of str.
     """
     decode_errors = "replace" if errors == "replace" else "strict"
     parser = BlockParser(src.name, decode_errors, encoding)
@@ -119,8 +119,9 @@ def read_text(
         if x is not None
     )
     parser.dim = dim
-    if vocabulary is None and encoding == "utf-8" and errors != "replace":
-        rows = KeyRows(dim, capacity)  # the words stay UTF-8 bytes
+    if vocabulary is None and encoding == "utf-8":
+        # The words stay UTF-8 bytes (lines were split on b"\n": none in a word).
+        rows = KeyRows(dim, capacity)
     else:
         rows = RowCollector(dim, capacity, vocabulary)
     bar = Progress(f"Loading {src.name}", src.progress()[1], progress)
