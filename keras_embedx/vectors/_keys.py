@@ -9,6 +9,11 @@ object per word. Row counts (`len`) never need them.
 
 import zlib
 
+import numpy as np
+
+_MULTIPLIER = np.uint64(0x100000001B3)  # odd: every power is a unit mod 2**64
+_HASH_WORDS = 1 << 16  # words hashed at a time: temporaries of a few MB
+
 
 class Keys:
     """Words in row order: a list, or UTF-8 bytes decoded on first use.
@@ -73,6 +78,28 @@ class Keys:
             self._index = index
         return self._index
 
+    def rows(self, words, lowercase=False):
+        """The row of each of `words` (a list of str), -1 for words not
+        stored; with `lowercase=True`, the first row whose word's lowercase
+        form equals the word (give it lowercase words).
+
+        Decoded words answer from the index. Encoded ones are matched without
+        decoding: a hash of every stored word's bytes (NumPy, a few MB at a
+        time), a sort, and a byte comparison for each hash that matches.
+        """
+        if self._blob is None or (self._words is not None and not lowercase):
+            if not lowercase:
+                get = self.index.get
+                return np.fromiter((get(w, -1) for w in words), np.int64, len(words))
+            first = {}
+            for k, w in enumerate(self.words):
+                first.setdefault(w.lower(), k)
+            return np.fromiter((first.get(w, -1) for w in words), np.int64, len(words))
+        blob = self._blob
+        if lowercase:
+            blob = blob.lower() if blob.isascii() else blob.decode().lower().encode()
+        return _match(blob, self._count, words)
+
     def utf8(self):
         """The words' UTF-8 bytes joined by `"\\n"`, or None when a word holds
         a line break."""
@@ -97,3 +124,69 @@ def first_repeat(words):
         if j != i:
             return word, j, i
     return None
+
+
+def _word_bounds(blob, count):
+    """`(starts, ends)` of the `"\\n"`-separated words of `blob`."""
+    b = np.frombuffer(blob, np.uint8)
+    breaks = np.flatnonzero(b == 10)
+    if len(breaks) != count - 1:
+        raise ValueError(f"{len(breaks) + 1} words stored for {count} rows.")
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(b)]])
+    return starts, ends
+
+
+def _hashes(blob, starts, ends):
+    """A polynomial hash (mod 2**64) of the bytes of each word."""
+    b = np.frombuffer(blob, np.uint8)
+    out = np.empty(len(starts), np.uint64)
+    longest = int((ends - starts).max()) + 1 if len(starts) else 1
+    powers = np.ones(longest, np.uint64)
+    powers[1:] = np.cumprod(np.full(longest - 1, _MULTIPLIER, np.uint64))
+    for a in range(0, len(starts), _HASH_WORDS):
+        s = starts[a : a + _HASH_WORDS]
+        lo, hi = int(s[0]), int(ends[a : a + _HASH_WORDS][-1])
+        x = b[lo:hi].astype(np.uint64) + np.uint64(1)
+        x[b[lo:hi] == 10] = 0  # the separators add nothing
+        x = np.append(x, np.uint64(0))  # so an empty last word has a slot
+        spans = np.diff(np.append(s - lo, hi - lo + 1))
+        pos = np.arange(hi - lo + 1) - np.repeat(s - lo, spans)
+        out[a : a + len(s)] = np.add.reduceat(
+            x * powers[np.minimum(pos, longest - 1)], s - lo
+        )
+    return out
+
+
+def _match(blob, count, words):
+    """Rows of `words` among the words of `blob`, the first of equal ones."""
+    rows = np.full(len(words), -1, np.int64)
+    if not count or not len(words):
+        return rows
+    starts, ends = _word_bounds(blob, count)
+    stored = _hashes(blob, starts, ends)
+    order = np.argsort(stored, kind="stable")  # equal hashes: rows ascending
+    stored = stored[order]
+    queries, ids = [], []
+    for i, word in enumerate(words):
+        try:
+            encoded = word.encode("utf-8")
+        except (AttributeError, UnicodeEncodeError):  # not str, lone surrogate
+            continue
+        if b"\n" not in encoded:  # no stored word holds a line break
+            queries.append(encoded)
+            ids.append(i)
+    if not queries:
+        return rows
+    joined = b"\n".join(queries)
+    q_starts, q_ends = _word_bounds(joined, len(queries))
+    wanted = _hashes(joined, q_starts, q_ends)
+    at = np.searchsorted(stored, wanted)
+    for i, query, k, h in zip(ids, queries, at.tolist(), wanted.tolist()):
+        while k < count and int(stored[k]) == h:
+            row = int(order[k])
+            if blob[starts[row] : ends[row]] == query:
+                rows[i] = row
+                break
+            k += 1
+    return rows

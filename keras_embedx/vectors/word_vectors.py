@@ -189,6 +189,12 @@ class WordVectors(SimilarityQueries):
     def __len__(self):
         return len(self._keys)
 
+    def _rows_of(self, words, lowercase=False):
+        """The row of each of `words`, -1 if absent (see `Keys.rows`): a
+        vocabulary is matched without decoding the words or building the
+        index when they are still encoded."""
+        return self._keys.rows(words, lowercase)
+
     def __contains__(self, word):
         return word in self.key_to_index
 
