@@ -129,7 +129,7 @@ def _rewrite_header(path, change):
 
 
 def test_cache_without_words_checksum_loads_decoded(tmp_path):
-    """As earlier versions wrote it: the words are decoded and checked at load."""
+    """A cache without `words_checksum`: its words are decoded and checked at load."""
     path = WordVectors(["x", "y", "z"], np.eye(3)).save(tmp_path / "old.kxv")
     _rewrite_header(path, lambda h: h.pop("words_checksum"))
     wv = WordVectors.load(path)
