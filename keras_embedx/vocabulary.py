@@ -204,6 +204,18 @@ def align_to_vectors(words, wv, lowercase=True):
         `wv.words` of each word or -1; `how` is an array of str:
         `"exact"`, `"lowercase"` or `"missing"`.
     """
+    lookup = getattr(wv, "_rows_of", None)
+    if lookup is not None:  # a WordVectors: matched without building its index
+        words = list(words)
+        rows = lookup(words)
+        how = np.where(rows >= 0, "exact", "missing").astype(object)
+        missing = np.flatnonzero(rows < 0)
+        if lowercase and len(missing):
+            found = lookup([words[i].lower() for i in missing.tolist()], True)
+            hit = found >= 0
+            rows[missing[hit]] = found[hit]
+            how[missing[hit]] = "lowercase"
+        return rows, how
     index = wv.key_to_index
     rows = np.full(len(words), -1, dtype=np.int64)
     how = np.full(len(words), "missing", dtype=object)

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from keras_embedx.vectors._keys import Keys
 from keras_embedx.vectors.errors import VectorFileWarning
 
 _GROWTH = 1.25
@@ -178,6 +179,15 @@ class RowCollector:
                 matrix.resize((self.n, self.dim), refcheck=False)
         return self.words, matrix, self.index
 
+    def _compact(self, keep):
+        """Keep only rows `keep` (increasing) of the first `self.n`, in place:
+        each kept row moves down, never up, so chunks copy safely."""
+        step = max(1, (4 << 20) // max(1, 4 * self.dim))
+        for a in range(0, len(keep), step):
+            ids = keep[a : a + step]
+            self._matrix[a : a + len(ids)] = self._matrix[ids]
+        self.n = len(keep)
+
     def warn_duplicates(self, name, unit="line"):
         if self.duplicates:
             word, where = self.first_duplicate
@@ -188,3 +198,72 @@ class RowCollector:
                 VectorFileWarning,
                 stacklevel=4,
             )
+
+
+class KeyRows(RowCollector):
+    """A `RowCollector` that keeps the words encoded (`Keys` from UTF-8
+    bytes) instead of a list of str and a dict.
+
+    Each block's words are joined and encoded once, and their hashes kept
+    (an int64 each); repeated words are found at the end from the hashes,
+    and only words whose hashes collide are compared as str. So a load
+    creates no lasting Python object per word: the list and the index are
+    built on first use (see `Keys`).
+
+    Args:
+        dim: int, the vector width.
+        capacity: int, the expected number of rows (a hint).
+    """
+
+    def __init__(self, dim, capacity):
+        super().__init__(dim, capacity)
+        self._parts = []
+        self._hashes = []
+        self._wheres = []
+
+    def add(self, words, vectors, wheres):
+        if not words:
+            return
+        self._parts.append("\n".join(words).encode("utf-8"))
+        self._hashes.append(np.fromiter(map(hash, words), np.int64, len(words)))
+        wheres = np.asarray(wheres, np.int64)
+        if wheres[-1] - wheres[0] == len(wheres) - 1:
+            wheres = (int(wheres[0]), len(wheres))  # consecutive lines
+        self._wheres.append(wheres)
+        self._store(vectors, self.n)
+
+    def finish(self):
+        """`(Keys, vectors, None)`, repeated words dropped (the first wins)."""
+        blob = b"\n".join(self._parts)
+        self._parts = []
+        keys = Keys(blob=blob, count=self.n)
+        if self.n:
+            hashes = np.concatenate(self._hashes)
+            hashes.sort()
+            if (hashes[1:] == hashes[:-1]).any():
+                keys = self._drop_repeats(keys.words)
+        self._hashes = []
+        _, matrix, _ = super().finish()
+        return keys, matrix, None
+
+    def _drop_repeats(self, words):
+        """Drop every repeat of a word (a hash collision alone keeps both)."""
+        index = {}
+        keep = []
+        for i, word in enumerate(words):
+            if index.setdefault(word, len(keep)) == len(keep):
+                keep.append(i)
+        self.duplicates = len(words) - len(keep)
+        if not self.duplicates:
+            return Keys(words, index)
+        wheres = np.concatenate(
+            [
+                w if isinstance(w, np.ndarray) else np.arange(w[0], w[0] + w[1])
+                for w in self._wheres
+            ]
+        )
+        dropped = np.setdiff1d(np.arange(len(words)), keep)
+        first = int(dropped[0])
+        self.first_duplicate = (words[first], int(wheres[first]))
+        self._compact(np.asarray(keep, np.int64))
+        return Keys([words[i] for i in keep], index)

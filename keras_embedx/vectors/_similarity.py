@@ -70,7 +70,7 @@ class SimilarityQueries:
     def normalized(self):
         """A new `WordVectors` with the same words and unit-length vectors."""
         wv = type(self)._from_parts(
-            self.words, self.unit_vectors(), self.counts, self.source, self._index
+            self._keys, self.unit_vectors(), self.counts, self.source
         )
         wv.format = self.format
         return wv

@@ -94,7 +94,7 @@ class BlockParser:
             if got is not None:
                 words, vectors = got
                 lines = np.arange(first_line, first_line + nlines, dtype=np.int64)
-                if _bad_rows(words, vectors) is None:
+                if _bad_rows(words, vectors, tabs=b"\t" in block) is None:
                     return words, vectors, lines, []
         return self._sorted(block, first_line)
 
@@ -141,8 +141,7 @@ class BlockParser:
         if frame.shape != (nlines, dim + 1):
             return None
         words = frame.pop(0).tolist()
-        vectors = frame.to_numpy(np.float32)
-        return words, vectors
+        return words, frame.to_numpy(np.float32)
 
     def _bulk_numpy(self, block, nlines):
         dim = self._dim
@@ -380,15 +379,15 @@ def _canonical(b, starts, ends, ids):
     return out.tobytes(), canon_ends
 
 
-def _bad_rows(words, vectors):
+def _bad_rows(words, vectors, tabs=True):
     """Mask of rows a bulk parse accepted but that need the careful parser
     (non-finite values, empty words, words with a tab at either end), or None
-    when all are fine."""
+    when all are fine; `tabs=False` says the words hold no tab."""
     bad = ~np.isfinite(vectors).all(axis=1)
     # Blanks around a word are not part of it: the careful parser strips them.
     # `str.isspace` is False for "" and for any word with a non-blank: a word
     # needs a closer look only if one of these is true for it.
-    if "" in words or any(map(str.isspace, words)) or _has_tab_edge(words):
+    if "" in words or any(map(str.isspace, words)) or (tabs and _has_tab_edge(words)):
         empty = [
             i
             for i, w in enumerate(words)

@@ -16,18 +16,24 @@ The JSON header holds `format`, `version`, `count`, `dim`, `dtype`, the
 `[offset, nbytes]` of each part, `source` and the total `file_size`; files
 written by this version add a `stamp` unique to each save, the `checksum`
 (CRC-32 of the whole file, read with `crc32:00000000` in place of its own
-value) and, when the vectors came from a file, that file's size and
+value), the `words_checksum` (CRC-32 of the words part, when the words are
+joined by "\\n") and, when the vectors came from a file, that file's size and
 modification time (`source_file`).
 
 Every load checks the header (sizes, bounds, parts in order and apart) and
-the vocabulary (word offsets increasing and in bounds, one row per word, no
-word twice), so a truncated or damaged file fails with a clear message instead
-of giving wrong vectors; it warns when the source file changed since the cache
-was written. `verify=True` also recomputes the checksum and checks that every
-number is finite. The file is opened once and mapped once, so a load racing a
-`save` to the same path gets the old file or the new one, never a mix; the
-vectors are memory-mapped read-only by default: opening a 200,000 x 300 file
-costs about as much as reading its words.
+the vocabulary, so a truncated or damaged file fails with a clear message
+instead of giving wrong vectors; it warns when the source file changed since
+the cache was written. When the words still match their `words_checksum`
+they are as `save` wrote them (valid UTF-8, one per row, each once): they
+stay bytes (`Keys`) and are decoded on first lookup, which still refuses a
+word listed twice. Otherwise (files without it, or changed words) they are
+decoded and checked at load: offsets increasing and in bounds, valid UTF-8,
+one row per word, no word twice. `verify=True` also recomputes the checksum,
+decodes and checks the words, and checks that every number is finite. The
+file is opened once and mapped once, so a load racing a `save` to the same
+path gets the old file or the new one, never a mix; the vectors are
+memory-mapped read-only by default, so opening a file costs a few
+milliseconds whatever its size.
 """
 
 import collections
@@ -42,6 +48,7 @@ import zlib
 
 import numpy as np
 
+from keras_embedx.vectors._keys import Keys, words_checksum
 from keras_embedx.vectors._source import open_for_writing
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 
@@ -83,11 +90,14 @@ def save_cache(path, words, vectors, counts=None, source=None, source_file=None)
     path = os.fspath(path)
     vectors = np.asarray(vectors)
     n, dim = vectors.shape
-    encoded = [w.encode("utf-8") for w in words]
-    if len(encoded) != n:
-        raise ValueError(f"{len(encoded)} words for {n} vectors.")
-    split = any(b"\n" in w for w in encoded)
-    blob = b"".join(encoded) if split else b"\n".join(encoded)
+    if len(words) != n:
+        raise ValueError(f"{len(words)} words for {n} vectors.")
+    keys = words if isinstance(words, Keys) else Keys(list(words))
+    blob = keys.utf8()
+    split = blob is None
+    if split:
+        encoded = [w.encode("utf-8") for w in keys.words]
+        blob = b"".join(encoded)
 
     def layout(header_len):
         start = _round_up(len(MAGIC) + 4 + header_len)
@@ -113,6 +123,10 @@ def save_cache(path, words, vectors, counts=None, source=None, source_file=None)
         "stamp": secrets.token_hex(8),
         "checksum": _NO_CHECKSUM,
     }
+    if not split:
+        # Lets a load trust the words (unique, valid UTF-8, as they were
+        # saved) after one CRC of their bytes, without decoding them.
+        header["words_checksum"] = words_checksum(blob)
     if source_file is not None:
         header["source_file"] = dict(source_file)
     # The header's size depends on the offsets it lists: settle it in two passes.
@@ -255,20 +269,21 @@ def _parse(name, buf, verify, copy, with_end=False):
         counts = _part(buf, parts["counts"], "<i8").astype(np.int64)
         if count and counts.min() < 0:
             raise damaged("it holds negative word counts")
-    words = _words(buf, parts, count, damaged)
-    index = dict(zip(words, range(count)))
-    if len(index) != count:
-        first = {}
-        for i, word in enumerate(words):
-            j = first.setdefault(word, i)
-            if j != i:
-                raise damaged(f"the word {word!r} is listed twice, rows {j} and {i}")
+
+    def repeated(word, j, i):
+        raise damaged(f"the word {word!r} is listed twice, rows {j} and {i}")
+
+    keys = _saved_words(buf, parts, count, header, repeated)
+    if keys is None or verify:
+        words = keys.words if keys is not None else _words(buf, parts, count, damaged)
+        keys = Keys(words, on_repeat=repeated)
+        keys.index  # noqa: B018  (builds the index: no word twice)
     if verify:
-        _check_finite(vectors, words, name)
+        _check_finite(vectors, keys.words, name)
     _check_source_file(header.get("source_file"), name)
     checksum = header.get("checksum")
     contents = CacheContents(
-        words, vectors, counts, header.get("source"), index, checksum
+        keys, vectors, counts, header.get("source"), None, checksum
     )
     return (contents, header_end) if with_end else contents
 
@@ -299,14 +314,15 @@ def _check_header(header, size, header_end, name, damaged):
     source = header.get("source")
     if source is not None and not isinstance(source, str):
         raise damaged(f"bad 'source' entry {source!r} in the header")
-    checksum = header.get("checksum")
-    if checksum is not None and not (
-        isinstance(checksum, str)
-        and len(checksum) == len(_NO_CHECKSUM)
-        and checksum.startswith("crc32:")
-        and all(c in "0123456789abcdef" for c in checksum[6:])
-    ):
-        raise damaged(f"bad 'checksum' entry {checksum!r} in the header")
+    for key in ("checksum", "words_checksum"):
+        checksum = header.get(key)
+        if checksum is not None and not (
+            isinstance(checksum, str)
+            and len(checksum) == len(_NO_CHECKSUM)
+            and checksum.startswith("crc32:")
+            and all(c in "0123456789abcdef" for c in checksum[6:])
+        ):
+            raise damaged(f"bad '{key}' entry {checksum!r} in the header")
     expected = {
         "vectors": count * dim * 4,
         "counts": count * 8,
@@ -338,6 +354,23 @@ def _check_header(header, size, header_end, name, damaged):
         at = offset + n
     header["parts"] = parts
     return header
+
+
+def _saved_words(buf, parts, count, header, repeated):
+    """The words as `Keys` left encoded, when the file records the checksum
+    of its words and they still match it (they are then as `save` wrote
+    them: valid UTF-8, each once); else None (to be decoded and checked)."""
+    recorded = header.get("words_checksum")
+    if recorded is None or "word_offsets" in parts:
+        return None
+    a, n = parts["words"]
+    blob = bytes(buf[a : a + n])
+    if words_checksum(blob) != recorded:
+        return None
+    breaks = np.count_nonzero(np.frombuffer(blob, np.uint8) == 10)
+    if (breaks + 1 if count else len(blob)) != count:
+        return None
+    return Keys(blob=blob, count=count, on_repeat=repeated)
 
 
 def _words(buf, parts, count, damaged):

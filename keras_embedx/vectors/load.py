@@ -241,7 +241,7 @@ def load_vectors(
             index = None
             if limit is not None or vocab is not None:
                 words, vectors, counts, index = _select(
-                    words, vectors, counts, limit, vocab
+                    words.words, vectors, counts, limit, vocab
                 )
             info = {"skipped": 0, "duplicates": 0}
     if vocab is not None:

@@ -24,13 +24,13 @@ import warnings
 import numpy as np
 
 from keras_embedx.vectors._progress import Progress
-from keras_embedx.vectors._rows import MAX_ROW_BYTES, RowCollector
+from keras_embedx.vectors._rows import MAX_ROW_BYTES, KeyRows, RowCollector
 from keras_embedx.vectors._source import check_encodable, open_for_writing
 from keras_embedx.vectors._text_parser import BlockParser
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 
 _FIRST_BLOCK = 1 << 20
-_BLOCK = 8 << 20
+_BLOCK = 2 << 20  # parser buffers scale with it: see docs/design/real-vectors-speed.md
 _BOM = b"\xef\xbb\xbf"
 _HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
 _MAX_LISTED = 3
@@ -67,7 +67,9 @@ def read_text(
 
     Returns:
         `(words, vectors, index, info)` where `info` is a dict with `skipped`
-        and `duplicates`.
+        and `duplicates`; `words` is `Keys` (words kept encoded, `index`
+        None) when no vocabulary filters them and they are UTF-8, else a
+        list of str.
     """
     decode_errors = "replace" if errors == "replace" else "strict"
     parser = BlockParser(src.name, decode_errors, encoding)
@@ -117,7 +119,11 @@ def read_text(
         if x is not None
     )
     parser.dim = dim
-    rows = RowCollector(dim, capacity, vocabulary)
+    if vocabulary is None and encoding == "utf-8":
+        # The words stay UTF-8 bytes (lines were split on b"\n": none in a word).
+        rows = KeyRows(dim, capacity)
+    else:
+        rows = RowCollector(dim, capacity, vocabulary)
     bar = Progress(f"Loading {src.name}", src.progress()[1], progress)
 
     seen = 0  # data rows so far, good or bad
@@ -187,8 +193,8 @@ def read_text(
             VectorFileWarning,
             3,
         )
-    rows.warn_duplicates(src.name)
     words, vectors, index = rows.finish()
+    rows.warn_duplicates(src.name)
     bar.close(f"{len(words)} words x {dim}")
     info = {"skipped": n_skipped, "duplicates": rows.duplicates}
     return words, vectors, index, info

@@ -8,6 +8,7 @@ import numpy as np
 
 from keras_embedx._checks import check_bool, check_unique
 from keras_embedx.vectors import cache
+from keras_embedx.vectors._keys import Keys
 from keras_embedx.vectors._similarity import SimilarityQueries
 
 SAVE_FORMATS = ("cache", "glove", "word2vec_text", "word2vec_binary")
@@ -107,7 +108,7 @@ class WordVectors(SimilarityQueries):
         self._init(words, vectors, counts, source, index)
 
     def _init(self, words, vectors, counts, source, index):
-        self.words = words
+        self._keys = words if isinstance(words, Keys) else Keys(words, index)
         self.vectors = vectors
         self.counts = counts
         self.source = None if source is None else str(source)
@@ -116,7 +117,6 @@ class WordVectors(SimilarityQueries):
         self.format = None
         self.skipped = 0
         self.duplicates = 0
-        self._index = index
         self._unit = None
 
     def __getstate__(self):
@@ -125,12 +125,26 @@ class WordVectors(SimilarityQueries):
 
     @classmethod
     def _from_parts(cls, words, vectors, counts=None, source=None, index=None):
-        """Build without copying or checking (for readers that already did)."""
+        """Build without copying or checking (for readers that already did);
+        `words` a list of str or `Keys`."""
         wv = cls.__new__(cls)
         if counts is not None:
             counts = np.asarray(counts, dtype=np.int64)
         wv._init(words, vectors, counts, source, index)
         return wv
+
+    @property
+    def words(self):
+        """list of str, the words in row order.
+
+        Files read without a vocabulary keep their words encoded until the
+        first lookup: the list (and the word -> row dict) is built then.
+        """
+        return self._keys.words
+
+    @words.setter
+    def words(self, value):
+        self._keys = Keys(list(value))
 
     @property
     def vectors(self):
@@ -170,12 +184,16 @@ class WordVectors(SimilarityQueries):
     @property
     def key_to_index(self):
         """dict, word -> row."""
-        if self._index is None:
-            self._index = dict(zip(self.words, range(len(self.words))))
-        return self._index
+        return self._keys.index
 
     def __len__(self):
-        return len(self.words)
+        return len(self._keys)
+
+    def _rows_of(self, words, lowercase=False):
+        """The row of each of `words`, -1 if absent (see `Keys.rows`): a
+        vocabulary is matched without decoding the words or building the
+        index when they are still encoded."""
+        return self._keys.rows(words, lowercase)
 
     def __contains__(self, word):
         return word in self.key_to_index
@@ -248,7 +266,7 @@ class WordVectors(SimilarityQueries):
                 source_file = None  # re-saved onto itself: it is its own source
             return cache.save_cache(
                 path,
-                self.words,
+                self._keys,
                 self.vectors,
                 self.counts,
                 self.source,
@@ -277,7 +295,8 @@ class WordVectors(SimilarityQueries):
 
         Every load checks the file's structure: the header (sizes, bounds,
         the parts it lists), the word offsets, one row per word and no word
-        twice; and warns (`VectorFileWarning`) when the file the vectors were
+        twice (words that still match the checksum `save` recorded for
+        them are decoded on first lookup, and checked then); and warns (`VectorFileWarning`) when the file the vectors were
         read from changed since the cache was written. The file is opened
         once, so a load racing a `save` to the same path gets the old
         vectors or the new ones, never a mix.

