@@ -1,5 +1,7 @@
 """`keras_embedx.evaluation` against gensim's own evaluation, on gensim's fixtures."""
 
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -116,6 +118,16 @@ def test_word_pairs_equal_gensim(kv):
             assert result.oov_ratio == pytest.approx(oov, abs=1e-9)
             assert result.pearson_pvalue == pytest.approx(pearson.pvalue, rel=1e-4)
             assert result.spearman_pvalue == pytest.approx(spearman.pvalue, rel=1e-4)
+
+
+@pytest.mark.host_only
+def test_word_pairs_without_scipy_says_to_install_it(monkeypatch):
+    from gensim.test.utils import datapath
+
+    wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"), progress=False)
+    monkeypatch.setitem(sys.modules, "scipy", None)  # as if not installed
+    with pytest.raises(ImportError, match="pip install scipy"):
+        evaluation.word_pairs(wv, path("wordsim353.tsv"))
 
 
 def test_neighbours_equal_gensim_most_similar(kv):

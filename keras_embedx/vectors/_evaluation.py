@@ -364,8 +364,7 @@ class WordPairsResult:
         oov_ratio: percentage of pairs with a word outside the vocabulary.
         pairs: number of pairs used.
         oov: number of pairs with an unknown word.
-        pearson_pvalue, spearman_pvalue: two-sided p-values (None without
-            scipy).
+        pearson_pvalue, spearman_pvalue: two-sided p-values.
     """
 
     pearson: float
@@ -377,41 +376,17 @@ class WordPairsResult:
     spearman_pvalue: float = None
 
 
-def _pearson(x, y):
-    x = np.asarray(x, np.float64) - np.mean(x)
-    y = np.asarray(y, np.float64) - np.mean(y)
-    denom = np.sqrt(np.dot(x, x) * np.dot(y, y))
-    if denom == 0:
-        return float("nan")
-    return float(np.clip(np.dot(x, y) / denom, -1.0, 1.0))
-
-
-def _average_ranks(x):
-    x = np.asarray(x)
-    order = np.argsort(x, kind="mergesort")
-    sorted_x = x[order]
-    starts = np.r_[True, sorted_x[1:] != sorted_x[:-1]]
-    group = np.cumsum(starts) - 1
-    first = np.flatnonzero(starts)
-    last = np.r_[first[1:], len(x)] - 1
-    ranks = np.empty(len(x), np.float64)
-    ranks[order] = (first[group] + last[group]) / 2.0 + 1.0
-    return ranks
-
-
 def _correlations(gold, model):
-    """`(pearson, spearman, pearson p-value, spearman p-value)`, with
-    `scipy.stats` as gensim computes them; NumPy alone (no p-values) without
-    scipy."""
+    """`(pearson, spearman, pearson p-value, spearman p-value)` from
+    `scipy.stats`, as gensim computes them."""
     try:
         from scipy import stats
-    except ImportError:  # pragma: no cover - scipy is usually there
-        return (
-            _pearson(gold, model),
-            _pearson(_average_ranks(gold), _average_ranks(model)),
-            None,
-            None,
-        )
+    except ImportError:
+        raise ImportError(
+            "Word-pair correlations come from scipy.stats, which is not "
+            "installed. Install it with `pip install scipy` (gensim, jax and "
+            "scikit-learn bring it too)."
+        ) from None
     pearson = stats.pearsonr(gold, model)
     spearman = stats.spearmanr(gold, model)
     return (

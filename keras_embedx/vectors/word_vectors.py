@@ -14,8 +14,8 @@ SAVE_FORMATS = ("cache", "glove", "word2vec_text", "word2vec_binary")
 
 
 class Correlation(collections.namedtuple("Correlation", ["statistic", "pvalue"])):
-    """A correlation and its two-sided p-value (None without scipy); unpacks
-    as `(statistic, pvalue)`, as scipy's results do."""
+    """A correlation and its two-sided p-value; unpacks as
+    `(statistic, pvalue)`, as scipy's results do."""
 
     __slots__ = ()
 
