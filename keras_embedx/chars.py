@@ -48,6 +48,7 @@ Reference:
 """
 
 import collections
+import warnings
 
 import numpy as np
 
@@ -371,94 +372,20 @@ class CharInventory:
 
 # ------------------------------------------------------------------ demo
 def polarity_demo(epochs=8, seed=0, max_chars=16, verbose=0):
-    """Train a small word + char sentiment classifier on gensim's polarity corpus.
+    """Deprecated alias of `keras_embedx.demo.word_char_demo`.
 
-    The 200 labelled sentences of `pang_lee_polarity.cor` (shipped with
-    gensim; Windows-1252 text, read with `keras_embedx.demo.read_labelled_corpus`
-    and split on whitespace) are shuffled and split 160/40. Each word is
-    embedded twice: by id, from the fastText vectors shipped with it
-    (`pang_lee_polarity_fasttext.vec`, frozen), and from its UTF-8 bytes by a
-    small `CharEmbedding` CNN, so test words never seen in training still get
-    a trained vector. An LSTM over the concatenation (masked padding) feeds a
-    sigmoid. 160 sentences are far too few to learn sentiment that
-    generalises (expect test accuracy near chance); the demo shows the
-    plumbing. Runs in seconds on a CPU; needs gensim.
-
-    Returns:
-        dict with `train_accuracy` (last epoch), `test_accuracy`,
-        `test_words_unseen` (share of test-set running words absent from the
-        training vocabulary), `model` and `history`.
+    Emits a `DeprecationWarning` and runs `word_char_demo` with the same
+    arguments; the alias is removed in the next release.
     """
-    import keras
+    warnings.warn(
+        "`keras_embedx.chars.polarity_demo` moved to "
+        "`keras_embedx.demo.word_char_demo` (same arguments, same result); "
+        "the old name is removed in the next release.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    from keras_embedx.demo import word_char_demo
 
-    from keras_embedx import Vocabulary, load_vectors
-    from keras_embedx.demo import (
-        DEFAULT_CORPUS,
-        DEFAULT_ENCODING,
-        FASTTEXT_VECTORS,
-        read_labelled_corpus,
-        shipped_file,
+    return word_char_demo(
+        epochs=epochs, seed=seed, max_chars=max_chars, verbose=verbose
     )
-    from keras_embedx.layers.char import CharEmbedding, word_char_model
-    from keras_embedx.layers.pretrained import PretrainedEmbedding
-
-    keras.utils.set_random_seed(seed)
-    texts, labels, label_names = read_labelled_corpus(
-        shipped_file(DEFAULT_CORPUS), encoding=DEFAULT_ENCODING
-    )
-    words = [text.split() for text in texts]
-    y = (labels == label_names.index("pos")).astype("float32")
-    order = np.random.default_rng(seed).permutation(len(words))
-    train, test = order[:160], order[160:]
-    vocab = Vocabulary.from_texts([words[i] for i in train])
-    wv = load_vectors(
-        shipped_file(FASTTEXT_VECTORS), encoding=DEFAULT_ENCODING, progress=False
-    )
-    chars = CharEmbedding(
-        32,
-        max_chars=max_chars,
-        char_dim=16,
-        filters=[[2, 32], [3, 32], [4, 32]],
-        activation="relu",
-        name="char_vectors",
-    )
-    embed = word_char_model(
-        PretrainedEmbedding.from_vectors(wv, vocab, name="word_vectors"), chars
-    )
-    inputs = {
-        "words": keras.Input((None,), dtype="int32", name="words"),
-        "chars": keras.Input((None, None), dtype="int32", name="chars"),
-    }
-    h = keras.layers.LSTM(32)(embed(inputs))
-    out = keras.layers.Dense(1, activation="sigmoid")(h)
-    model = keras.Model(inputs, out, name="polarity_word_char")
-    model.compile(
-        optimizer=keras.optimizers.Adam(3e-3),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
-
-    # One padded length for every batch: fewer shapes to compile.
-    length = max(len(s) for s in words)
-
-    def features(idx):
-        return {
-            "words": vocab.encode([words[i] for i in idx], sequence_length=length),
-            "chars": chars.encode([words[i] for i in idx], sequence_length=length),
-        }
-
-    x_train, x_test = features(train), features(test)
-    history = model.fit(
-        x_train, y[train], epochs=epochs, batch_size=32, verbose=verbose
-    )
-    test_accuracy = model.evaluate(x_test, y[test], batch_size=len(test), verbose=0)
-    seen = set(vocab.tokens)
-    test_tokens = [w for i in test for w in words[i]]
-    return {
-        "train_accuracy": float(history.history["accuracy"][-1]),
-        "test_accuracy": float(test_accuracy[1]),
-        "test_words_unseen": sum(w not in seen for w in test_tokens)
-        / max(len(test_tokens), 1),
-        "model": model,
-        "history": history.history,
-    }

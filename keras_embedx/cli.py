@@ -31,9 +31,7 @@ def run_demo(args):
         **{k: v for k, v in options.items() if v is not None},
     )
     if args.chars:
-        from keras_embedx.chars import polarity_demo
-
-        result = polarity_demo(epochs=8, seed=args.seed, verbose=0)
+        result = demo.word_char_demo(epochs=8, seed=args.seed, verbose=0)
         print(
             "word + char model (PretrainedEmbedding + CharEmbedding CNN): "
             f"train accuracy {result['train_accuracy']:.1%}, held-out accuracy "

@@ -208,3 +208,15 @@ def test_importing_chars_needs_no_tensorflow():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# ---------------------------------------------------------------- old path
+def test_polarity_demo_old_path_warns_and_runs_word_char_demo(monkeypatch):
+    from keras_embedx import chars, demo
+
+    calls = []
+    monkeypatch.setattr(demo, "word_char_demo", lambda **kw: calls.append(kw) or kw)
+    with pytest.warns(DeprecationWarning, match="keras_embedx.demo.word_char_demo"):
+        result = chars.polarity_demo(epochs=2, seed=3, max_chars=9, verbose=1)
+    expected = {"epochs": 2, "seed": 3, "max_chars": 9, "verbose": 1}
+    assert calls == [expected] and result == expected

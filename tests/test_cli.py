@@ -185,18 +185,18 @@ def test_progress_shows_on_a_terminal_or_when_asked(big_glove, capsys, monkeypat
 def test_demo_chars_prints_the_word_char_result(tmp_path, capsys, monkeypatch):
     # `keras-embedx demo --chars` runs the main demo (tested end to end in
     # test_demo.py; replaced here to keep this test short), then the word +
-    # char model of keras_embedx.chars.polarity_demo, and prints its result.
-    from keras_embedx import chars, demo
+    # char model of keras_embedx.demo.word_char_demo, and prints its result.
+    from keras_embedx import demo
 
     calls, results = [], []
-    real = chars.polarity_demo
+    real = demo.word_char_demo
 
     def record(**kwargs):
         results.append(real(**kwargs))
         return results[-1]
 
     monkeypatch.setattr(demo, "run", lambda **kwargs: calls.append(kwargs))
-    monkeypatch.setattr(chars, "polarity_demo", record)
+    monkeypatch.setattr(demo, "word_char_demo", record)
     out_dir = str(tmp_path / "out")
     argv = ["demo", "--chars", "--epochs", "3", "--output-dir", out_dir]
     assert main(argv) == 0

@@ -14,15 +14,13 @@ import sys
 import keras
 import numpy as np
 import pytest
-from gensim.models import KeyedVectors
 
 import keras_embedx
 from keras_embedx.distribution import device_mesh, find_tables, layout_map
 from keras_embedx.layers import PretrainedEmbedding
 from tests._crossbackend import run_in_backend
-from tests.conftest import BACKEND
+from tests.conftest import BACKEND, POLARITY_VEC
 
-VEC = "pang_lee_polarity_fasttext.vec"
 ROW_VARIABLES = (
     "frozen_table",
     "frozen_scale",
@@ -30,18 +28,6 @@ ROW_VARIABLES = (
     "frozen_offset",
     "trainable_table",
 )
-
-
-@pytest.fixture(scope="module")
-def kv():
-    from gensim.test.utils import datapath
-
-    return KeyedVectors.load_word2vec_format(datapath(VEC), encoding="latin-1")
-
-
-@pytest.fixture(scope="module")
-def wv(kv):
-    return keras_embedx.WordVectors(kv.index_to_key, kv.vectors)
 
 
 def _first_device():
@@ -292,7 +278,9 @@ with open(OUT + "/shards.json", "w") as f:
 
 @pytest.mark.slow
 def test_sharded_on_eight_jax_devices(kv, tmp_path):
-    run_in_backend("jax", _SHARDED.format(out=str(tmp_path), vec=VEC), timeout=600)
+    run_in_backend(
+        "jax", _SHARDED.format(out=str(tmp_path), vec=POLARITY_VEC), timeout=600
+    )
     res = dict(np.load(tmp_path / "res.npz"))
     with open(tmp_path / "shards.json") as f:
         shards = json.load(f)
@@ -440,7 +428,7 @@ print("OK", float(np.abs(mirrored[0] - single[0]).max()))
     BACKEND != "tensorflow", reason="a TensorFlow feature: runs in the TF suite"
 )
 def test_mirrored_strategy_on_two_tensorflow_devices():
-    out = run_in_backend("tensorflow", _MIRRORED.format(vec=VEC), timeout=600)
+    out = run_in_backend("tensorflow", _MIRRORED.format(vec=POLARITY_VEC), timeout=600)
     assert "OK" in out
 
 
@@ -449,7 +437,7 @@ def _ddp_model():
     """A model with an int8 frozen table and trainable rows; `(model, layer)`."""
     from gensim.test.utils import datapath
 
-    wv = keras_embedx.load_vectors(datapath(VEC), limit=40, encoding="latin-1")
+    wv = keras_embedx.load_vectors(datapath(POLARITY_VEC), limit=40, encoding="latin-1")
     keras.utils.set_random_seed(0)
     layer = PretrainedEmbedding.from_vectors(
         wv, wv.words + ["zzqx-a", "zzqx-b"], storage_dtype="int8", seed=1

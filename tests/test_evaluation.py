@@ -1,5 +1,7 @@
 """`keras_embedx.evaluation` against gensim's own evaluation, on gensim's fixtures."""
 
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ VECTORS = {
 
 
 @pytest.fixture(scope="module", params=sorted(VECTORS))
-def kv(request):
+def evaluated_kv(request):
     from gensim.models import KeyedVectors
     from gensim.test.utils import datapath
 
@@ -45,15 +47,15 @@ ANALOGY_OPTIONS = [
 ]
 
 
-def test_analogies_equal_gensim(kv):
-    wv = wv_of(kv)
+def test_analogies_equal_gensim(evaluated_kv):
+    wv = wv_of(evaluated_kv)
     for restrict_vocab, case_insensitive, dummy4unknown in ANALOGY_OPTIONS:
         options = dict(
             restrict_vocab=restrict_vocab,
             case_insensitive=case_insensitive,
             dummy4unknown=dummy4unknown,
         )
-        score, sections = kv.evaluate_word_analogies(
+        score, sections = evaluated_kv.evaluate_word_analogies(
             path("questions-words.txt"), **options
         )
         result = evaluation.analogies(wv, path("questions-words.txt"), **options)
@@ -97,8 +99,8 @@ def test_analogies_break_exact_ties_as_gensim(tmp_path):
     assert result.to_gensim()[1] == sections
 
 
-def test_word_pairs_equal_gensim(kv):
-    wv = wv_of(kv)
+def test_word_pairs_equal_gensim(evaluated_kv):
+    wv = wv_of(evaluated_kv)
     for pairs in ("wordsim353.tsv", "simlex999.txt"):
         for case_insensitive, dummy4unknown in (
             (True, False),
@@ -108,7 +110,9 @@ def test_word_pairs_equal_gensim(kv):
             options = dict(
                 case_insensitive=case_insensitive, dummy4unknown=dummy4unknown
             )
-            pearson, spearman, oov = kv.evaluate_word_pairs(path(pairs), **options)
+            pearson, spearman, oov = evaluated_kv.evaluate_word_pairs(
+                path(pairs), **options
+            )
             result = evaluation.word_pairs(wv, path(pairs), **options)
             # gensim sums float32 similarities; ours differ in the last bits.
             assert result.pearson == pytest.approx(pearson.statistic, abs=1e-6)
@@ -118,10 +122,20 @@ def test_word_pairs_equal_gensim(kv):
             assert result.spearman_pvalue == pytest.approx(spearman.pvalue, rel=1e-4)
 
 
-def test_neighbours_equal_gensim_most_similar(kv):
-    wv = wv_of(kv)
-    for word in kv.index_to_key[5:200:40]:
-        theirs = kv.most_similar(word, topn=8)
+@pytest.mark.host_only
+def test_word_pairs_without_scipy_says_to_install_it(monkeypatch):
+    from gensim.test.utils import datapath
+
+    wv = keras_embedx.load_vectors(datapath("euclidean_vectors.bin"), progress=False)
+    monkeypatch.setitem(sys.modules, "scipy", None)  # as if not installed
+    with pytest.raises(ImportError, match="pip install scipy"):
+        evaluation.word_pairs(wv, path("wordsim353.tsv"))
+
+
+def test_neighbours_equal_gensim_most_similar(evaluated_kv):
+    wv = wv_of(evaluated_kv)
+    for word in evaluated_kv.index_to_key[5:200:40]:
+        theirs = evaluated_kv.most_similar(word, topn=8)
         ours = evaluation.neighbours(wv, word, topn=8)
         assert [w for w, _ in ours] == [w for w, _ in theirs]
         np.testing.assert_allclose(

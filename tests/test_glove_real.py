@@ -39,7 +39,7 @@ def arrays():
 
 
 @pytest.fixture(scope="module")
-def kv(arrays):
+def glove_kv(arrays):
     from gensim.models import KeyedVectors
 
     words, vectors = arrays
@@ -49,7 +49,7 @@ def kv(arrays):
 
 
 @pytest.fixture(scope="module")
-def wv(arrays):
+def glove_wv(arrays):
     return keras_embedx.WordVectors(*arrays)
 
 
@@ -112,9 +112,11 @@ def questions(tmp_path_factory):
     ],
     ids=["gensim-defaults", "restricted-dummy", "case-sensitive-all-rows"],
 )
-def test_analogies_answer_every_question_as_gensim(kv, wv, questions, options):
-    score, sections = kv.evaluate_word_analogies(questions, **options)
-    result = evaluation.analogies(wv, questions, **options)
+def test_analogies_answer_every_question_as_gensim(
+    glove_kv, glove_wv, questions, options
+):
+    score, sections = glove_kv.evaluate_word_analogies(questions, **options)
+    result = evaluation.analogies(glove_wv, questions, **options)
     # Each question filed right or wrong exactly as gensim files it.
     assert result.to_gensim()[1] == sections
     assert result.accuracy == score
@@ -130,9 +132,11 @@ def test_analogies_answer_every_question_as_gensim(kv, wv, questions, options):
     [{}, {"dummy4unknown": True}, {"restrict_vocab": 20000}],
     ids=["gensim-defaults", "dummy", "restricted"],
 )
-def test_word_pairs_equal_gensim(kv, wv, name, spearman, options):
-    pearson_g, spearman_g, oov_g = kv.evaluate_word_pairs(datapath(name), **options)
-    result = evaluation.word_pairs(wv, datapath(name), **options)
+def test_word_pairs_equal_gensim(glove_kv, glove_wv, name, spearman, options):
+    pearson_g, spearman_g, oov_g = glove_kv.evaluate_word_pairs(
+        datapath(name), **options
+    )
+    result = evaluation.word_pairs(glove_wv, datapath(name), **options)
     assert result.pearson == pytest.approx(pearson_g.statistic, abs=1e-6)
     assert result.spearman == pytest.approx(spearman_g.statistic, abs=1e-6)
     assert result.oov_ratio == pytest.approx(oov_g, abs=1e-9)

@@ -8,29 +8,13 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from gensim.models import KeyedVectors
 from keras import ops
 
 import keras_embedx
 from keras_embedx.layers import PretrainedEmbedding
 from keras_embedx.vectors import WordVectors
 from tests._crossbackend import other_backend, run_in_backend
-from tests.conftest import BACKEND
-
-VEC = "pang_lee_polarity_fasttext.vec"
-
-
-@pytest.fixture(scope="module")
-def kv():
-    from gensim.test.utils import datapath
-
-    # The shipped file is Latin-1 (cp1252) text, like the corpus beside it.
-    return KeyedVectors.load_word2vec_format(datapath(VEC), encoding="latin-1")
-
-
-@pytest.fixture(scope="module")
-def wv(kv):
-    return WordVectors(kv.index_to_key, kv.vectors)
+from tests.conftest import BACKEND, POLARITY_VEC
 
 
 def _vocab(kv, extra=("zzqx-unseen", "blorptastic")):
@@ -228,7 +212,7 @@ def test_saved_on_another_backend_loads_here(kv, wv, tmp_path):
         import numpy as np, keras, keras_embedx
         from gensim.models import KeyedVectors
         from gensim.test.utils import datapath
-        kv = KeyedVectors.load_word2vec_format(datapath({VEC!r}), encoding="latin-1")
+        kv = KeyedVectors.load_word2vec_format(datapath({POLARITY_VEC!r}), encoding="latin-1")
         wv = keras_embedx.WordVectors(kv.index_to_key, kv.vectors)
         vocab = keras_embedx.Vocabulary(kv.index_to_key[:30] + ["qqq-missing"])
         layer = keras_embedx.layers.PretrainedEmbedding.from_vectors(wv, vocab, seed=0)

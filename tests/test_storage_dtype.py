@@ -11,28 +11,13 @@ import keras
 import ml_dtypes
 import numpy as np
 import pytest
-from gensim.models import KeyedVectors
 
-import keras_embedx
 from keras_embedx.layers import PretrainedEmbedding
 from tests._crossbackend import other_backend, run_in_backend
-from tests.conftest import BACKEND
+from tests.conftest import BACKEND, POLARITY_VEC
 
-VEC = "pang_lee_polarity_fasttext.vec"
 COMPACT = ("float16", "bfloat16", "int8")
 NUMPY_TYPE = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
-
-
-@pytest.fixture(scope="module")
-def kv():
-    from gensim.test.utils import datapath
-
-    return KeyedVectors.load_word2vec_format(datapath(VEC), encoding="latin-1")
-
-
-@pytest.fixture(scope="module")
-def wv(kv):
-    return keras_embedx.WordVectors(kv.index_to_key, kv.vectors)
 
 
 def _words(kv, n=300):
@@ -125,7 +110,7 @@ def test_compact_table_saved_on_another_backend_loads_here(kv, tmp_path):
         import numpy as np, keras, keras_embedx
         from gensim.models import KeyedVectors
         from gensim.test.utils import datapath
-        kv = KeyedVectors.load_word2vec_format(datapath({VEC!r}), encoding="latin-1")
+        kv = KeyedVectors.load_word2vec_format(datapath({POLARITY_VEC!r}), encoding="latin-1")
         wv = keras_embedx.WordVectors(kv.index_to_key, kv.vectors)
         words = kv.index_to_key[:200] + ["qqq-missing"]
         inputs = keras.Input((5,), dtype="int32")

@@ -510,6 +510,45 @@ def test_fit_to_vectors_is_deterministic_and_checks_its_arguments():
         fit_to_vectors(wv, num_buckets=0)
 
 
+@pytest.mark.host_only
+@pytest.mark.parametrize(
+    "name, num_buckets",
+    # More buckets than words (many exact fits: the smallest is expected),
+    # and fewer (one least-squares fit).
+    [("toy-model.vec", 500), ("lee_fasttext.vec", 300)],
+)
+def test_fit_to_vectors_equals_a_dense_least_squares_solution(name, num_buckets):
+    from gensim.models.fasttext import ft_ngram_hashes
+
+    from keras_embedx.layers.subword import fit_to_vectors
+
+    wv = keras_embedx.load_vectors(datapath(name), progress=False)
+    words = [w for w in wv.words if w != "</s>"]  # fastText gives it no n-grams
+    # A[w, b]: share of word w's n-grams (gensim's hashing) in bucket b.
+    a = np.zeros((len(words), num_buckets))
+    for i, word in enumerate(words):
+        buckets = ft_ngram_hashes(word, 3, 6, num_buckets)
+        np.add.at(a[i], buckets, 1.0 / len(buckets))
+    target = np.stack([wv[w] for w in words]).astype(np.float64)
+    expected, *_ = np.linalg.lstsq(a, target, rcond=None)  # least norm
+
+    sub = fit_to_vectors(wv, num_buckets=num_buckets, tolerance=1e-6)
+    rows = sub.embeddings[2:]  # after the padding and OOV rows
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(rows, expected, atol=1e-5 * scale)
+    np.testing.assert_allclose(sub.word_vectors(words), a @ expected, atol=1e-5 * scale)
+
+
+@pytest.mark.host_only
+def test_fit_to_vectors_without_scipy_says_to_install_it(monkeypatch):
+    from keras_embedx.layers.subword import fit_to_vectors
+
+    wv = keras_embedx.load_vectors(datapath("toy-model.vec"), progress=False)
+    monkeypatch.setitem(sys.modules, "scipy", None)  # as if not installed
+    with pytest.raises(ImportError, match="pip install scipy"):
+        fit_to_vectors(wv, num_buckets=500)
+
+
 @pytest.mark.parametrize(
     "options",
     [

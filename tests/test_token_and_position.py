@@ -7,7 +7,6 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
-from gensim.models import KeyedVectors
 from keras import ops
 
 from keras_embedx.layers import PretrainedEmbedding
@@ -15,16 +14,6 @@ from keras_embedx.layers.token_and_position import TokenAndPosition
 from keras_embedx.vectors import WordVectors
 from tests._crossbackend import other_backend, run_in_backend
 from tests.conftest import BACKEND
-
-VEC = "pang_lee_polarity_fasttext.vec"
-
-
-@pytest.fixture(scope="module")
-def kv():
-    from gensim.test.utils import datapath
-
-    # The shipped file is Latin-1 text, like the corpus beside it.
-    return KeyedVectors.load_word2vec_format(datapath(VEC), encoding="latin-1")
 
 
 @pytest.fixture(scope="module")

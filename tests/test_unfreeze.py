@@ -25,7 +25,7 @@ OPTIMIZERS = {
 
 
 @pytest.fixture(scope="module")
-def wv():
+def toy_wv():
     from gensim.test.utils import datapath
 
     return keras_embedx.load_vectors(datapath("toy-model.vec"), progress=False)
@@ -102,8 +102,8 @@ CASES = [(opt, i % 2 == 0 and BACKEND != "torch") for i, opt in enumerate(OPTIMI
 
 
 @pytest.mark.parametrize("opt, jit", CASES, ids=[f"{o}-jit{j}" for o, j in CASES])
-def test_frozen_rows_bit_identical_until_unfrozen(wv, gensim_kv, opt, jit):
-    model, emb, vocab = build(wv, OPTIMIZERS[opt](), jit=jit)
+def test_frozen_rows_bit_identical_until_unfrozen(toy_wv, gensim_kv, opt, jit):
+    model, emb, vocab = build(toy_wv, OPTIMIZERS[opt](), jit=jit)
     x, y = data(vocab)
     start = emb.embeddings
     frozen = emb.table.frozen_mask()
@@ -141,13 +141,13 @@ def test_frozen_rows_bit_identical_until_unfrozen(wv, gensim_kv, opt, jit):
 
 
 @pytest.mark.parametrize("opt", ["sgd", "adam"])
-def test_factor_scales_the_update(wv, opt):
+def test_factor_scales_the_update(toy_wv, opt):
     """One step at factor f moves frozen rows by f x the step of keras' Embedding."""
     make = {
         "sgd": lambda: keras.optimizers.SGD(0.5),
         "adam": lambda: keras.optimizers.Adam(0.01),
     }[opt]
-    model, emb, vocab = build(wv, make())
+    model, emb, vocab = build(toy_wv, make())
     x, y = data(vocab, n=4)
     start = emb.embeddings
     frozen = emb.table.frozen_mask()
@@ -155,7 +155,7 @@ def test_factor_scales_the_update(wv, opt):
 
     # Reference: keras' own Embedding, every row trainable, same weights.
     keras.utils.set_random_seed(7)
-    ref_emb = keras.layers.Embedding(len(vocab), wv.dim, mask_zero=True)
+    ref_emb = keras.layers.Embedding(len(vocab), toy_wv.dim, mask_zero=True)
     inputs = keras.Input((SEQ,), dtype="int32")
     ref_head = keras.layers.Dense(1)
     ref = keras.Model(
@@ -183,9 +183,9 @@ def test_factor_scales_the_update(wv, opt):
     np.testing.assert_allclose(moved[~frozen], full[~frozen], rtol=1e-5, atol=1e-7)
 
 
-def test_step_schedule_takes_effect_mid_epoch(wv):
+def test_step_schedule_takes_effect_mid_epoch(toy_wv):
     jit = BACKEND != "torch"
-    model, emb, vocab = build(wv, keras.optimizers.Adam(0.05), jit=jit)
+    model, emb, vocab = build(toy_wv, keras.optimizers.Adam(0.05), jit=jit)
     x, y = data(vocab)
     start = emb.embeddings
     frozen = emb.table.frozen_mask()
@@ -198,9 +198,9 @@ def test_step_schedule_takes_effect_mid_epoch(wv):
     assert not np.array_equal(emb.embeddings[frozen], start[frozen])
 
 
-def test_refreezing_keeps_what_was_learned(wv):
+def test_refreezing_keeps_what_was_learned(toy_wv):
     """Factor changes never make the table jump; back at 0 it is frozen again."""
-    model, emb, vocab = build(wv, keras.optimizers.SGD(0.1, momentum=0.9))
+    model, emb, vocab = build(toy_wv, keras.optimizers.SGD(0.1, momentum=0.9))
     x, y = data(vocab)
     start = emb.embeddings
     frozen = emb.table.frozen_mask()
@@ -229,12 +229,12 @@ def test_refreezing_keeps_what_was_learned(wv):
     np.testing.assert_allclose(out, before, rtol=0, atol=1e-6)
 
 
-def test_history_and_tensorboard(wv, tmp_path):
+def test_history_and_tensorboard(toy_wv, tmp_path):
     pytest.importorskip("tensorflow")  # keras.callbacks.TensorBoard writes with it
     from tensorboard.backend.event_processing import event_accumulator
     from tensorboard.util import tensor_util
 
-    model, emb, vocab = build(wv)
+    model, emb, vocab = build(toy_wv)
     x, y = data(vocab)
     log_dir = str(tmp_path / "logs")
     history = model.fit(
@@ -262,10 +262,10 @@ def test_history_and_tensorboard(wv, tmp_path):
 
 
 @pytest.mark.slow
-def test_save_midway_and_resume(wv, tmp_path):
+def test_save_midway_and_resume(toy_wv, tmp_path):
     """A model saved mid-fit keeps its factor; `initial_epoch` resumes on schedule."""
     schedule = lambda: UnfreezeSchedule.linear(0, 2)  # noqa: E731 - 0, .5, 1, 1
-    model, emb, vocab = build(wv, counter=False)
+    model, emb, vocab = build(toy_wv, counter=False)
     x, y = data(vocab)
     history = model.fit(
         x,
@@ -280,7 +280,7 @@ def test_save_midway_and_resume(wv, tmp_path):
     straight = emb.embeddings
 
     path = str(tmp_path / "mid.keras")
-    model, emb, _ = build(wv, counter=False)
+    model, emb, _ = build(toy_wv, counter=False)
     model.fit(
         x,
         y,
@@ -316,8 +316,8 @@ def test_save_midway_and_resume(wv, tmp_path):
 
 
 @pytest.mark.slow
-def test_saved_factor_loads_on_another_backend(wv, tmp_path):
-    model, emb, vocab = build(wv, counter=False)
+def test_saved_factor_loads_on_another_backend(toy_wv, tmp_path):
+    model, emb, vocab = build(toy_wv, counter=False)
     table = emb.table
     table.set_factor(1.0)
     shape = tuple(table.frozen_live.shape)
@@ -360,21 +360,23 @@ def start_epoch(callback, model, epoch=1, epochs=3):
     callback.on_epoch_begin(epoch)
 
 
-def test_selects_every_table_including_nested_models(wv):
-    model, a, b = two_table_model(wv)
+def test_selects_every_table_including_nested_models(toy_wv):
+    model, a, b = two_table_model(toy_wv)
     start_epoch(UnfreezeSchedule({1: 0.5}), model)
     assert (a.table.factor, b.table.factor) == (0.5, 0.5)
 
 
-def test_covers_every_table_layer(wv):
+def test_covers_every_table_layer(toy_wv):
     """Char, subword and TokenAndPosition tables, and a nested pretrained table."""
     from keras_embedx.layers import CharEmbedding, SubwordEmbedding, TokenAndPosition
 
-    vocab = keras_embedx.Vocabulary(wv.words)
+    vocab = keras_embedx.Vocabulary(toy_wv.words)
     chars = CharEmbedding(8, freeze="all", schedulable=True, name="chars")
     subwords = SubwordEmbedding(50, 5, freeze="all", schedulable=True, name="subs")
     own = TokenAndPosition(30, SEQ, 5, freeze="all", schedulable=True, name="own")
-    inner = PretrainedEmbedding.from_vectors(wv, vocab, schedulable=True, name="inner")
+    inner = PretrainedEmbedding.from_vectors(
+        toy_wv, vocab, schedulable=True, name="inner"
+    )
     nested = TokenAndPosition(None, SEQ, None, token_embedding=inner, name="nested")
     words = keras.Input((SEQ,), dtype="int32")
     spelled = keras.Input((SEQ, 12), dtype="int32")
@@ -389,22 +391,22 @@ def test_covers_every_table_layer(wv):
 
 
 @pytest.mark.parametrize("pick", ["name", "object", "nested model"])
-def test_selects_named_layers(wv, pick):
-    model, a, b = two_table_model(wv)
+def test_selects_named_layers(toy_wv, pick):
+    model, a, b = two_table_model(toy_wv)
     layers = {"name": "b", "object": [b], "nested model": "inner"}[pick]
     start_epoch(UnfreezeSchedule({1: 0.5}, layers=layers), model)
     assert (a.table.factor, b.table.factor) == (0.0, 0.5)
 
 
-def test_bad_layer_selection(wv):
-    model, a, b = two_table_model(wv)
+def test_bad_layer_selection(toy_wv):
+    model, a, b = two_table_model(toy_wv)
     with pytest.raises(ValueError, match=r"No layer named 'c'.*\['a', 'b'\]"):
         start_epoch(UnfreezeSchedule({0: 1.0}, layers="c"), model)
     with pytest.raises(ValueError, match=r"'head' \(Dense\) has no keras_embedx"):
         start_epoch(UnfreezeSchedule({0: 1.0}, layers="head"), model)
     with pytest.raises(ValueError, match="has no keras_embedx embedding table"):
         start_epoch(UnfreezeSchedule({0: 1.0}, layers=model.get_layer("add")), model)
-    stranger = PretrainedEmbedding.from_vectors(wv, schedulable=True, name="z")
+    stranger = PretrainedEmbedding.from_vectors(toy_wv, schedulable=True, name="z")
     with pytest.raises(ValueError, match="'z' is not part of model"):
         start_epoch(UnfreezeSchedule({0: 1.0}, layers=stranger), model)
     with pytest.raises(TypeError, match="layer names"):
@@ -412,14 +414,14 @@ def test_bad_layer_selection(wv):
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="found no keras_embedx table"):
         start_epoch(UnfreezeSchedule({0: 1.0}), plain)
-    trainable = PretrainedEmbedding.from_vectors(wv, freeze="none", name="t")
+    trainable = PretrainedEmbedding.from_vectors(toy_wv, freeze="none", name="t")
     model_t = keras.Sequential([keras.Input((SEQ,), dtype="int32"), trainable])
     with pytest.raises(ValueError, match="'t' has no frozen rows"):
         start_epoch(UnfreezeSchedule({0: 1.0}, layers="t"), model_t)
 
 
-def test_unschedulable_table_fails_before_training(wv):
-    model, a, b = two_table_model(wv, schedulable=False)
+def test_unschedulable_table_fails_before_training(toy_wv):
+    model, a, b = two_table_model(toy_wv, schedulable=False)
     model.compile(optimizer="sgd", loss="mse")
     x = np.ones((4, SEQ), "int32")
     y = np.zeros((4, 1), "float32")
@@ -468,8 +470,8 @@ def test_bad_arguments():
         UnfreezeSchedule({0: 1.0}, log_key=3)
 
 
-def test_bad_callable_fails_before_training(wv):
-    model, a, b = two_table_model(wv)
+def test_bad_callable_fails_before_training(toy_wv):
+    model, a, b = two_table_model(toy_wv)
     model.compile(optimizer="sgd", loss="mse")
     x = np.ones((4, SEQ), "int32")
     y = np.zeros((4, 1), "float32")
@@ -504,7 +506,7 @@ def test_shapes():
 
 @pytest.mark.slow
 @pytest.mark.skipif(BACKEND != "torch", reason="torch.compile is torch's jit_compile")
-def test_torch_compile(wv):
+def test_torch_compile(toy_wv):
     """`jit_compile=True` on torch (torch.compile): the factor is read, not baked in.
 
     `torch.compile` compiles the step once more the first time the factor
@@ -513,7 +515,7 @@ def test_torch_compile(wv):
     """
     from torch._dynamo.utils import counters
 
-    model, emb, vocab = build(wv, keras.optimizers.Adam(0.05), jit=True)
+    model, emb, vocab = build(toy_wv, keras.optimizers.Adam(0.05), jit=True)
     x, y = data(vocab)
     start = emb.embeddings
     frozen = emb.table.frozen_mask()

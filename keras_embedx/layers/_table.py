@@ -64,6 +64,7 @@ from keras_embedx._checks import (
     width_error,
 )
 from keras_embedx.layers._ids import out_of_range_error
+from keras_embedx.layers._sharding import row_shards
 
 STORAGE_DTYPES = ("float32", "float16", "bfloat16", "int8")
 _ITEM_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
@@ -652,8 +653,6 @@ class EmbeddingTable(keras.layers.Layer):
     def build(self, input_shape=None):
         if self.built:
             return
-        from keras_embedx.distribution import row_shards
-
         # Under a keras.distribution that shards the rows (JAX needs even
         # shards), zero rows are appended up to a multiple of the shards.
         self._shards = row_shards(self)

@@ -906,10 +906,10 @@ def fit_to_vectors(
     bucket rows so that each known word's vector, computed as fastText does
     (the mean of the rows of its character n-grams, `word_vectors`),
     approaches its pretrained vector. This is a linear least-squares
-    problem; it is solved in NumPy by conjugate gradients (CGLS, one column
-    of the table at a time, all columns together) starting from zeros, which
-    converges to the smallest table (least Frobenius norm) that fits, so
-    buckets no known word uses stay zero. The model is fastText's n-gram
+    problem; it is solved by conjugate gradients over a `scipy.sparse`
+    matrix (CGLS, one column of the table at a time, all columns together)
+    starting from zeros, which converges to the smallest table (least
+    Frobenius norm) that fits, so buckets no known word uses stay zero. The model is fastText's n-gram
     bag, in the spirit of Pinter et al. 2017 ("Mimicking Word Embeddings
     using Subword RNNs"). The result gives vectors of the same width to
     words the file lacks, through the n-grams they share with known words;
@@ -941,6 +941,14 @@ def fit_to_vectors(
     >>> sub.word_vectors(["governments"]).shape
     (1, 10)
     """
+    try:
+        from scipy import sparse
+    except ImportError:
+        raise ImportError(
+            "fit_to_vectors solves a sparse least-squares problem with "
+            "scipy.sparse, which is not installed. Install it with "
+            "`pip install scipy` (gensim, jax and scikit-learn bring it too)."
+        ) from None
     max_iterations = check_positive_int("max_iterations", max_iterations)
     if not 0.0 < float(tolerance) < 1.0:
         raise ValueError(
@@ -965,28 +973,16 @@ def fit_to_vectors(
             f"characters (words e.g. {list(wv.words[:3])}), so there is nothing "
             "to fit. Check `minn` and `maxn`."
         )
-    # A: [words, used buckets], A[w, b] = (times b occurs in w) / n_w.
+    # A: [words, used buckets], A[w, b] = (times b occurs in w) / n_w; the
+    # n-grams of a word are one run of `rows`, so `splits` is A's row pointer.
     used, col = np.unique(rows, return_inverse=True)
-    col = col.reshape(-1)
-    splits = np.concatenate([[0], np.cumsum(counts[has])])
-    word = np.repeat(np.arange(int(has.sum())), counts[has])
     weight = (1.0 / np.repeat(counts[has], counts[has])).astype(np.float32)
-    order = np.argsort(col, kind="stable")
+    splits = np.concatenate([[0], np.cumsum(counts[has])])
+    a = sparse.csr_matrix(
+        (weight, col.reshape(-1), splits), shape=(int(has.sum()), len(used))
+    )
+    a_transposed = a.T.tocsr()
     dim = wv.dim
-    piece = max(1, (32 << 20) // (4 * dim))  # entries per chunk: 32 MiB
-
-    def a_times(x):  # [used, dim] -> [words, dim]
-        return subwords.segment_mean(x, col, splits)
-
-    def a_transpose_times(r):  # [words, dim] -> [used, dim]
-        out = np.zeros((len(used), dim), np.float32)
-        for p0 in range(0, len(order), piece):
-            ids = order[p0 : p0 + piece]
-            cols = col[ids]
-            starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
-            values = r[word[ids]] * weight[ids, None]
-            out[cols[starts]] += np.add.reduceat(values, starts, axis=0)
-        return out
 
     def sq(x):  # squared norm of each column, in float64
         return np.einsum("ij,ij->j", x, x, dtype=np.float64)
@@ -994,20 +990,23 @@ def fit_to_vectors(
     target = np.asarray(wv.vectors, np.float32)[has]
     x = np.zeros((len(used), dim), np.float32)
     r = target.copy()
-    s = a_transpose_times(r)
+    s = a_transposed @ r
     p = s.copy()
     gamma = sq(s)
     limit_r = float(tolerance) ** 2 * sq(target)
-    limit_s = float(tolerance) ** 4 * gamma
+    # Past float32's rounding floor (|A^T r| near eps times its start) the
+    # iterations only add noise, and can diverge.
+    floor = float(np.finfo(np.float32).eps) ** 2
+    limit_s = max(float(tolerance) ** 4, floor) * gamma
     for _ in range(max_iterations):
         if np.all((sq(r) <= limit_r) | (gamma <= limit_s)):
             break
-        q = a_times(p)
+        q = a @ p
         delta = sq(q)
         alpha = np.divide(gamma, delta, out=np.zeros_like(gamma), where=delta > 0)
         x += p * alpha.astype(np.float32)
         r -= q * alpha.astype(np.float32)
-        s = a_transpose_times(r)
+        s = a_transposed @ r
         new = sq(s)
         beta = np.divide(new, gamma, out=np.zeros_like(new), where=gamma > 0)
         p = s + p * beta.astype(np.float32)

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from keras_embedx._checks import check_bool, check_float, check_int
-from keras_embedx.evaluation import _gensim_argsort_desc
+from keras_embedx.vectors._evaluation import gensim_argsort_desc
 
 
 def _nrm2(vector):
@@ -317,7 +317,7 @@ class SimilarityQueries:
 
     def _ranked(self, scores, topn, exclude):
         """gensim's `(word, score)` list: best first, `exclude` rows left out."""
-        best = _gensim_argsort_desc(scores, topn + len(exclude))
+        best = gensim_argsort_desc(scores, topn + len(exclude))
         ranked = [(self.words[i], float(scores[i])) for i in best if i not in exclude]
         return ranked[:topn]
 

@@ -15,8 +15,8 @@ SAVE_FORMATS = ("cache", "glove", "word2vec_text", "word2vec_binary")
 
 
 class Correlation(collections.namedtuple("Correlation", ["statistic", "pvalue"])):
-    """A correlation and its two-sided p-value (None without scipy); unpacks
-    as `(statistic, pvalue)`, as scipy's results do."""
+    """A correlation and its two-sided p-value; unpacks as
+    `(statistic, pvalue)`, as scipy's results do."""
 
     __slots__ = ()
 
@@ -583,15 +583,15 @@ class WordVectors(SimilarityQueries):
         >>> round(score, 4), sections[-1]["section"]
         (0.0024, 'Total accuracy')
         """
-        from keras_embedx import evaluation
+        from keras_embedx.vectors import _evaluation
 
         if similarity_function != "most_similar":
             raise ValueError(
                 "`similarity_function` must be 'most_similar' (3CosAdd). Received: "
                 f"similarity_function={similarity_function!r}"
             )
-        return evaluation.analogies(
-            self,
+        return _evaluation.analogies(
+            *_evaluation.checked(self.words, self.vectors),
             analogies,
             restrict_vocab=restrict_vocab,
             case_insensitive=case_insensitive,
@@ -624,7 +624,7 @@ class WordVectors(SimilarityQueries):
         >>> round(spearman.correlation, 4), round(oov, 1)
         (0.2736, 69.1)
         """
-        from keras_embedx import evaluation
+        from keras_embedx.vectors import _evaluation
 
         try:
             utf8 = codecs.lookup(encoding).name == "utf-8"
@@ -635,8 +635,8 @@ class WordVectors(SimilarityQueries):
                 "`encoding` must be UTF-8: word-pair files are read as UTF-8. "
                 f"Received: encoding={encoding!r}"
             )
-        result = evaluation.word_pairs(
-            self,
+        result = _evaluation.word_pairs(
+            *_evaluation.checked(self.words, self.vectors),
             pairs,
             delimiter=delimiter,
             restrict_vocab=restrict_vocab,

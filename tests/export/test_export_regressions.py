@@ -11,12 +11,10 @@ import numpy as np
 import pytest
 
 from keras_embedx.layers import PretrainedEmbedding, SubwordEmbedding, TokenAndPosition
-from keras_embedx.vectors import load_vectors
 from tests.conftest import BACKEND
 from tests.export._cases import run_litert
 
 SEQ = 6
-VEC = "pang_lee_polarity_fasttext.vec"
 UNSEEN = ["zzqx-unseen", "blorptastic"]
 
 torch_only = pytest.mark.skipif(
@@ -29,14 +27,6 @@ jax_only = pytest.mark.skipif(
     reason="a SavedModel exported from JAX (jax2tf) converted for LiteRT; "
     "runs under KERAS_BACKEND=jax",
 )
-
-
-@pytest.fixture(scope="module")
-def wv():
-    from gensim.test.utils import datapath
-
-    # The shipped file is Latin-1 text.
-    return load_vectors(datapath(VEC), encoding="latin-1", progress=False)
 
 
 def word_ids(num_rows):

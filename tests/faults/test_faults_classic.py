@@ -32,7 +32,7 @@ WORD_INDEX = {"film": 5, "[UNK]": 1, "moving": 4, "a": 2, "dull": 6, "gripping":
 
 
 @pytest.fixture(scope="module")
-def wv():
+def cp1252_wv():
     # The shipped file is Windows-1252 text.
     return keras_embedx.load_vectors(
         datapath("pang_lee_polarity_fasttext.vec"), encoding="cp1252"
@@ -49,14 +49,14 @@ def _rows(layer, ids):
     [WORD_INDEX, {w: i for w, i in WORD_INDEX.items() if w != "[UNK]"}],
     ids=["oov_token_at_1", "words_from_2"],
 )
-def test_mapping_ids_are_honoured(wv, word_index):
-    layer = PretrainedEmbedding.from_vectors(wv, word_index)
+def test_mapping_ids_are_honoured(cp1252_wv, word_index):
+    layer = PretrainedEmbedding.from_vectors(cp1252_wv, word_index)
     words = {i: w for w, i in word_index.items() if w != "[UNK]"}
     assert layer.input_dim == 7
     out = _rows(layer, [sorted(words)])[0]
     for position, i in enumerate(sorted(words)):
-        if words[i] in wv.key_to_index:
-            np.testing.assert_array_equal(out[position], wv[words[i]])
+        if words[i] in cp1252_wv.key_to_index:
+            np.testing.assert_array_equal(out[position], cp1252_wv[words[i]])
     sources = layer.row_sources()
     assert sources[:2] == ["padding", "oov"]
     assert sources[3] == "missing"  # "gripping", id 3, has no vector
@@ -76,17 +76,17 @@ def test_mapping_ids_are_honoured(wv, word_index):
     assert labels == layer.get_vocabulary()
 
 
-def test_mapping_with_a_word_at_the_oov_id_is_refused_with_the_fix(wv):
+def test_mapping_with_a_word_at_the_oov_id_is_refused_with_the_fix(cp1252_wv):
     word_index = {"a": 1, "gripping": 2, "moving": 3, "film": 4}
     with pytest.raises(ValueError, match=r"'a' id 1.*oov_token=\"\[UNK\]\""):
-        PretrainedEmbedding.from_vectors(wv, word_index)
+        PretrainedEmbedding.from_vectors(cp1252_wv, word_index)
     with pytest.raises(ValueError, match=r"sorted\(tokens, key=tokens.get\)"):
         Vocabulary(word_index)
     # The message's second way: the words as a list, encoded by the Vocabulary.
     vocab = Vocabulary(sorted(word_index, key=word_index.get))
-    layer = PretrainedEmbedding.from_vectors(wv, vocab)
+    layer = PretrainedEmbedding.from_vectors(cp1252_wv, vocab)
     out = _rows(layer, vocab.encode([["film"]]))
-    np.testing.assert_array_equal(out[0, 0], wv["film"])
+    np.testing.assert_array_equal(out[0, 0], cp1252_wv["film"])
 
 
 @pytest.mark.host_only
@@ -144,10 +144,10 @@ def _layer_weights(layer):
 
 
 @pytest.mark.parametrize("build", ["from_vectors", "constructor"])
-def test_trainable_false_trains_nothing(wv, build):
+def test_trainable_false_trains_nothing(cp1252_wv, build):
     if build == "from_vectors":
         vocab = Vocabulary(["a", "gripping", "moving", "film"])
-        layer = PretrainedEmbedding.from_vectors(wv, vocab, trainable=False)
+        layer = PretrainedEmbedding.from_vectors(cp1252_wv, vocab, trainable=False)
     else:
         layer = PretrainedEmbedding(6, 8, freeze="pretrained", trainable=False)
     model = _classifier(layer, 3)
@@ -179,9 +179,9 @@ def test_other_layers_pass_trainable_false_to_their_sublayers():
         assert layer.weights and not [v.path for v in layer.weights if v.trainable]
 
 
-def test_trainable_true_restores_freeze_mode_and_warns(wv):
+def test_trainable_true_restores_freeze_mode_and_warns(cp1252_wv):
     vocab = Vocabulary(["a", "gripping", "moving", "film"])
-    layer = PretrainedEmbedding.from_vectors(wv, vocab)
+    layer = PretrainedEmbedding.from_vectors(cp1252_wv, vocab)
     sources = np.array(layer.row_sources())
     model = _classifier(layer, 3)
     layer.trainable = False
@@ -210,18 +210,20 @@ def test_trainable_true_without_frozen_rows_is_silent():
 
 
 # ------------------------------------------------------------- widths
-def test_from_vectors_output_dim_that_disagrees_names_both_widths(wv):
+def test_from_vectors_output_dim_that_disagrees_names_both_widths(cp1252_wv):
     vocab = Vocabulary(["a", "film"])
     with pytest.raises(ValueError, match=r"are 100 wide but output_dim=50\. Leave"):
-        PretrainedEmbedding.from_vectors(wv, vocab, output_dim=50)
+        PretrainedEmbedding.from_vectors(cp1252_wv, vocab, output_dim=50)
     with pytest.raises(ValueError, match=r"input_dim.*4 rows.*input_dim=9"):
-        PretrainedEmbedding.from_vectors(wv, vocab, input_dim=9)
-    layer = PretrainedEmbedding.from_vectors(wv, vocab, output_dim=100, input_dim=4)
+        PretrainedEmbedding.from_vectors(cp1252_wv, vocab, input_dim=9)
+    layer = PretrainedEmbedding.from_vectors(
+        cp1252_wv, vocab, output_dim=100, input_dim=4
+    )
     assert (layer.input_dim, layer.output_dim) == (4, 100)
 
 
-def test_constant_initializer_of_another_width_names_both(wv):
-    matrix = wv.vectors[:11]
+def test_constant_initializer_of_another_width_names_both(cp1252_wv):
+    matrix = cp1252_wv.vectors[:11]
     init = keras.initializers.Constant(matrix)
     with pytest.raises(ValueError, match=r"100 wide but output_dim=50.*output_dim=100"):
         PretrainedEmbedding(11, 50, embeddings_initializer=init)
