@@ -402,12 +402,16 @@ class CharEmbedding(TableOwner, IdInputLayer):
             inputs, self.num_chars, oov_id=OOV_ID, mode=self.out_of_range
         )
         shape = ops.shape(ids)
-        # The CNN convolves `[batch, chars]` and `[batch, words, chars]` ids
-        # as they are; the LSTMs, and ids of higher rank, take one word per
-        # row. Not flattening the words keeps an unknown batch and an unknown
-        # number of words apart, which exporters tracing symbolic shapes
-        # (jax2onnx) cannot reshape into one axis.
-        flat = self.encoder != "cnn" or len(shape) > 3
+        # One word per row, but for the CNN on `[batch, words, chars]` ids
+        # whose number of words is unknown while tracing: exporters with
+        # symbolic shapes (jax2onnx) cannot fold an unknown batch and an
+        # unknown number of words into one axis, so it convolves them as
+        # they are (docs/design/char-export.md).
+        flat = (
+            self.encoder != "cnn"
+            or len(shape) != 3
+            or all(isinstance(n, int) for n in shape[1:-1])
+        )
         if flat:
             ids = ops.reshape(ids, (-1, shape[-1]))
             if bad is not None:
