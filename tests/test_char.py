@@ -104,6 +104,10 @@ def test_cnn_equals_stock_keras_layers_on_each_unpadded_word():
         np.testing.assert_allclose(out[rows], expected, rtol=1e-5, atol=1e-6)
         checked += len(rows)
     assert checked == len(WORDS)
+    # The same words as a batch of `[chars]` rows, one word each.
+    words = keras.Input((None,), dtype="int32")
+    per_word = run(keras.Model(words, layer(words)), ids[0])
+    np.testing.assert_allclose(per_word, out, rtol=1e-6, atol=1e-7)
 
 
 def _by_length(word_ids):
@@ -175,6 +179,21 @@ def test_out_of_range_ids_count_as_unknown_or_raise():
     strict = small_cnn(out_of_range="error")
     with pytest.raises(ValueError, match="outside"):
         strict(ids)
+
+
+@pytest.mark.parametrize("make", [small_cnn, small_bilstm], ids=["cnn", "bilstm"])
+def test_out_of_range_error_in_a_compiled_function_gives_nan_words(make):
+    if BACKEND == "torch":
+        pytest.skip("torch predicts eagerly, where the layer raises (test above)")
+    layer = make(out_of_range="error")
+    ids = layer.encode([["abc", "de"], ["fgh"]])
+    ids[0, 1, 1] = 10_000
+    inputs = keras.Input((None, None), dtype="int32")
+    out = np_(keras.Model(inputs, layer(inputs)).predict(ids, verbose=0))
+    # The word with the bad id is NaN, the padding word zeros, the rest finite.
+    assert np.isnan(out[0, 1]).all()
+    assert np.isfinite(out[0, 0]).all() and np.isfinite(out[1, 0]).all()
+    assert (out[1, 1] == 0).all()
 
 
 @pytest.mark.parametrize("chars", [None, "abcdefghijklmnopqrstuvwxyz"])

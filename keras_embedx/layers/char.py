@@ -402,10 +402,23 @@ class CharEmbedding(TableOwner, IdInputLayer):
             inputs, self.num_chars, oov_id=OOV_ID, mode=self.out_of_range
         )
         shape = ops.shape(ids)
-        flat = ops.reshape(ids, (-1, shape[-1]))
-        char_mask = ops.not_equal(flat, 0)
+        # One word per row, but for the CNN on `[batch, words, chars]` ids
+        # whose number of words is unknown while tracing: exporters with
+        # symbolic shapes (jax2onnx) cannot fold an unknown batch and an
+        # unknown number of words into one axis, so it convolves them as
+        # they are (docs/design/char-export.md).
+        flat = (
+            self.encoder != "cnn"
+            or len(shape) != 3
+            or all(isinstance(n, int) for n in shape[1:-1])
+        )
+        if flat:
+            ids = ops.reshape(ids, (-1, shape[-1]))
+            if bad is not None:
+                bad = ops.reshape(bad, (-1, shape[-1]))
+        char_mask = ops.not_equal(ids, 0)
         word_mask = ops.any(char_mask, axis=-1)
-        x = self.table.lookup(flat)
+        x = self.table.lookup(ids)
         x = x * ops.cast(ops.expand_dims(char_mask, -1), x.dtype)
         if self.encoder == "cnn":
             h = self._cnn(x, char_mask)
@@ -424,18 +437,25 @@ class CharEmbedding(TableOwner, IdInputLayer):
         if bad is not None:
             nan = ops.full_like(h, float("nan"))
             h = ops.where(ops.expand_dims(ops.any(bad, axis=-1), -1), nan, h)
-        return ops.reshape(h, _unflattened(shape, ops.shape(h)[-1]))
+        if flat:
+            h = ops.reshape(h, _unflattened(shape, ops.shape(h)[-1]))
+        return h
 
     def _cnn(self, x, char_mask):
+        """Max over time of each convolution, then the activation.
+
+        `x` is `[..., chars, char_dim]`, with one or more axes before the
+        characters; the result is `[..., encoder_dim]`.
+        """
         widest = max(w for w, _ in self.filters)
-        steps = x.shape[1]
+        steps = x.shape[-2]
         if not isinstance(steps, int) or steps < widest:
-            x = ops.pad(x, [[0, 0], [0, widest - 1], [0, 0]])
+            x = ops.pad(x, [[0, 0]] * (len(x.shape) - 2) + [[0, widest - 1], [0, 0]])
         lengths = ops.expand_dims(ops.sum(ops.cast(char_mask, "int32"), axis=-1), -1)
         pooled = []
         for conv, (width, _) in zip(self.convs, self.filters):
-            y = conv(x)
-            start = positions_along(y, 1)
+            y = _conv_along_chars(conv, x)
+            start = positions_along(y, -2)
             # Windows wholly on real characters, or the first one for words
             # shorter than the filter; the others get -inf, so they never win
             # the max (the first window always counts, so the max is finite).
@@ -444,7 +464,7 @@ class CharEmbedding(TableOwner, IdInputLayer):
             )
             zero = ops.zeros((), dtype=y.dtype)
             penalty = ops.where(valid, zero, ops.full((), float("-inf"), y.dtype))
-            pooled.append(ops.max(y + ops.expand_dims(penalty, -1), axis=1))
+            pooled.append(ops.max(y + ops.expand_dims(penalty, -1), axis=-2))
         h = pooled[0] if len(pooled) == 1 else ops.concatenate(pooled, axis=-1)
         return self.activation(h)
 
@@ -549,6 +569,26 @@ class CharEmbedding(TableOwner, IdInputLayer):
             }
         )
         return self._with_quantized(config)
+
+
+def _conv_along_chars(conv, x):
+    """`conv` (a built `Conv1D`) applied along axis -2 of `x`, of rank 3 or 4.
+
+    `Conv1D` takes `[batch, steps, channels]`; for `[batch, words, chars,
+    char_dim]` its kernel runs as a `[1, width]` 2-D kernel, so the words
+    need no flattening into the batch. The layer's own variables are used,
+    cast to its compute dtype as its call would.
+    """
+    dtype = conv.compute_dtype
+    kernel = ops.cast(conv.kernel, dtype)
+    for _ in range(len(x.shape) - 3):
+        kernel = ops.expand_dims(kernel, 0)
+    y = ops.conv(ops.cast(x, dtype), kernel, strides=1, padding="valid")
+    if conv.use_bias:
+        y = y + ops.cast(conv.bias, dtype)
+    if conv.activation is not None:
+        y = conv.activation(y)
+    return y
 
 
 def _unflattened(shape, width):

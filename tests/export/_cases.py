@@ -3,6 +3,9 @@
 Each case is one keras_embedx layer in a small model (layer, average pooling,
 Dense), plus `stock`, the same model around `keras.layers.Embedding`: where
 Keras cannot export `stock`, the format is out of scope on that backend.
+The model's input has the batch's shape, but for `char_unknown_words`, whose
+rows hold any number of words of any length (`keras.Input((None, None))`, as
+`word_char_model` builds).
 
 Every case serves one batch of four rows holding padding (0), OOV ids (1),
 and ids outside the table, negative and past its end. The expected outputs
@@ -56,8 +59,8 @@ def in_range(x, n, oov_id=1):
     return np.where((x < 0) | (x >= n), oov_id, x).astype(x.dtype)
 
 
-def _model(layer, x):
-    inputs = keras.Input(x.shape[1:], dtype="int32")
+def _model(layer, x, shape=None):
+    inputs = keras.Input(x.shape[1:] if shape is None else shape, dtype="int32")
     h = layer(inputs)
     h = keras.layers.GlobalAveragePooling1D()(h)
     outputs = keras.layers.Dense(3, kernel_initializer="glorot_normal")(h)
@@ -129,16 +132,23 @@ def _stock():
     return keras.layers.Embedding(50, DIM, mask_zero=True)
 
 
-# name: (builder, kind of input)
+# name: (builder, kind of input); the input shape is the batch's but for
+# the cases of `UNKNOWN_SHAPES`.
 CASES = {
     "mixed": (_mixed, "words"),
     "int8": (_int8, "words"),
     "subword": (_subword, "bags"),
     "char": (_char, "bags"),
+    "char_unknown_words": (_char, "bags"),
     "token_and_position": (_token_and_position, "words"),
     "token_and_position_sinusoidal": (_token_and_position_sinusoidal, "words"),
     "stock": (_stock, "words"),
 }
+
+
+# Inputs with lengths unknown until the model runs: `word_char_model`'s
+# `[batch, words, chars]` with any number of words per row.
+UNKNOWN_SHAPES = {"char_unknown_words": (None, None)}
 
 
 def num_rows(layer):
@@ -165,7 +175,7 @@ def build(name):
         x = bag_ids(layer.encode(list(WORDS)), n)
     if name == "stock":
         x = in_range(x, n)
-    return _model(layer, x), layer, x
+    return _model(layer, x, UNKNOWN_SHAPES.get(name)), layer, x
 
 
 def run_litert(x, model_path=None, model_content=None):

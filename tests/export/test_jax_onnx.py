@@ -3,7 +3,9 @@
 `test_export.py` exports models whose inputs know every dimension but the
 batch; here a sequence or a word's characters have no fixed length, so
 jax2onnx traces them as symbolic dimensions, and ONNX Runtime serves
-batches of two lengths from one file.
+batches of two lengths from one file. (`test_export.py`'s
+`char_unknown_words` case exports `[batch, words, chars]` ids with both
+lengths unknown.)
 """
 
 import keras
@@ -11,7 +13,9 @@ import numpy as np
 import pytest
 
 from keras_embedx.layers import CharEmbedding, TokenAndPosition
+from keras_embedx.layers.char import word_char_model
 from tests.conftest import BACKEND
+from tests.export._cases import CASES
 from tests.export.test_export import serve
 
 pytestmark = pytest.mark.skipif(
@@ -72,4 +76,24 @@ def test_bilstm_encoder_fails_as_a_stock_backward_lstm(tmp_path):
     model(np.ones((1, 3, 12), "int32"))
     for name, m in (("stock", stock), ("char", model)):
         with pytest.raises(NotImplementedError, match="Reverse scan is not supported"):
+            m.export(str(tmp_path / f"{name}.onnx"), format="onnx", verbose=False)
+
+
+def test_two_inputs_of_one_unknown_length_fail_as_stock_layers(tmp_path):
+    # Keras' JAX exporter names each input's unknown lengths apart
+    # ("dim_0_1", "dim_1_1"), so the concatenation cannot match the words of
+    # two inputs: `word_char_model` fails as two stock Embeddings do.
+    words = keras.Input((None,), dtype="int32", name="words")
+    tags = keras.Input((None,), dtype="int32", name="tags")
+    stock = keras.Model(
+        {"words": words, "tags": tags},
+        keras.layers.Concatenate()(
+            [keras.layers.Embedding(50, 4)(words), keras.layers.Embedding(9, 3)(tags)]
+        ),
+    )
+    stock({"words": np.ones((1, 2), "int32"), "tags": np.ones((1, 2), "int32")})
+    model = word_char_model(CASES["mixed"][0](), CASES["char"][0]())
+    model({"words": np.ones((1, 2), "int32"), "chars": np.ones((1, 2, 4), "int32")})
+    for name, m in (("stock", stock), ("word_char", model)):
+        with pytest.raises(ValueError, match="non-concatenated dimensions must match"):
             m.export(str(tmp_path / f"{name}.onnx"), format="onnx", verbose=False)
