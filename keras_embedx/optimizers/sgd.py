@@ -1,0 +1,39 @@
+"""Row-wise stochastic gradient descent."""
+
+import keras
+from keras import ops
+
+from keras_embedx.optimizers.base import RowOptimizer
+
+
+@keras.saving.register_keras_serializable(package="keras_embedx")
+class SGD(RowOptimizer):
+    """Plain gradient descent on the rows a batch touches.
+
+    Each step moves every touched row by `-learning_rate * gradient`. Rows
+    a batch does not touch have a zero gradient, so the table after any
+    number of steps equals what `keras.optimizers.SGD` (no momentum) makes
+    of a dense table: the lazy and dense forms agree exactly.
+
+    Args:
+        learning_rate: float or a
+            `keras.optimizers.schedules.LearningRateSchedule`. Defaults to
+            `0.01`.
+        capacity: int or None, the most distinct rows one step may touch
+            (see `keras_embedx.optimizers.RowOptimizer`).
+        name: str, a name for the optimizer.
+
+    Example:
+
+    >>> import keras_embedx
+    >>> layer = keras_embedx.layers.PretrainedEmbedding(
+    ...     1000, 8, row_optimizer=keras_embedx.optimizers.SGD(0.1))
+    >>> layer.row_optimizer.learning_rate
+    0.1
+    """
+
+    def __init__(self, learning_rate=0.01, capacity=None, name=None):
+        super().__init__(learning_rate, capacity=capacity, name=name)
+
+    def update(self, rows, grads, state, learning_rate, step):
+        return ops.subtract(rows, ops.multiply(learning_rate, grads)), {}
