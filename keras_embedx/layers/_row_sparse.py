@@ -53,6 +53,9 @@ def distinct_rows(index, capacity, sentinel):
         `ids` (meaningless for negative entries), and how many distinct
         entries there are (more than `capacity` means some did not fit).
     """
+    # Sorts and gathers only: every backend compiles them with static
+    # shapes (a scatter is a Python loop over the ids on PyTorch).
+    index = ops.cast(index, "int32")
     flat = ops.where(ops.less(index, 0), sentinel, index)
     order = ops.argsort(flat)
     ordered = ops.take(flat, order)
@@ -62,18 +65,24 @@ def distinct_rows(index, capacity, sentinel):
     first = ops.logical_and(new, ops.not_equal(ordered, sentinel))
     rank = ops.subtract(ops.cumsum(ops.cast(first, "int32")), 1)
     count = ops.sum(ops.cast(first, "int32"))
-    fits = ops.logical_and(first, ops.less(rank, capacity))
-    target = ops.where(fits, rank, capacity)
-    ids = ops.scatter(
-        ops.expand_dims(target, -1),
-        ops.where(fits, ordered + 1, 0),
-        (capacity + 1,),
+    # The first entry of each row sorts by its rank, the rest after them;
+    # `capacity` entries of padding keep the result `capacity` long.
+    n = ops.shape(flat)[0]
+    key = ops.concatenate(
+        [
+            ops.where(first, rank, capacity + ops.arange(n, dtype="int32")),
+            capacity + n + ops.arange(capacity, dtype="int32"),
+        ]
     )
-    ids = ops.subtract(ids[:capacity], 1)
-    inverse = ops.scatter(
-        ops.expand_dims(order, -1),
-        ops.minimum(ops.maximum(rank, 0), capacity - 1),
-        ops.shape(flat),
+    picked = ops.argsort(key)[:capacity]
+    padded = ops.concatenate([ordered, ops.full((capacity,), -1, "int32")])
+    ids = ops.where(
+        ops.less(ops.arange(capacity, dtype="int32"), count),
+        ops.take(padded, picked),
+        -1,
+    )
+    inverse = ops.take(
+        ops.minimum(ops.maximum(rank, 0), capacity - 1), ops.argsort(order)
     )
     return ops.cast(ids, "int32"), ops.cast(inverse, "int32"), count
 
@@ -121,12 +130,25 @@ def _is_symbolic(x):
     return keras.backend.is_keras_tensor(x)
 
 
-def _concrete(x):
-    try:
-        ops.convert_to_numpy(x)
-    except Exception:
+def _eager():
+    """True when ops run on values one by one (no trace to break)."""
+    from keras_embedx.layers._table import torch_eager
+
+    if keras.config.backend() == "torch":
+        return torch_eager()
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf  # backend check, imported only on TensorFlow
+
+        return tf.executing_eagerly()
+    return False  # JAX's `fit` traces; an eager JAX call reads the flag later
+
+
+def _compiling_torch():
+    if keras.config.backend() != "torch":
         return False
-    return True
+    import torch  # backend check, imported only on PyTorch
+
+    return torch.compiler.is_compiling()
 
 
 def _model_optimizer():
@@ -215,6 +237,10 @@ class RowSparse:
                 return rows[name]
         return None
 
+    def trainable(self):
+        """Whether the model's optimizer fills the gradient buffers."""
+        return all(p["buffer"].trainable for p in self.params.values())
+
     # ------------------------------------------------------------ commit
     def flush(self):
         """Commit the pending update now (eager reads, saving)."""
@@ -299,7 +325,9 @@ class RowSparse:
         self._counts = []
         if _is_symbolic(ids):
             return
-        if training:
+        if training and not (self._checked and _compiling_torch()):
+            # Under `torch.compile` the frame walk breaks the graph: the first
+            # step checks, later traces trust it.
             optimizer = _model_optimizer()
             if optimizer is not None and self._checked is not optimizer:
                 check_model_optimizer(optimizer, self.table)
@@ -317,7 +345,7 @@ class RowSparse:
             count = ops.maximum(count, other)
         self._counts = []
         over = ops.greater(count, self.capacity)
-        if _concrete(count) and bool(ops.convert_to_numpy(over)):
+        if _eager() and bool(ops.convert_to_numpy(over)):
             raise self._overflow_error(int(ops.convert_to_numpy(count)))
         self.pending.assign(ops.where(over, 0, 1))
         self.overflow.assign(ops.where(over, count, self.overflow.value))
@@ -329,7 +357,7 @@ def sparse_rows(table, ids, training):
     from keras_embedx.layers._table import scaled_rows, take_rows
 
     state = table._row_sparse
-    training = bool(training) and table.trainable
+    training = bool(training) and state.trainable()
     state.begin(ids, training)
     slots = None
     if table.is_mixed:
