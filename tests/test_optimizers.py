@@ -196,3 +196,56 @@ def test_loss_scaling_is_refused():
 
 def test_public_path():
     assert keras_embedx.optimizers.LazyAdam is optimizers.LazyAdam
+
+
+def _subword(row_optimizer):
+    from gensim.test.utils import datapath
+
+    return keras_embedx.layers.SubwordEmbedding.from_fasttext(
+        datapath("toy-model.bin"), freeze="none", row_optimizer=row_optimizer
+    )
+
+
+def _char(row_optimizer):
+    keras.utils.set_random_seed(3)
+    return keras_embedx.layers.CharEmbedding(
+        6, max_chars=8, char_dim=4, filters=[(2, 3)], row_optimizer=row_optimizer
+    )
+
+
+def _token(row_optimizer):
+    keras.utils.set_random_seed(4)
+    return keras_embedx.layers.TokenAndPosition(30, 5, 4, row_optimizer=row_optimizer)
+
+
+WORDS = [["the", "night", "zyx"], ["night", "of", "the"]]
+OWNERS = {
+    "subword": (_subword, lambda layer: layer.encode(WORDS)),
+    "char": (_char, lambda layer: layer.encode(WORDS)),
+    "token": (_token, lambda layer: np.array([[1, 2, 3, 2, 9], [4, 4, 0, 7, 8]])),
+}
+
+
+def _rows(layer):
+    table = getattr(layer, "table", None) or layer.token_embedding
+    return table.full_table()
+
+
+@pytest.mark.parametrize("owner", sorted(OWNERS))
+def test_every_table_layer_trains_row_sparsely_like_dense_sgd(owner):
+    make, encode = OWNERS[owner]
+    tables = []
+    for row_optimizer in (None, optimizers.SGD(0.5)):
+        layer = make(row_optimizer)
+        ids = encode(layer)
+        inputs = keras.Input(ids.shape[1:], dtype="int32")
+        model = keras.Model(inputs, layer(inputs))
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+        before = _rows(layer)
+        target = np.ones(model.output_shape[1:], "float32")[None].repeat(len(ids), 0)
+        model.fit(ids, target, batch_size=len(ids), epochs=2, verbose=0)
+        tables.append((before, _rows(layer)))
+    (dense_before, dense), (sparse_before, sparse) = tables
+    np.testing.assert_array_equal(dense_before, sparse_before)
+    assert not np.allclose(dense, dense_before)
+    np.testing.assert_allclose(sparse, dense, atol=1e-6)
