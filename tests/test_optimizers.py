@@ -12,6 +12,16 @@ from keras_embedx import optimizers
 from keras_embedx.layers import PretrainedEmbedding
 
 ROWS, DIM, BATCH, SEQ, STEPS = 40, 3, 4, 5, 6
+# `torch.compile` takes about a minute per model on a 2-core machine.
+JIT = [
+    False,
+    pytest.param(
+        True,
+        marks=pytest.mark.skipif(
+            keras.config.backend() == "torch", reason="torch.compile time"
+        ),
+    ),
+]
 
 
 def _data(seed=0):
@@ -71,7 +81,7 @@ def _adagrad(matrix, ids, targets, rate, initial, eps):
     return table
 
 
-@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("jit", JIT)
 def test_sgd_equals_stock_embedding(jit):
     ids, targets, matrix = _data()
     stock = keras.layers.Embedding(ROWS, DIM, weights=[matrix])
@@ -84,7 +94,7 @@ def test_sgd_equals_stock_embedding(jit):
     assert not np.allclose(layer.embeddings, matrix)
 
 
-@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("jit", JIT)
 def test_lazy_adam_with_decay_and_schedule_matches_numpy(jit):
     ids, targets, matrix = _data(1)
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 2, 0.5)
@@ -119,7 +129,7 @@ def test_lazy_adam_with_decay_and_schedule_matches_numpy(jit):
     np.testing.assert_array_equal(got[~trainable], matrix[~trainable])
 
 
-@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("jit", JIT)
 def test_adagrad_matches_numpy_and_survives_save(jit, tmp_path):
     ids, targets, matrix = _data(2)
     layer = PretrainedEmbedding(
@@ -249,3 +259,45 @@ def test_every_table_layer_trains_row_sparsely_like_dense_sgd(owner):
     np.testing.assert_array_equal(dense_before, sparse_before)
     assert not np.allclose(dense, dense_before)
     np.testing.assert_allclose(sparse, dense, atol=1e-6)
+
+
+@pytest.mark.parametrize("jit", JIT)
+def test_unfreeze_schedule_scales_thawed_rows_like_dense_sgd(jit):
+    ids, targets, matrix = _data(5)
+    frozen = np.ones(ROWS, bool)
+    frozen[[2, 4, 6]] = False
+    tables = []
+    for row_optimizer in (None, optimizers.SGD(0.5)):
+        layer = PretrainedEmbedding(
+            ROWS,
+            DIM,
+            mask_zero=False,
+            freeze="pretrained",
+            num_frozen=ROWS - 3,
+            schedulable=True,
+            row_optimizer=row_optimizer,
+        )
+        layer.build()
+        layer.table.set_table(matrix, frozen)
+        inputs = keras.Input((SEQ,), dtype="int32")
+        model = keras.Model(inputs, layer(inputs))
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.5), loss=_linear_loss, jit_compile=jit
+        )
+        schedule = keras_embedx.callbacks.UnfreezeSchedule({1: 0.25, 2: 1.0})
+        model.fit(
+            ids,
+            targets,
+            batch_size=BATCH,
+            epochs=3,
+            shuffle=False,
+            verbose=0,
+            callbacks=[schedule],
+        )
+        tables.append(layer.embeddings)
+    dense, sparse = tables
+    np.testing.assert_allclose(sparse, dense, atol=1e-6)
+    touched = np.unique(ids)
+    untouched = np.setdiff1d(np.arange(ROWS), touched)
+    np.testing.assert_array_equal(sparse[untouched], matrix[untouched])
+    assert not np.allclose(sparse[touched], matrix[touched])
