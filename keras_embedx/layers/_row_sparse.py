@@ -272,27 +272,32 @@ class RowSparse:
         on = ops.greater(self.pending, 0)
         step = ops.convert_to_tensor(self.step)
         rate = self.optimizer.learning_rate_at(step)
+        eager = torch_eager()
         for param in self.params.values():
             ids = ops.convert_to_tensor(param["ids"])
-            valid = ops.greater_equal(ids, 0)
-            first = ops.where(valid[0], ids[0], 0)
-            index = ops.where(valid, ids, first)
+            if eager and int(ops.convert_to_numpy(ids[0])) < 0:
+                continue  # no row of this param was touched
+            # Unused entries (-1) repeat entry 0: its row, its gradient and
+            # state, so they compute the same new values and duplicate
+            # writes carry identical values.
+            entry = ops.where(
+                ops.greater_equal(ids, 0), ops.arange(self.capacity, dtype="int32"), 0
+            )
+            index = ops.maximum(ops.take(ids, entry), 0)
             old = take_rows(param["variable"], index)
-            grads = ops.stop_gradient(ops.convert_to_tensor(param["buffer"]))
+            buffer = ops.stop_gradient(ops.convert_to_tensor(param["buffer"]))
+            grads = take_rows(buffer, entry)
             state = {k: take_rows(v, index) for k, v in param["state"].items()}
             new, new_state = self.optimizer.update(old, grads, state, rate, step)
-            keep = ops.expand_dims(ops.logical_and(valid, on), -1)
-            fill = ops.expand_dims(valid, -1)
-
-            def settle(new_rows, old_rows, keep=keep, fill=fill):
-                # Unused entries repeat entry 0's write, so duplicate
-                # indices always carry identical values.
-                rows = ops.where(keep, new_rows, old_rows)
-                return ops.where(fill, rows, rows[:1])
-
-            assign_rows(param["variable"], index, settle(new, old))
+            if not eager:
+                # Compiled: nothing pending, or no row touched, writes the
+                # old values back.
+                go = ops.logical_and(on, ops.greater_equal(ids[0], 0))
+                new = ops.where(go, new, old)
+                new_state = {k: ops.where(go, new_state[k], state[k]) for k in state}
+            assign_rows(param["variable"], index, new)
             for key, variable in param["state"].items():
-                assign_rows(variable, index, settle(new_state[key], state[key]))
+                assign_rows(variable, index, new_state[key])
         self.step.assign(ops.add(step, ops.cast(on, "int32")))
         self.pending.assign(0)
 
