@@ -301,3 +301,36 @@ def test_unfreeze_schedule_scales_thawed_rows_like_dense_sgd(jit):
     untouched = np.setdiff1d(np.arange(ROWS), touched)
     np.testing.assert_array_equal(sparse[untouched], matrix[untouched])
     assert not np.allclose(sparse[touched], matrix[touched])
+
+
+def test_gradient_accumulation_is_refused():
+    ids, targets, _ = _data()
+    layer = PretrainedEmbedding(
+        ROWS, DIM, mask_zero=False, row_optimizer=optimizers.SGD()
+    )
+    with pytest.raises(ValueError, match="gradient_accumulation_steps=2"):
+        _fit(
+            layer,
+            ids,
+            targets,
+            jit=False,
+            optimizer=keras.optimizers.SGD(gradient_accumulation_steps=2),
+        )
+
+
+def test_mixed_bfloat16_matches_dense_sgd():
+    ids, targets, matrix = _data(7)
+    tables = []
+    for row_optimizer, rate in ((None, 0.5), (optimizers.SGD(0.5), 0.0)):
+        layer = PretrainedEmbedding(
+            ROWS,
+            DIM,
+            mask_zero=False,
+            weights=matrix,
+            dtype="mixed_bfloat16",
+            row_optimizer=row_optimizer,
+        )
+        _fit(layer, ids, targets, jit=False, optimizer=keras.optimizers.SGD(rate))
+        tables.append(layer.embeddings)
+    assert not np.allclose(tables[1], matrix)
+    np.testing.assert_allclose(tables[1], tables[0], atol=1e-6)

@@ -25,11 +25,23 @@ class SGD(RowOptimizer):
 
     Example:
 
-    >>> import keras_embedx
+    A 1,000-row table trained row-sparsely while Adam trains the head; one
+    step moves only the 3 distinct rows of the batch:
+
     >>> layer = keras_embedx.layers.PretrainedEmbedding(
-    ...     1000, 8, row_optimizer=keras_embedx.optimizers.SGD(0.1))
-    >>> layer.row_optimizer.learning_rate
-    0.1
+    ...     1000, 8, mask_zero=False, row_optimizer=keras_embedx.optimizers.SGD(0.1)
+    ... )
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,), dtype="int32"),
+    ...     layer,
+    ...     keras.layers.GlobalAveragePooling1D(),
+    ...     keras.layers.Dense(1),
+    ... ])
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> before = layer.embeddings
+    >>> _ = model.fit(np.array([[3, 5, 7, 3]]), np.ones((1, 1)), verbose=0)
+    >>> int((layer.embeddings != before).any(axis=1).sum())
+    3
     """
 
     def __init__(self, learning_rate=0.01, capacity=None, name=None):
