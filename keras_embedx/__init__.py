@@ -8,7 +8,7 @@ TensorBoard Projector, on the TensorFlow, JAX and PyTorch backends.
 
 __version__ = "0.1.0"
 
-from keras_embedx import callbacks, layers
+from keras_embedx import callbacks, layers, optimizers
 from keras_embedx.sizing import suggest_dim
 from keras_embedx.vectors import WordVectors, load_vectors
 from keras_embedx.vocabulary import Vocabulary
@@ -20,6 +20,7 @@ __all__ = [
     "callbacks",
     "layers",
     "load_vectors",
+    "optimizers",
     "suggest_dim",
 ]
 

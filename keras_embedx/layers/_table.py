@@ -65,6 +65,12 @@ from keras_embedx._checks import (
 )
 from keras_embedx.layers._ids import out_of_range_error
 from keras_embedx.layers._sharding import row_shards
+from keras_embedx.layers._row_sparse import (
+    check_row_optimizer,
+    make_row_sparse,
+    serialize_row_optimizer,
+    sparse_rows,
+)
 
 STORAGE_DTYPES = ("float32", "float16", "bfloat16", "int8")
 _ITEM_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
@@ -500,9 +506,14 @@ class EmbeddingTable(keras.layers.Layer):
         embeddings_regularizer: regularizer of the trainable rows.
         embeddings_constraint: constraint of the trainable rows (applied
             by the optimizer after each update, as Keras does).
+        row_optimizer: None (the model's optimizer trains the rows) or a
+            `keras_embedx.optimizers` optimizer that trains them row-sparsely:
+            each training step updates only the rows its batch looks up.
 
     Call arguments:
         ids: int tensor of any shape with values in `[0, num_rows)`.
+        training: bool, whether the call is a training step (row-sparse
+            training records its rows only then).
 
     Input shape:
         Any shape `(...)`.
@@ -521,6 +532,7 @@ class EmbeddingTable(keras.layers.Layer):
         embeddings_initializer="uniform",
         embeddings_regularizer=None,
         embeddings_constraint=None,
+        row_optimizer=None,
         **kwargs,
     ):
         num_rows = check_positive_int("num_rows", num_rows)
@@ -548,6 +560,10 @@ class EmbeddingTable(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = keras.constraints.get(embeddings_constraint)
+        self.row_optimizer = check_row_optimizer(
+            row_optimizer, self.embeddings_regularizer, self.embeddings_constraint
+        )
+        self._row_sparse = None
         # The table casts its output itself; its variables are never
         # autocast, even when the owner layer runs inside an autocast scope
         # and calls `lookup` directly.
@@ -690,9 +706,9 @@ class EmbeddingTable(keras.layers.Layer):
                 # low-precision rows keep it in a float32 offset instead.
                 self._has_offset = self.storage_dtype != "float32"
                 self.frozen_live = self._weight(
-                    "frozen_live", (n_frozen, d), trainable=True
+                    "frozen_live", (n_frozen, d), trainable=self.row_optimizer is None
                 )
-                if keras.config.backend() == "torch":
+                if keras.config.backend() == "torch" and self.row_optimizer is None:
                     _quiet_frozen_live_without_gradient()
                 if self._has_offset:
                     self.frozen_offset = self._weight("frozen_offset", (n_frozen, d))
@@ -706,7 +722,7 @@ class EmbeddingTable(keras.layers.Layer):
                 initializer=initializer,
                 regularizer=self.embeddings_regularizer,
                 constraint=self.embeddings_constraint,
-                trainable=True,
+                trainable=self.row_optimizer is None,
             )
         if self.is_mixed:
             self.row_index = self._weight(
@@ -716,6 +732,7 @@ class EmbeddingTable(keras.layers.Layer):
             self.row_index.assign(
                 self._pad_rows(self._slots(np.arange(self.num_rows) >= self.num_frozen))
             )
+        self._row_sparse = make_row_sparse(self)
 
     def _weight(
         self, name, shape, dtype="float32", initializer="zeros", trainable=False, **kw
@@ -763,6 +780,11 @@ class EmbeddingTable(keras.layers.Layer):
         if type_check and type(self) is not EmbeddingTable:
             raise self._not_implemented_error(self.quantize)
         self._check_quantization_mode(mode)
+        if self.row_optimizer is not None:
+            raise NotImplementedError(
+                f"Table {self.name!r} trains with a row optimizer; quantize a "
+                "copy built with row_optimizer=None (load its weights) instead."
+            )
         quantizer = getattr(config, "weight_quantizer", None)
         if quantizer is not None:
             raise NotImplementedError(
@@ -836,7 +858,7 @@ class EmbeddingTable(keras.layers.Layer):
             rows = rows + take_rows(self.frozen_offset, ids)
         return rows
 
-    def lookup(self, ids, oov_id=None, out_of_range="oov"):
+    def lookup(self, ids, oov_id=None, out_of_range="oov", training=None):
         """`self(ids)` without a nested layer call's bookkeeping.
 
         Layers that own a table call this from their own `call`: the table
@@ -850,17 +872,21 @@ class EmbeddingTable(keras.layers.Layer):
             out_of_range: with `oov_id`: `"oov"`, or `"error"` to raise
                 when the ids are concrete, and give NaN rows at the
                 offending positions inside a compiled function.
+            training: bool, whether this is a training step.
         """
         if oov_id is None:
-            return self.call(ids)
+            return self.call(ids, training=training)
         ids, bad = remap_out_of_range(ids, self.num_rows, oov_id, mode=out_of_range)
-        out = self.call(ids)
+        out = self.call(ids, training=training)
         if bad is not None:
             out = ops.where(ops.expand_dims(bad, -1), float("nan"), out)
         return out
 
-    def call(self, ids):
-        out = self._rows(to_int_ids(ids))
+    def call(self, ids, training=None):
+        if self._row_sparse is not None:
+            out = sparse_rows(self, to_int_ids(ids), training)
+        else:
+            out = self._rows(to_int_ids(ids))
         if ops.dtype(out) != self.compute_dtype:
             out = ops.cast(out, self.compute_dtype)
         return out
@@ -967,6 +993,7 @@ class EmbeddingTable(keras.layers.Layer):
             frozen_mask: bool array `[num_rows]` with exactly `num_frozen`
                 True entries; defaults to the first `num_frozen` rows.
         """
+        self.flush_rows()
         matrix = np.asarray(matrix, dtype="float32")
         if matrix.shape != (self.num_rows, self.output_dim):
             raise ValueError(
@@ -1053,6 +1080,7 @@ class EmbeddingTable(keras.layers.Layer):
         """The effective table as a float32 NumPy array `[num_rows, output_dim]`."""
         if not self.built:
             self.build()
+        self.flush_rows()
         if self.num_frozen:
             out = ops.convert_to_numpy(self._frozen_values())[: self.num_rows]
         else:
@@ -1098,6 +1126,7 @@ class EmbeddingTable(keras.layers.Layer):
             )
         if not self.built:
             self.build()
+        self.flush_rows()
         old = self.factor
         if value == old:
             return
@@ -1145,6 +1174,7 @@ class EmbeddingTable(keras.layers.Layer):
                 "embeddings_constraint": keras.constraints.serialize(
                     self.embeddings_constraint
                 ),
+                "row_optimizer": serialize_row_optimizer(self.row_optimizer),
             }
         )
         return config
@@ -1166,6 +1196,8 @@ class EmbeddingTable(keras.layers.Layer):
         if not self.built:
             self.build()
         dtype = self.compute_dtype if dtype is None else dtype
+        if self._row_sparse is not None:
+            self._row_sparse.commit()
         if self.num_frozen:
             table = self._rows(ops.arange(self.num_rows, dtype="int32"))
         else:
@@ -1190,6 +1222,10 @@ class EmbeddingTable(keras.layers.Layer):
         return np.concatenate([array, np.zeros((extra, *array.shape[1:]), array.dtype)])
 
     def _logical_rows(self, variable):
+        if self._row_sparse is not None:
+            rows = self._row_sparse.logical_rows(variable)
+            if rows is not None:
+                return rows
         if variable.name == "trainable_table":
             return self.num_trainable
         if variable.name == "row_index":
@@ -1198,7 +1234,22 @@ class EmbeddingTable(keras.layers.Layer):
             return self.num_rows
         return None
 
+    def flush_rows(self):
+        """Apply a pending row-sparse update now (a no-op without `row_optimizer`).
+
+        A row-sparse training step leaves its update to be applied by the
+        table's next call; reads from outside a call (`full_table`, saving,
+        `get_weights`) apply it first.
+        """
+        if self._row_sparse is not None and self.built:
+            self._row_sparse.flush()
+
+    def get_weights(self):
+        self.flush_rows()
+        return super().get_weights()
+
     def save_own_variables(self, store):
+        self.flush_rows()
         if self._shards == 1:
             return super().save_own_variables(store)
         staged = {}

@@ -12,6 +12,7 @@ from keras_embedx.layers._ids import (
     own_encoder_hint,
     positions_along,
 )
+from keras_embedx.layers._row_sparse import serialize_row_optimizer
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -181,6 +182,10 @@ class CharEmbedding(TableOwner, IdInputLayer):
         embeddings_regularizer: regularizer of the character table.
         kernel_initializer: initializer of convolution, LSTM, highway and
             projection kernels.
+        row_optimizer: None (the model's optimizer trains the table) or a
+            `keras_embedx.optimizers` optimizer that trains its rows
+            row-sparsely inside `fit` (a step updates only the rows its batch
+            looks up, see `keras_embedx.optimizers`).
         **kwargs: base layer keyword arguments such as `name` and `dtype`.
 
     Call arguments:
@@ -188,6 +193,7 @@ class CharEmbedding(TableOwner, IdInputLayer):
             rank >= 2; the last axis holds one word's characters, left
             aligned, padded with 0). Sparse ids (`tf.SparseTensor`, JAX
             `BCOO`) read as their dense form, unset entries being padding.
+        training: bool, whether the call is a training step.
 
     Input shape:
         `(batch_size, words, chars)`.
@@ -235,6 +241,7 @@ class CharEmbedding(TableOwner, IdInputLayer):
         embeddings_initializer="uniform",
         embeddings_regularizer=None,
         kernel_initializer="glorot_uniform",
+        row_optimizer=None,
         **kwargs,
     ):
         if output_dim is not None:
@@ -286,6 +293,7 @@ class CharEmbedding(TableOwner, IdInputLayer):
             schedulable=schedulable,
             embeddings_initializer=embeddings_initializer,
             embeddings_regularizer=embeddings_regularizer,
+            row_optimizer=row_optimizer,
             dtype=self.dtype_policy,
             name="char_table",
         )
@@ -386,18 +394,18 @@ class CharEmbedding(TableOwner, IdInputLayer):
             self, inputs, self.num_chars, self.out_of_range, own_encoder_hint(self)
         )
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         inputs = dense_ids(inputs)
         shape = ops.shape(inputs)
         if any(isinstance(n, int) and n == 0 for n in shape):
             # No words, or words without a character: zeros, as for padding
             # words (the convolutions and LSTMs take no empty input).
             return ops.zeros((*shape[:-1], self._output_width()), self.compute_dtype)
-        if self.out_of_range == "error":
-            return self._encode_words(inputs)
+        if self.out_of_range == "error" or self.table.row_optimizer is not None:
+            return self._encode_words(inputs, training)
         return compiled_when_eager(self, self._encode_words, inputs)
 
-    def _encode_words(self, inputs):
+    def _encode_words(self, inputs, training=None):
         ids, bad = remap_out_of_range(
             inputs, self.num_chars, oov_id=OOV_ID, mode=self.out_of_range
         )
@@ -418,7 +426,7 @@ class CharEmbedding(TableOwner, IdInputLayer):
                 bad = ops.reshape(bad, (-1, shape[-1]))
         char_mask = ops.not_equal(ids, 0)
         word_mask = ops.any(char_mask, axis=-1)
-        x = self.table.lookup(ids)
+        x = self.table.lookup(ids, training=training)
         x = x * ops.cast(ops.expand_dims(char_mask, -1), x.dtype)
         if self.encoder == "cnn":
             h = self._cnn(x, char_mask)
@@ -566,6 +574,7 @@ class CharEmbedding(TableOwner, IdInputLayer):
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),
+                "row_optimizer": serialize_row_optimizer(table.row_optimizer),
             }
         )
         return self._with_quantized(config)

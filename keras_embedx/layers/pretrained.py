@@ -17,6 +17,7 @@ from keras_embedx._checks import (
     width_error,
 )
 from keras_embedx.layers._ids import IdInputLayer, check_ids, dense_ids
+from keras_embedx.layers._row_sparse import serialize_row_optimizer
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -198,11 +199,18 @@ class PretrainedEmbedding(TableOwner, IdInputLayer):
             of every row. It is not part of the config; the rows are saved
             with the weights. `weights=[matrix], trainable=False` freezes
             them all, as with `keras.layers.Embedding`.
+        row_optimizer: None (the model's optimizer trains the rows) or a
+            `keras_embedx.optimizers` optimizer (`SGD`, `Adagrad`,
+            `LazyAdam`) that trains them row-sparsely inside `fit`: a step
+            updates only the rows its batch looks up, in the table and in
+            the optimizer's state, while the rest of the model trains with
+            the model's optimizer.
         **kwargs: base layer keyword arguments such as `name` and `dtype`.
 
     Call arguments:
         inputs: int tensor of word ids, any shape, usually
             `(batch_size, sequence_length)`.
+        training: bool, whether the call is a training step.
 
     Input shape:
         `(batch_size, sequence_length)` (any rank works). Sparse ids
@@ -257,6 +265,7 @@ class PretrainedEmbedding(TableOwner, IdInputLayer):
         embeddings_constraint=None,
         vocabulary=None,
         weights=None,
+        row_optimizer=None,
         **kwargs,
     ):
         input_dim = check_positive_int("input_dim", input_dim)
@@ -310,6 +319,7 @@ class PretrainedEmbedding(TableOwner, IdInputLayer):
             embeddings_initializer=embeddings_initializer,
             embeddings_regularizer=embeddings_regularizer,
             embeddings_constraint=embeddings_constraint,
+            row_optimizer=row_optimizer,
             dtype=self.dtype_policy,
             name="table",
         )
@@ -333,6 +343,7 @@ class PretrainedEmbedding(TableOwner, IdInputLayer):
         lowercase_fallback=True,
         initializer="vector_stats",
         seed=None,
+        row_optimizer=None,
         **kwargs,
     ):
         """Build the layer from pretrained vectors aligned to a vocabulary.
@@ -353,6 +364,8 @@ class PretrainedEmbedding(TableOwner, IdInputLayer):
                 per-dimension mean and std), `"zeros"`, or any Keras
                 initializer, for OOV rows and words without a vector.
             seed: int seed for the initialiser.
+            row_optimizer: None or a `keras_embedx.optimizers` optimizer
+                that trains the rows row-sparsely (see the class docstring).
             **kwargs: passed to the constructor (`mask_zero`, `schedulable`,
                 `storage_dtype`, `out_of_range`, `trainable`, `name`, `dtype`,
                 ...). `input_dim` and `output_dim` come from the vocabulary
@@ -449,6 +462,7 @@ class PretrainedEmbedding(TableOwner, IdInputLayer):
             freeze=freeze,
             num_frozen=int(frozen_mask.sum()),
             vocabulary=vocabulary.get_vocabulary(),
+            row_optimizer=row_optimizer,
             **kwargs,
         )
         layer.build()
@@ -613,14 +627,16 @@ class PretrainedEmbedding(TableOwner, IdInputLayer):
     def _checked_ids(self, inputs):
         return check_ids(self, inputs, self.input_dim, self.out_of_range)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         inputs = dense_ids(inputs)
-        if self.out_of_range == "error":
-            return self._lookup(inputs)
+        if self.out_of_range == "error" or self.table.row_optimizer is not None:
+            return self._lookup(inputs, training)
         return compiled_when_eager(self, self._lookup, inputs)
 
-    def _lookup(self, inputs):
-        return self.table.lookup(inputs, oov_id=1, out_of_range=self.out_of_range)
+    def _lookup(self, inputs, training=None):
+        return self.table.lookup(
+            inputs, oov_id=1, out_of_range=self.out_of_range, training=training
+        )
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
@@ -726,6 +742,7 @@ class PretrainedEmbedding(TableOwner, IdInputLayer):
                 "embeddings_constraint": keras.constraints.serialize(
                     table.embeddings_constraint
                 ),
+                "row_optimizer": serialize_row_optimizer(table.row_optimizer),
             }
         )
         return self._with_quantized(config)

@@ -33,6 +33,7 @@ from keras_embedx.layers._ids import (
     dense_ids,
     own_encoder_hint,
 )
+from keras_embedx.layers._row_sparse import serialize_row_optimizer
 from keras_embedx.layers._table import (
     EmbeddingTable,
     compiled_when_eager,
@@ -168,11 +169,16 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
             `False` before layers that take no mask (`Conv1D`, `Flatten`).
         embeddings_initializer: initializer of a fresh table.
         embeddings_regularizer: regularizer of the trainable rows.
+        row_optimizer: None (the model's optimizer trains the table) or a
+            `keras_embedx.optimizers` optimizer that trains its rows
+            row-sparsely inside `fit` (a step updates only the rows its batch
+            looks up, see `keras_embedx.optimizers`).
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: int tensor from `encode`, `(batch, words, 1 + max_ngrams)`
             (or `(batch, units)` for tokenizer units with `pooling=None`).
+        training: bool, whether the call is a training step.
             Sparse ids (`tf.SparseTensor`, JAX `BCOO`) read as their dense
             form, unset entries being padding.
 
@@ -218,6 +224,7 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
         mask_zero=True,
         embeddings_initializer="uniform",
         embeddings_regularizer=None,
+        row_optimizer=None,
         **kwargs,
     ):
         num_buckets = check_positive_int("num_buckets", num_buckets)
@@ -285,6 +292,7 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
             storage_dtype=storage_dtype,
             embeddings_initializer=embeddings_initializer,
             embeddings_regularizer=embeddings_regularizer,
+            row_optimizer=row_optimizer,
             dtype="float32",
             name="table",
         )
@@ -301,7 +309,9 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
 
     # ------------------------------------------------------------ building
     @classmethod
-    def from_fasttext(cls, path, freeze="all", encoding="utf-8", **kwargs):
+    def from_fasttext(
+        cls, path, freeze="all", encoding="utf-8", row_optimizer=None, **kwargs
+    ):
         """The layer of a fastText `.bin` model: its words and n-gram buckets.
 
         `layer.word_vectors(words)` and the layer's output then equal
@@ -314,6 +324,8 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
             freeze: `"all"` (default: keep fastText's rows), `"words"` or
                 `"none"`.
             encoding: text encoding of the words in the file.
+            row_optimizer: None or a `keras_embedx.optimizers` optimizer
+                that trains the rows row-sparsely (see the class docstring).
             **kwargs: passed to the constructor (`schedulable`,
                 `storage_dtype`, `max_word_chars`, `name`, ...).
         """
@@ -334,6 +346,7 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
             num_words=model.nwords,
             vocabulary=model.words,
             freeze=freeze,
+            row_optimizer=row_optimizer,
             **kwargs,
         )
         # Build the table straight from the file's matrix (no random draw).
@@ -421,17 +434,19 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
     def _checked_ids(self, inputs):
         return check_ids(self, inputs, self.num_rows, hint=own_encoder_hint(self))
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        if self.table.row_optimizer is not None:
+            return self._embed(dense_ids(inputs), training)
         return compiled_when_eager(self, self._embed, dense_ids(inputs))
 
-    def _embed(self, inputs):
+    def _embed(self, inputs, training=None):
         # Ids outside the table go to the OOV row, which never contributes.
         ids, _ = remap_out_of_range(inputs, self.num_rows, oov_id=OOV_ID)
         if ops.dtype(ids) != "int32":
             ids = ops.cast(ids, "int32")
         if self.units == "tokenizer" and self.pooling is None:
             used = ops.greater_equal(ids, NUM_RESERVED)
-            out = self.table.lookup(ids) * ops.expand_dims(
+            out = self.table.lookup(ids, training=training) * ops.expand_dims(
                 ops.cast(used, "float32"), -1
             )
             return ops.cast(out, self.compute_dtype)
@@ -460,16 +475,18 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
             pick = ops.take_along_axis(ids, ops.expand_dims(where, -1), axis=-1)
             pick = ops.squeeze(pick, -1)
             keep = ops.cast(ops.greater_equal(pick, NUM_RESERVED), "float32")
-            out = self.table.lookup(pick) * ops.expand_dims(keep, -1)
+            out = self.table.lookup(pick, training=training) * ops.expand_dims(keep, -1)
         else:
             # fastText's order: add the rows one after another in float32,
             # then multiply by float32(1 / n) (Vector::mul(1.0 / n)).
-            if torch_eager():
+            if torch_eager() or self.table.row_optimizer is not None:
                 # PyTorch gives every gather a dense gradient as large as the
                 # table, so one gather per column would cost `width` of them
                 # in the backward pass: gather the bag at once (freed after
                 # the sum) and add its columns in the same order.
-                bag = self.table.lookup(ids) * ops.expand_dims(used, -1)
+                # A row-sparse table, too: one lookup per training step.
+                bag = self.table.lookup(ids, training=training)
+                bag = bag * ops.expand_dims(used, -1)
                 columns = (bag[..., j, :] for j in range(width))
             else:
                 # Columns by `unstack` (static slices): JAX turns `ids[..., j]`
@@ -829,6 +846,7 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
                 "embeddings_regularizer": keras.regularizers.serialize(
                     table.embeddings_regularizer
                 ),
+                "row_optimizer": serialize_row_optimizer(table.row_optimizer),
             }
         )
         if self.tokenizer is not None:

@@ -14,6 +14,7 @@ from keras_embedx._checks import (
     width_error,
 )
 from keras_embedx.layers._ids import check_ids, dense_ids, positions_along
+from keras_embedx.layers._row_sparse import serialize_row_optimizer
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
@@ -124,6 +125,12 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
             learned positions and the untied reverse matrix. Defaults to
             `"uniform"`, as keras-hub.
         embeddings_regularizer: regularizer of the own token table.
+        row_optimizer: own table only: None (the model's optimizer trains
+            it) or a `keras_embedx.optimizers` optimizer that trains its
+            rows row-sparsely inside `fit` (a step updates only the rows its
+            batch looks up). A tied `reverse` projection reads every row, so
+            it cannot be trained that way: calling it in a training step
+            raises.
         **kwargs: base layer keyword arguments such as `name` and `dtype`.
 
     Call arguments:
@@ -198,6 +205,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         out_of_range="oov",
         embeddings_initializer="uniform",
         embeddings_regularizer=None,
+        row_optimizer=None,
         **kwargs,
     ):
         check_choice("position", position, POSITION_MODES)
@@ -227,6 +235,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
                 "schedulable": (schedulable, False),
                 "storage_dtype": (storage_dtype, "float32"),
                 "out_of_range": (out_of_range, "oov"),
+                "row_optimizer": (row_optimizer, None),
             }
             for name, (value, default) in own_only.items():
                 if value != default:
@@ -297,6 +306,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
                 storage_dtype=storage_dtype,
                 embeddings_initializer=_clone_initializer(self.embeddings_initializer),
                 embeddings_regularizer=embeddings_regularizer,
+                row_optimizer=row_optimizer,
                 dtype=self.dtype_policy,
                 name="token_embedding",
             )
@@ -459,20 +469,35 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
     def call(self, inputs, start_index=0, positions=None, reverse=False, training=None):
         self._reverse_mode = bool(reverse)
         if reverse:
+            if training and self.tie_weights and self._row_sparse_table():
+                raise ValueError(
+                    "The tied `reverse` projection reads every row of the token "
+                    "table, which trains row-sparsely (row_optimizer="
+                    f"{self.token_embedding.row_optimizer!r}): it would get no "
+                    "gradient. Build the layer with tie_weights=False, or "
+                    "row_optimizer=None."
+                )
             return self._reverse(inputs)
-        x = self._embed_tokens(dense_ids(inputs))
+        x = self._embed_tokens(dense_ids(inputs), training)
         if self.position is not None or self.sequence_length is not None:
             x = self._add_positions(x, start_index, positions)
         if self.dropout_layer is not None:
             x = self.dropout_layer(x, training=training)
         return x
 
-    def _embed_tokens(self, inputs):
+    def _row_sparse_table(self):
+        return getattr(self.token_embedding, "row_optimizer", None) is not None or (
+            getattr(getattr(self.token_embedding, "table", None), "row_optimizer", None)
+            is not None
+        )
+
+    def _embed_tokens(self, inputs, training=None):
         if self._owns_table:
             x = self.token_embedding.lookup(
                 inputs,
                 oov_id=min(1, self.vocabulary_size - 1),
                 out_of_range=self.out_of_range,
+                training=training,
             )
         else:
             x = ops.cast(self.token_embedding(inputs), self.compute_dtype)
@@ -760,6 +785,9 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
                 ),
                 "embeddings_regularizer": keras.regularizers.serialize(
                     self.embeddings_regularizer
+                ),
+                "row_optimizer": serialize_row_optimizer(
+                    token.row_optimizer if own else None
                 ),
             }
         )
