@@ -54,14 +54,17 @@ def data(steps=STEPS, seed=0):
     return x, y
 
 
-def pooled_model(embedding, optimizer, jit=False, seq=SEQ, dtype="int32"):
-    """`embedding -> GlobalAveragePooling1D -> Dense(1)`, mse, the fixed head."""
-    inputs = keras.Input((seq,) if isinstance(seq, int) else seq, dtype=dtype)
+def pooled_model(embedding, optimizer, jit=False, seq=(SEQ,), kernel=KERNEL):
+    """`embedding -> GlobalAveragePooling1D -> Dense(1)`, mse.
+
+    The head starts from `kernel` (and `BIAS`), or at random for None.
+    """
+    inputs = keras.Input(seq, dtype="int32")
     pooled = keras.layers.GlobalAveragePooling1D()(embedding(inputs))
     head = keras.layers.Dense(1, name="head")
     model = keras.Model(inputs, head(pooled))
-    if isinstance(seq, int):
-        head.set_weights([KERNEL, BIAS])
+    if kernel is not None:
+        head.set_weights([kernel, BIAS])
     model.compile(optimizer=optimizer, loss="mse", jit_compile=jit)
     return model
 
@@ -291,6 +294,7 @@ def test_sgd_learning_rate_schedule_equals_stock():
 
 # ------------------------------------------- frozen and scheduled rows
 EXTRA = ["zorbling", "quux", "blorft", "snarf"]
+TOY_KERNEL = (_RNG.standard_normal((5, 1)) * 0.5).astype("float32")
 
 
 @pytest.fixture(scope="module")
@@ -322,7 +326,7 @@ def test_pretrained_rows_stay_bit_identical(toy):
     )
     start = layer.embeddings
     x, y = _toy_data(vocab)
-    fit(pooled_model(layer, keras.optimizers.SGD(0.1)), x, y)
+    fit(pooled_model(layer, keras.optimizers.SGD(0.1), kernel=TOY_KERNEL), x, y)
     table = layer.embeddings
     words = vocab.get_vocabulary()
     file_rows = np.stack([wv[words[i]] for i in np.flatnonzero(pretrained)])
@@ -345,13 +349,13 @@ def test_unfreeze_factor_scales_the_thawed_rows(toy):
     )
     start = layer.embeddings
     x, y = _toy_data(vocab, steps=1)
-    model = pooled_model(layer, keras.optimizers.SGD(0.5))
+    model = pooled_model(layer, keras.optimizers.SGD(0.5), kernel=TOY_KERNEL)
     fit(model, x, y, callbacks=[UnfreezeSchedule({0: 0.25})])
     moved = layer.embeddings - start
 
     # The full step: stock Embedding, every row trainable, same weights.
     stock = keras.layers.Embedding(len(vocab), wv.dim)
-    reference_model = pooled_model(stock, keras.optimizers.SGD(0.5))
+    reference_model = pooled_model(stock, keras.optimizers.SGD(0.5), kernel=TOY_KERNEL)
     stock.set_weights([start])
     fit(reference_model, x, y)
     full = stock.get_weights()[0] - start
@@ -433,7 +437,7 @@ OTHER_LAYERS = {
 
 def _other_model(kind, row_optimizer, optimizer):
     layer, x = OTHER_LAYERS[kind](row_optimizer)
-    model = pooled_model(layer, optimizer, seq=x.shape[1:])
+    model = pooled_model(layer, optimizer, seq=x.shape[1:], kernel=None)
     return model, layer, x
 
 
