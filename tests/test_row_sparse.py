@@ -440,15 +440,21 @@ OTHER_LAYERS = {
 
 def _other_model(kind, row_optimizer, optimizer):
     layer, x = OTHER_LAYERS[kind](row_optimizer)
-    model = pooled_model(layer, optimizer, seq=x.shape[1:], kernel=None)
+    model = pooled_model(layer, optimizer, "auto", seq=x.shape[1:], kernel=None)
     return model, layer, x
 
 
 @pytest.mark.parametrize("kind", list(OTHER_LAYERS))
 def test_other_layers_train_row_sparsely(kind):
-    """(f) One SGD step is the dense one; rows no batch uses never move."""
+    """(f) The row optimizer's SGD step is the dense one; unused rows never move.
+
+    The row optimizer's learning rate (0.5) is five times the model
+    optimizer's (0.1), so the table matches the dense twin trained at 0.5
+    only if the row optimizer, not the model's, updated it; the rest of the
+    layer and the head move by a fifth of the twin's step.
+    """
     model, layer, x = _other_model(
-        kind, row_optimizers().SGD(0.5), keras.optimizers.SGD(0.5)
+        kind, row_optimizers().SGD(0.5), keras.optimizers.SGD(0.1)
     )
     dense, twin, _ = _other_model(kind, None, keras.optimizers.SGD(0.5))
     twin.set_weights(layer.get_weights())
@@ -459,29 +465,12 @@ def test_other_layers_train_row_sparsely(kind):
     fit(dense, x, y)
     got, expected = layer.get_weights(), twin.get_weights()
     assert np.abs(expected[0] - start[0]).max() > 1e-3
-    for g, e in zip(got, expected):
-        assert_close(g, e)
+    assert_close(got[0], expected[0])
+    for g, e, s0 in zip(got[1:], expected[1:], start[1:]):
+        assert_close(g - s0, 0.2 * (e - s0), atol=1e-7)
     untouched = np.setdiff1d(np.arange(len(start[0])), np.unique(x))
     assert len(untouched) > 10
     assert_untouched(got[0], start[0], untouched)
-
-    # Lazy AdamW over two steps: dense AdamW would shrink every row.
-    model, layer, x = _other_model(
-        kind,
-        row_optimizers().LazyAdam(0.05, weight_decay=0.5),
-        keras.optimizers.SGD(0.1),
-    )
-    start = layer.get_weights()[0]
-    model.fit(
-        np.concatenate([x, x[::-1]]),
-        np.concatenate([y, y[::-1]]),
-        batch_size=len(x),
-        shuffle=False,
-        verbose=0,
-    )
-    table = layer.get_weights()[0]
-    assert_untouched(table, start, untouched)
-    assert np.any(table != start)
 
 
 # --------------------------------------------------------- no optimizer
