@@ -19,6 +19,16 @@ step of an epoch to the end of its last), after warm-up, in one process:
    (`freeze="pretrained"`: gated pretrained rows plus 2,000 trainable ones,
    so a lookup also merges two tables) is shown beside it.
 
+3. Row-sparse fine-tuning: a fully trainable table (`freeze="none"`)
+   whose rows train with `row_optimizer=keras_embedx.optimizers.LazyAdam`
+   (the Dense head with Keras' Adam), 2,000,000 rows against 20,000.
+   Target: at most 1.5x. The same pair trained densely (Keras' Adam on
+   the whole table, as `row_optimizer=None` does) and with stock
+   `keras.layers.Embedding` is shown beside it, and every model reports
+   the memory its training holds beyond the parameters (optimizer moments
+   and any buffers). Skipped, with a message, where `keras_embedx` has no
+   `optimizers` module.
+
 `--quick` uses 200,000 rows instead of 2,000,000 and fewer repeats;
 `--threads N` sets torch's intra-op threads (steadier on a shared machine).
 """
@@ -41,11 +51,14 @@ SEQ = 32
 NUM_TRAINABLE = 2_000  # "missing" words of a pretrained table: they train
 
 
-def pretrained_layer(rows, freeze, schedulable=False, factor=None, seed=0):
+def pretrained_layer(
+    rows, freeze, schedulable=False, factor=None, seed=0, row_optimizer=None
+):
     """A `PretrainedEmbedding` with random "pretrained" rows, built and filled."""
     from keras_embedx.layers import PretrainedEmbedding
 
     num_frozen = {"none": 0, "pretrained": rows - NUM_TRAINABLE, "all": rows}[freeze]
+    extra = {} if row_optimizer is None else {"row_optimizer": row_optimizer}
     layer = PretrainedEmbedding(
         rows,
         DIM,
@@ -53,6 +66,7 @@ def pretrained_layer(rows, freeze, schedulable=False, factor=None, seed=0):
         num_frozen=num_frozen,
         schedulable=schedulable,
         mask_zero=False,
+        **extra,
     )
     layer.build()
     rng = np.random.default_rng(seed)
@@ -68,6 +82,32 @@ def pretrained_layer(rows, freeze, schedulable=False, factor=None, seed=0):
     if factor is not None:
         layer.table.set_factor(factor)
     return layer
+
+
+def lazy_adam():
+    """`keras_embedx.optimizers.LazyAdam(1e-3)`, or None where it does not exist."""
+    try:
+        from keras_embedx.optimizers import LazyAdam
+    except ImportError:
+        return None
+    return LazyAdam(1e-3)
+
+
+def state_bytes(model, rows):
+    """Bytes of the variables training holds beyond the model's parameters.
+
+    Every distinct variable of the model and of its optimizer (a table's
+    row-optimizer state lives with the table, so it is among the model's),
+    less the parameters themselves: the `[rows, DIM]` table and the
+    Dense(1) head. What is left is optimizer state and bookkeeping.
+    """
+    seen = {}
+    for variable in [*model.variables, *model.optimizer.variables]:
+        seen[id(variable)] = variable
+    total = sum(
+        int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in seen.values()
+    )
+    return total - 4 * (rows * DIM + DIM + 1)
 
 
 def stock_layer(rows, trainable):
@@ -189,6 +229,7 @@ def run_part(part, specs, rounds, per_round, backend):
             "iqr_ms": t["iqr_s"] * 1e3,
             "ratio": None,
             "target": spec.get("target"),
+            "state_mb": state_bytes(cases[i][0], spec["rows"]) / 2**20,
         }
         if spec.get("baseline") is not None:
             row["ratio"] = t["median_s"] / base_of[i][spec["baseline"]]["median_s"]
@@ -196,6 +237,60 @@ def run_part(part, specs, rounds, per_round, backend):
     del cases
     gc.collect()
     return rows
+
+
+def run_row_sparse(small, big, rounds, per_round, backend):
+    """Part 3: each arm at `small` and `big` rows, timed as a pair.
+
+    The pairs are timed one after the other, so that only one arm's big
+    table (with its optimizer state) is in memory at a time.
+    """
+    if lazy_adam() is None:
+        print(
+            "row-sparse: skipped, keras_embedx has no `optimizers` module "
+            "(row_optimizer= is not available in this version)",
+            flush=True,
+        )
+        return []
+    arms = [
+        (
+            'PretrainedEmbedding(freeze="none", row_optimizer=LazyAdam)',
+            lambda r: pretrained_layer(r, "none", row_optimizer=lazy_adam()),
+            "<= 1.5",
+        ),
+        (
+            'PretrainedEmbedding(freeze="none"), dense Adam',
+            lambda r: pretrained_layer(r, "none"),
+            None,
+        ),
+        (
+            "keras.layers.Embedding(trainable=True)",
+            lambda r: stock_layer(r, trainable=True),
+            None,
+        ),
+    ]
+    rows_out = []
+    for subject, make, target in arms:
+        rows_out += run_part(
+            "row-sparse",
+            [
+                {
+                    "subject": subject,
+                    "rows": rows,
+                    "trainable_rows": rows,
+                    "make": lambda r=rows, m=make: m(r),
+                    **({"baseline": 0, "target": target} if rows == big else {}),
+                }
+                for rows in (small, big)
+            ],
+            rounds,
+            per_round,
+            backend,
+        )
+    stock = {row["rows"]: row["step_ms"] for row in rows_out[-2:]}
+    for row in rows_out[:-2]:
+        row["vs_stock"] = row["step_ms"] / stock[row["rows"]]
+    return rows_out
 
 
 def main(argv=None):
@@ -305,6 +400,9 @@ def main(argv=None):
             backend,
         )
 
+    # 3. Row-sparse fine-tuning of every row, against dense training.
+    results += run_row_sparse(small, big, rounds, per_round, backend)
+
     command = f"KERAS_BACKEND={backend} python -m benchmarks.train_step"
     if args.quick:
         command += " --quick"
@@ -326,6 +424,8 @@ def main(argv=None):
             ("iqr_ms", "IQR ms"),
             "ratio",
             "target",
+            ("vs_stock", "vs stock"),
+            ("state_mb", "state MiB"),
         ],
         title=f"Training step time ({backend})",
         command=command,
@@ -345,7 +445,20 @@ def main(argv=None):
             "factor 0.5: all rows learning at half the rate) over that of a "
             '`freeze="none"` table of the same size (target <= 1.1); the mixed '
             '`freeze="pretrained"` table (gated rows plus 2,000 trainable ones) '
-            "is shown for reference."
+            "is shown for reference. `state MiB`: memory of every variable "
+            "of the model and its optimizer, less the parameters (table and "
+            "head): optimizer moments and buffers."
+            + (
+                ' Part "row-sparse": `ratio` is the step time at '
+                f"{big:,} rows over that of the same model at {small:,} rows, "
+                "each pair timed in rounds of its own (target <= 1.5 for "
+                "`row_optimizer=LazyAdam`); `vs stock` is the step time over "
+                "that of stock `keras.layers.Embedding` (trainable, Adam) with "
+                "as many rows, timed in other rounds of the same process."
+                if any(row["part"] == "row-sparse" for row in results)
+                else ' Part "row-sparse" skipped: this version has no '
+                "`keras_embedx.optimizers`."
+            )
             + (f" torch intra-op threads: {threads}." if threads else "")
         ),
         extra={"torch_threads": threads, "rounds": rounds, "per_round": per_round},
