@@ -64,13 +64,13 @@ from keras_embedx._checks import (
     width_error,
 )
 from keras_embedx.layers._ids import out_of_range_error
-from keras_embedx.layers._sharding import row_shards
 from keras_embedx.layers._row_sparse import (
     check_row_optimizer,
     make_row_sparse,
     serialize_row_optimizer,
     sparse_rows,
 )
+from keras_embedx.layers._sharding import row_shards
 
 STORAGE_DTYPES = ("float32", "float16", "bfloat16", "int8")
 _ITEM_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
