@@ -277,6 +277,12 @@ def test_row_optimizer_equals_numpy_reference(name, jit):
     _against_reference(name, 0.05, jit)
 
 
+@pytest.mark.skipif(BACKEND != "torch", reason="TensorFlow and JAX compile above")
+def test_torch_compile_equals_numpy_reference():
+    """`jit_compile=True` on PyTorch (`torch.compile`): lazy Adam as above."""
+    _against_reference("lazy_adam", 0.05, jit=True)
+
+
 def test_learning_rate_schedule():
     """(c) A `LearningRateSchedule` sets each step's rate, as in Keras."""
     _against_reference(
