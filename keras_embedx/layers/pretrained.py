@@ -127,98 +127,13 @@ def _refuse_weights(kwargs, source):
 class PretrainedEmbedding(TableOwner, IdInputLayer):
     """A word table initialised from pretrained vectors (GloVe, word2vec, fastText).
 
-    Turns word ids into vectors. Ids follow Keras' lookup conventions: id 0
-    is padding (masked when `mask_zero=True`, the default), ids
-    `1..num_oov_indices` are out-of-vocabulary rows, then the words. Build it
-    with `PretrainedEmbedding.from_vectors(wv, vocabulary)`, which aligns the
-    vocabulary to the vectors (exact match, then lowercase) and initialises
-    the rows that have no vector from the vectors' mean and standard
-    deviation.
-
-    `freeze` chooses which rows train: `"pretrained"` (the default of
-    `from_vectors`; the constructor's is `"none"`) keeps every
-    row that came from the file bit-identical, whatever the optimizer (the
-    frozen rows live in a non-trainable variable, so they also cost nothing
-    in the optimizer), while words without a vector and the OOV rows learn;
-    `"none"` trains every row; `"all"` none. With `schedulable=True`, the
-    frozen rows can be thawed during `fit` by
-    `keras_embedx.callbacks.UnfreezeSchedule`.
-
-    `trainable=False` (or `layer.trainable = False`) freezes every row, as
-    for any Keras layer; setting `layer.trainable = True` again restores
-    the `freeze` mode. Rows that `freeze` keeps frozen stay frozen then: it
-    warns, naming the ways to thaw them (`schedulable=True` with
-    `UnfreezeSchedule`, or `freeze="none"`). `freeze` is the layer's
-    saved layout (its config), so a flip of `trainable` never rebuilds it.
-
-    Ids outside `[0, input_dim)`, negative ones included, map to the OOV row
-    on every backend, eager or compiled (`out_of_range="oov"`), or raise
-    (`out_of_range="error"`; inside compiled functions, where no backend can
-    raise, those positions give NaN rows instead). NumPy ids past int32
-    passed to the layer count as out of range on JAX too, which would
-    otherwise truncate them to int32; ids that `fit`, `predict` or
-    `model(x)` convert first keep their value only through an int64
-    `keras.Input` (on JAX, with `jax.config.update("jax_enable_x64", True)`
-    at startup). Strings raise a `ValueError` saying how to encode them.
-
-    The output is computed in the layer's compute dtype (mixed precision
-    works); the tables stay float32 or `storage_dtype`. The vocabulary is
-    saved as an asset of the `.keras` file, not in the config.
-
-    `layer.embeddings` is the merged table `[input_dim, output_dim]`,
-    read-only. Read while a layer is called (another layer's `call`, such as
-    a tied output projection `ops.matmul(h, ops.transpose(layer.embeddings))`)
-    it is a float32 tensor whose gradient reaches the rows that train, frozen
-    rows merged in (dequantised from low-precision storage); read anywhere
-    else it is a NumPy copy.
-
-    Args:
-        input_dim: int, rows of the table (the vocabulary size including the
-            padding and OOV ids).
-        output_dim: int, width of the vectors.
-        num_oov_indices: int, number of OOV rows after the padding row.
-        mask_zero: bool, whether id 0 is padding to mask. Defaults to `True`;
-            pass `False` before layers that take no mask (`Conv1D`, `Flatten`).
-        freeze: `"pretrained"`, `"none"` or `"all"`, see above.
-        num_frozen: int, how many rows are frozen; set by `from_vectors`.
-        schedulable: bool, let `UnfreezeSchedule` thaw frozen rows.
-        storage_dtype: `"float32"`, `"float16"`, `"bfloat16"` or `"int8"`
-            (per-row scale) for the frozen rows.
-        out_of_range: `"oov"` (default) or `"error"`.
-        embeddings_initializer: initializer for rows of a layer built without
-            vectors.
-        embeddings_regularizer: regularizer of the trainable rows.
-        embeddings_constraint: constraint of the trainable rows (see
-            `keras.constraints`), applied after each optimizer update; frozen
-            rows never change.
-        vocabulary: optional list of str, one per row (`""` and `"[UNK]"`
-            first), or a mapping `{word: id}` covering every row (see
-            `keras_embedx.Vocabulary`).
-        weights: optional float matrix `[input_dim, output_dim]` (or a list
-            holding it, as `keras.layers.Embedding` takes): the initial value
-            of every row. It is not part of the config; the rows are saved
-            with the weights. `weights=[matrix], trainable=False` freezes
-            them all, as with `keras.layers.Embedding`.
-        row_optimizer: None (the model's optimizer trains the rows) or a
-            `keras_embedx.optimizers` optimizer (`SGD`, `Adagrad`,
-            `LazyAdam`) that trains them row-sparsely inside `fit`: a step
-            updates only the rows its batch looks up, in the table and in
-            the optimizer's state, while the rest of the model trains with
-            the model's optimizer.
-        **kwargs: base layer keyword arguments such as `name` and `dtype`.
-
-    Call arguments:
-        inputs: int tensor of word ids, any shape, usually
-            `(batch_size, sequence_length)`.
-        training: bool, whether the call is a training step.
-
-    Input shape:
-        `(batch_size, sequence_length)` (any rank works). Sparse ids
-        (`tf.SparseTensor`, JAX `BCOO`) read as their dense form, unset
-        entries being padding; ragged ids (TensorFlow) give ragged rows.
-
-    Output shape:
-        `(batch_size, sequence_length, output_dim)`.
+    Turns word ids into vectors, with Keras' lookup conventions: id 0 is
+    padding, ids `1..num_oov_indices` are out-of-vocabulary rows, then the
+    words. `from_vectors(wv, vocabulary)` aligns a vocabulary to the vectors
+    and initialises words without a vector from the vectors' statistics.
+    `freeze="pretrained"` keeps the rows that came from the file unchanged
+    while the others learn. `layer.embeddings` is the merged table, usable
+    for a tied output projection.
 
     Example:
 
@@ -231,18 +146,43 @@ class PretrainedEmbedding(TableOwner, IdInputLayer):
     >>> tuple(layer(vocab.encode(["a fine film"])).shape)
     (1, 3, 100)
 
-    Moving a model from `keras.layers.Embedding`: its saved weights name a
-    single `embeddings` variable, which this layer (frozen and trainable rows
-    in separate variables) does not have, so `load_weights` of such a file
-    into a model where this layer replaced the stock one fails. Build the
-    stock model, load its weights, and convert the layer with
-    `from_embedding`, which copies the rows, sizes, masking and name:
+    Converting a `keras.layers.Embedding` (rows, sizes, masking and name):
 
     >>> stock = keras.layers.Embedding(5, 2, name="words")
     >>> stock.build()
     >>> layer = keras_embedx.layers.PretrainedEmbedding.from_embedding(stock)
     >>> bool(np.array_equal(layer.embeddings, stock.get_weights()[0]))
     True
+
+    Args:
+        input_dim: int, rows of the table, padding and OOV rows included.
+        output_dim: int, width of the vectors.
+        num_oov_indices: int, number of OOV rows after the padding row.
+        mask_zero: bool, whether id 0 is padding to mask. Defaults to `True`.
+        freeze: `"none"`, `"pretrained"` (`from_vectors`' default) or `"all"`.
+        num_frozen: int, how many rows are frozen; set by `from_vectors`.
+        schedulable: bool, let `callbacks.UnfreezeSchedule` thaw frozen rows.
+        storage_dtype: `"float32"`, `"float16"`, `"bfloat16"` or `"int8"`,
+            the storage of the frozen rows.
+        out_of_range: `"oov"` (default, read the OOV row) or `"error"`.
+        embeddings_initializer: initializer of a table built without vectors.
+        embeddings_regularizer: regularizer of the trainable rows.
+        embeddings_constraint: constraint of the trainable rows.
+        vocabulary: optional list of str, one per row, or a `{word: id}` map.
+        weights: optional initial matrix `[input_dim, output_dim]` (or `[matrix]`).
+        row_optimizer: None or a `keras_embedx.optimizers` optimizer that
+            trains the rows row-sparsely inside `fit`.
+        **kwargs: base layer keyword arguments such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: int tensor of word ids.
+        training: bool, whether the call is a training step.
+
+    Input shape:
+        `(batch_size, sequence_length)` (any rank works).
+
+    Output shape:
+        `(batch_size, sequence_length, output_dim)`.
 
     Reference:
         - [Pennington et al., 2014](https://aclanthology.org/D14-1162/)
