@@ -95,98 +95,14 @@ def _pad_bags(bags, counts, width):
 class SubwordEmbedding(TableOwner, IdInputLayer):
     """Word vectors composed from subword units: fastText n-grams or tokenizer units.
 
-    **fastText units** (`units="ngrams"`, the default). The table holds,
-    after the padding row 0 and the OOV row 1, one row per vocabulary word
-    (`num_words`, possibly 0) and `num_buckets` hashed character n-gram rows.
-    A word's vector is the mean of its own row (when in the vocabulary) and
-    the rows of its character n-grams of `minn..maxn` characters, exactly as
-    fastText computes it (see `keras_embedx.subwords`): `from_fasttext(path)`
-    gives fastText's `get_word_vector` for every word, seen or not, bit for
-    bit in `word_vectors` and in the layer's output. A word with no row at
-    all (not in the vocabulary and no n-gram, e.g. `""`) gets zeros, as in
-    fastText.
-
-    The layer takes the int32 array `layer.encode(words)` makes:
-    `[batch, words, 1 + max_ngrams]`, per word its own row (or 1, the OOV
-    row, for a word not in the vocabulary; the OOV row never contributes)
-    then its n-gram rows, padded with 0. A padding word (all zeros) is
-    masked and gives zeros, and so does a bag of width 0. Ids outside the
-    table read the OOV row, which never contributes; NumPy ids past int32
-    passed to the layer do too on JAX, which would otherwise truncate them
-    to int32 (ids that `fit` or `predict` convert first keep their value
-    only through an int64 `keras.Input`, on JAX with
-    `jax.config.update("jax_enable_x64", True)` at startup). Strings raise
-    a `ValueError` pointing to `encode`. The mean is a running sum over the
-    n-gram columns, so `[batch, words, ngrams, output_dim]` is not
-    materialised (on eager PyTorch it is, briefly: there each separate
-    gather would give the table a dense gradient of its own in the backward
-    pass).
-
-    **Tokenizer units** (`from_tokenizer(tokenizer)`). The table holds one
-    row per tokenizer id (row = id + 2). `encode` runs the keras-hub
-    tokenizer on each word and the layer pools the units back to one vector
-    per word (`pooling="mean"`, `"sum"`, `"first"` or `"last"` unit), or,
-    with `pooling=None`, tokenizes whole texts and returns one vector per
-    unit (`[batch, units, output_dim]`).
-
-    `freeze`: `"none"` (every row trains), `"words"` (the word rows are
-    frozen, the n-gram rows train; for tokenizer units, `"words"` is not
-    available) or `"all"`. Frozen rows live in a non-trainable variable
-    (no optimizer cost, optionally `storage_dtype="float16"`, `"bfloat16"`
-    or `"int8"`); with `schedulable=True`, `UnfreezeSchedule` thaws them
-    during `fit`.
-
-    The output is computed in float32 and cast to the layer's compute dtype
-    (mixed precision works). The vocabulary (words, or tokenizer units) is
-    saved as an asset of the `.keras` file; the table in the weights file;
-    the hashing parameters in the config.
-
-    Args:
-        num_buckets: int, n-gram hash buckets (fastText's `bucket`; its
-            default is 2,000,000). For tokenizer units, the number of units.
-        output_dim: int, width of the vectors.
-        minn: int, shortest n-gram in characters (default 3).
-        maxn: int, longest n-gram (default 6); 0 means words only.
-        num_words: int, vocabulary word rows before the buckets.
-        vocabulary: optional list of `num_words` words (or, for tokenizer
-            units, `num_buckets` unit strings).
-        units: `"ngrams"` or `"tokenizer"`.
-        pooling: for tokenizer units: `"mean"` (default), `"sum"`,
-            `"first"`, `"last"` or None (unit sequence).
-        tokenizer: for tokenizer units, the keras-hub tokenizer `encode`
-            uses (not needed by `call`).
-        hash: `"fasttext"`, the n-gram hash variant (fastText's FNV-1a with
-            sign-extended bytes).
-        max_word_chars: None (exact) or an int: `encode` and `word_vectors`
-            cut longer words to that many characters first, bounding the
-            cost of a huge word (a 10,000-character word otherwise costs
-            about 40,000 n-grams with the defaults).
-        freeze: `"none"`, `"words"` or `"all"`, see above.
-        num_frozen: int, set by the constructors; leave it out.
-        schedulable: bool, let `UnfreezeSchedule` thaw frozen rows.
-        storage_dtype: dtype of the frozen rows.
-        mask_zero: bool, mask padding words. Defaults to `True`; pass
-            `False` before layers that take no mask (`Conv1D`, `Flatten`).
-        embeddings_initializer: initializer of a fresh table.
-        embeddings_regularizer: regularizer of the trainable rows.
-        row_optimizer: None (the model's optimizer trains the table) or a
-            `keras_embedx.optimizers` optimizer that trains its rows
-            row-sparsely inside `fit` (a step updates only the rows its batch
-            looks up, see `keras_embedx.optimizers`).
-        **kwargs: base layer arguments (`name`, `dtype`, ...).
-
-    Call arguments:
-        inputs: int tensor from `encode`, `(batch, words, 1 + max_ngrams)`
-            (or `(batch, units)` for tokenizer units with `pooling=None`).
-        training: bool, whether the call is a training step.
-            Sparse ids (`tf.SparseTensor`, JAX `BCOO`) read as their dense
-            form, unset entries being padding.
-
-    Input shape:
-        `(batch_size, sequence_length, bag_size)`.
-
-    Output shape:
-        `(batch_size, sequence_length, output_dim)`.
+    With fastText units (the default), a word's vector is the mean of its own
+    row (when in the vocabulary) and the rows of its hashed character n-grams,
+    as fastText computes it: `from_fasttext(path)` reproduces fastText's
+    `get_word_vector` for every word, seen or not. With tokenizer units
+    (`from_tokenizer(tokenizer)`), each word's keras-hub tokenizer units are
+    pooled to one vector, or kept as a sequence with `pooling=None`. The layer
+    takes the int array that `layer.encode(words)` makes; padding words are
+    masked and give zeros.
 
     Example:
 
@@ -198,6 +114,41 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
     (1, 2, 5)
     >>> layer.word_vectors(["nightz"]).shape
     (1, 5)
+
+    Args:
+        num_buckets: int, n-gram hash buckets (for tokenizer units: units).
+        output_dim: int, width of the vectors.
+        minn: int, shortest n-gram in characters. Defaults to 3.
+        maxn: int, longest n-gram. Defaults to 6; 0 means words only.
+        num_words: int, vocabulary word rows before the buckets.
+        vocabulary: optional list of `num_words` words (or of unit strings).
+        units: `"ngrams"` (default) or `"tokenizer"`.
+        pooling: tokenizer units only: `"mean"` (default), `"sum"`,
+            `"first"`, `"last"` or None (one vector per unit).
+        tokenizer: tokenizer units only: the keras-hub tokenizer of `encode`.
+        hash: `"fasttext"`, the n-gram hash (fastText's FNV-1a).
+        max_word_chars: None (exact) or int: cut longer words first.
+        freeze: `"none"` (default), `"words"` (n-gram rows train) or `"all"`.
+        num_frozen: int, set by the constructors; leave it out.
+        schedulable: bool, let `callbacks.UnfreezeSchedule` thaw frozen rows.
+        storage_dtype: storage dtype of the frozen rows.
+        mask_zero: bool, mask padding words. Defaults to `True`.
+        embeddings_initializer: initializer of a fresh table.
+        embeddings_regularizer: regularizer of the trainable rows.
+        row_optimizer: None or a `keras_embedx.optimizers` optimizer that
+            trains the rows row-sparsely inside `fit`.
+        **kwargs: base layer keyword arguments such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: int tensor from `encode`.
+        training: bool, whether the call is a training step.
+
+    Input shape:
+        `(batch_size, words, 1 + max_ngrams)`; `(batch_size, units)` for
+        tokenizer units with `pooling=None`.
+
+    Output shape:
+        `(batch_size, words, output_dim)` (or `(batch_size, units, output_dim)`).
 
     Reference:
         - [Bojanowski et al., 2017](https://arxiv.org/abs/1607.04606)
