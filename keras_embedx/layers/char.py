@@ -94,112 +94,14 @@ class CharEmbedding(TableOwner, IdInputLayer):
     """Word vectors built from characters: a char CNN with highway layers, or a char BiLSTM.
 
     Each word is a row of character ids (`layer.encode(words)` makes them,
-    with NumPy only). The ids go through a character table, then an encoder:
-
-    - `encoder="cnn"` (Kim et al. 2016; ELMo's character encoder): one
-      convolution per filter width, max over time, the activation, then
-      `highway_layers` highway layers
-      `y = t * relu(W_h x + b_h) + (1 - t) * x`, `t = sigmoid(W_t x + b_t)`.
-      Presets: `CharEmbedding.from_preset("kim_small" | "kim_large" |
-      "elmo")`.
-    - `encoder="bilstm"` (Ling et al. 2015): a forward LSTM and a backward
-      LSTM over the characters; their final states `s_f` and `s_b` are
-      concatenated, and the projection gives Ling et al.'s
-      `e = D_f s_f + D_b s_b + b`.
-
-    A final linear projection gives `output_dim` values per word (skip it
-    with `output_dim=None`: `sum(counts)` values for the CNN, `2 *
-    lstm_units` for the BiLSTM).
-
-    **Padding never influences a word.** Character id 0 is padding: its
-    embedding is zeroed, a convolution window counts only where it lies
-    entirely on real characters (the others are set to the lowest value
-    before the max; a word shorter than a filter uses the single window at
-    its start, zero-padded), and the LSTMs skip padded steps. Appending
-    padding characters, or changing `max_chars`, changes no vector.
-
-    **Masking.** A word whose ids are all 0 is a padding word: its output is
-    zeros and `compute_mask` marks it False (`[batch, words]`), so an LSTM,
-    GRU or attention layer after this one skips it, and
-    `keras.layers.Concatenate` with a `PretrainedEmbedding` of the same words
-    keeps the mask (see `word_char_model`).
-
-    **Inventories** (see `keras_embedx.chars`): UTF-8 bytes (`chars=None`,
-    default, as ELMo) or learned characters (`chars=[...]` or
-    `CharEmbedding.from_texts(texts, output_dim)`) with an `"[UNK]"`
-    character. Ids 0-3 are padding, `[UNK]`, begin- and end-of-word. The
-    character inventory is small (a few hundred entries for most scripts),
-    so it lives in `get_config()` like an in-memory `StringLookup`
-    vocabulary: `from_config`, `clone_model` and `model.to_json()` keep a
-    working `encode`.
-
-    **Bad ids.** Ids outside the table, negative ones included, count as
-    `[UNK]` (`out_of_range="oov"`), or raise (`out_of_range="error"`;
-    inside compiled functions, where no backend can raise, the affected
-    words become NaN vectors instead). NumPy ids past int32 passed to the
-    layer count as out of range on JAX too, which would otherwise truncate
-    them to int32; ids that `fit`, `predict` or `model(x)` convert first
-    keep their value only through an int64 `keras.Input` (on JAX, with
-    `jax.config.update("jax_enable_x64", True)` at startup). Strings raise
-    a `ValueError` pointing to `encode`. An empty batch, or words without a
-    single character column, give zeros of the right shape.
-
-    `freeze="all"` keeps the character table fixed (it then costs nothing in
-    the optimizer); with `schedulable=True`,
-    `keras_embedx.callbacks.UnfreezeSchedule` can thaw it during `fit`.
-    `freeze` concerns the table only; the encoder follows `layer.trainable`.
-    Mixed precision (`dtype="mixed_float16"` or `"mixed_bfloat16"`) works;
-    the character table stays float32.
-
-    Args:
-        output_dim: int or None, the width of each word vector (None: no
-            projection).
-        encoder: `"cnn"` (default) or `"bilstm"`.
-        max_chars: int, characters per word including the begin/end-of-word
-            markers, for `encode` (default 50, as ELMo). Longer words keep
-            their first `max_chars - 2` characters, then `[EOW]`. The layer
-            itself accepts any number of characters.
-        chars: None (UTF-8 bytes, default) or a str / list of single
-            characters.
-        word_boundaries: bool, whether `encode` wraps words in `[BOW]`/`[EOW]`.
-        char_dim: int, width of the character vectors (default 15 for the
-            CNN, as Kim et al.; 50 for the BiLSTM).
-        filters: list of `[width, count]` (CNN). Default: Kim et al.'s small
-            model, widths 1-6 with `25 * width` filters each.
-        activation: activation after the max over time (CNN); `"tanh"`
-            (default, Kim et al.) or `"relu"` (ELMo), or any Keras activation.
-        highway_layers: int, highway layers after the encoder (default 1 for
-            the CNN, 0 for the BiLSTM).
-        highway_activation: activation of the highway transform (`"relu"`).
-        highway_gate_bias: float, initial bias of the transform gate
-            (default -2, as Kim et al.: layers start close to the identity).
-        lstm_units: int, units per direction (BiLSTM; default 150).
-        freeze: `"none"` (default) or `"all"`: whether the character table
-            trains.
-        schedulable: bool, let `UnfreezeSchedule` thaw a frozen table.
-        out_of_range: `"oov"` (default) or `"error"`.
-        embeddings_initializer: initializer of the character table.
-        embeddings_regularizer: regularizer of the character table.
-        kernel_initializer: initializer of convolution, LSTM, highway and
-            projection kernels.
-        row_optimizer: None (the model's optimizer trains the table) or a
-            `keras_embedx.optimizers` optimizer that trains its rows
-            row-sparsely inside `fit` (a step updates only the rows its batch
-            looks up, see `keras_embedx.optimizers`).
-        **kwargs: base layer keyword arguments such as `name` and `dtype`.
-
-    Call arguments:
-        inputs: int tensor of character ids `[batch, words, chars]` (any
-            rank >= 2; the last axis holds one word's characters, left
-            aligned, padded with 0). Sparse ids (`tf.SparseTensor`, JAX
-            `BCOO`) read as their dense form, unset entries being padding.
-        training: bool, whether the call is a training step.
-
-    Input shape:
-        `(batch_size, words, chars)`.
-
-    Output shape:
-        `(batch_size, words, output_dim)`.
+    with NumPy only), looked up in a character table and encoded by a
+    convolution per filter width with max over time and highway layers
+    (`encoder="cnn"`, Kim et al.; ELMo's character encoder) or by a forward
+    and a backward LSTM (`encoder="bilstm"`, Ling et al.), then projected to
+    `output_dim`. Padding characters never change a word's vector; a word of
+    padding only gives zeros and is masked. Presets:
+    `CharEmbedding.from_preset("kim_small" | "kim_large" | "elmo")`; learned
+    inventories: `CharEmbedding.from_texts(texts, output_dim)`.
 
     Example:
 
@@ -212,11 +114,45 @@ class CharEmbedding(TableOwner, IdInputLayer):
     >>> keras.ops.convert_to_numpy(layer.compute_mask(ids)).tolist()
     [[True, True], [True, False]]
 
+    Args:
+        output_dim: int or None, width of each word vector (None: no projection).
+        encoder: `"cnn"` (default) or `"bilstm"`.
+        max_chars: int, characters per word for `encode`, markers included.
+            Defaults to 50.
+        chars: None (UTF-8 bytes, default) or a str / list of single characters.
+        word_boundaries: bool, whether `encode` wraps words in `[BOW]`/`[EOW]`.
+        char_dim: int, width of the character vectors (15 CNN, 50 BiLSTM).
+        filters: list of `[width, count]` (CNN); defaults to Kim et al.'s small.
+        activation: activation after the max over time (CNN). Defaults to `"tanh"`.
+        highway_layers: int, highway layers (default 1 for CNN, 0 for BiLSTM).
+        highway_activation: activation of the highway transform (`"relu"`).
+        highway_gate_bias: float, initial transform gate bias. Defaults to -2.
+        lstm_units: int, units per direction (BiLSTM). Defaults to 150.
+        freeze: `"none"` (default) or `"all"`: whether the character table trains.
+        schedulable: bool, let `callbacks.UnfreezeSchedule` thaw a frozen table.
+        out_of_range: `"oov"` (default, read `[UNK]`) or `"error"`.
+        embeddings_initializer: initializer of the character table.
+        embeddings_regularizer: regularizer of the character table.
+        kernel_initializer: initializer of the convolution, LSTM, highway and
+            projection kernels.
+        row_optimizer: None or a `keras_embedx.optimizers` optimizer that
+            trains the table's rows row-sparsely inside `fit`.
+        **kwargs: base layer keyword arguments such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: int tensor of character ids, the last axis one word's characters.
+        training: bool, whether the call is a training step.
+
+    Input shape:
+        `(batch_size, words, chars)` (any rank >= 2).
+
+    Output shape:
+        `(batch_size, words, output_dim)`.
+
     Reference:
         - [Kim et al., 2016](https://arxiv.org/abs/1508.06615), Table 2.
         - [Ling et al., 2015](https://aclanthology.org/D15-1176/).
-        - [Peters et al., 2018](https://aclanthology.org/N18-1202/) (ELMo);
-          AllenNLP's `elmo_2x4096_512_2048cnn_2xhighway_options.json`.
+        - [Peters et al., 2018](https://aclanthology.org/N18-1202/) (ELMo).
         - [Srivastava et al., 2015](https://arxiv.org/abs/1505.00387)
           (highway networks).
     """
