@@ -44,117 +44,15 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
     """Token plus position embeddings, the input layer of a Transformer.
 
     Maps token ids to `token_vector + position_vector`. The token part is the
-    layer's own table, or any layer that maps ids to vectors passed as
-    `token_embedding`: a `keras_embedx.layers.PretrainedEmbedding` (start
-    from GloVe, word2vec or fastText vectors), a `SubwordEmbedding`, a
-    `CharEmbedding`, or a plain `keras.layers.Embedding`. That layer is
-    saved and loaded as part of this one. When its vectors are narrower or
-    wider than `embedding_dim`, `token_projection=True` adds a learned
-    linear map (no bias) to `embedding_dim`.
-
-    Positions are `"learned"` (a trainable `[sequence_length, embedding_dim]`
-    table, as keras-hub's `TokenAndPositionEmbedding`), `"sinusoidal"` (the
-    fixed encoding of Vaswani et al., equal to
-    `keras_hub.layers.SinePositionEncoding`, computed in float32) or `None`.
-    `sequence_length` is the longest sequence the layer accepts: a longer
-    input raises a `ValueError` when the layer is built on a known length and
-    when it is called eagerly; inside a compiled function whose length or
-    `start_index` is only known at run time, where no backend can raise, the
-    positions past the end come out as NaN instead of wrong values.
-
-    Options: `scale_by_sqrt_dim` multiplies the token vectors by
-    `sqrt(embedding_dim)` before the positions are added (as the Transformer
-    paper does); `dropout` applies to the sum. `reverse(hidden)` projects
-    hidden states back to logits over the vocabulary with the transposed
-    token table (`tie_weights=True`, as `keras.layers.ReversibleEmbedding`),
-    through the transposed projection when there is one, or with a separate
-    `reverse_embeddings` matrix (`tie_weights=False`).
-
-    Masking: with its own table and `mask_zero=True` (the default), id 0 is
-    padding and the output carries a mask, which
-    `keras.layers.MultiHeadAttention` and keras-hub's `TransformerEncoder`
-    use. A nested `token_embedding` supplies its own mask (e.g.
-    `PretrainedEmbedding(mask_zero=True)`). No sublayer ever sees a masked
-    tensor it cannot handle, so Keras prints no "mask destroyed" warning.
-
-    The own token table is a `keras_embedx` `EmbeddingTable`: `freeze="all"`
-    keeps it fixed at zero optimizer cost, and with `schedulable=True`
-    `keras_embedx.callbacks.UnfreezeSchedule` thaws it during `fit`. Ids
-    outside `[0, vocabulary_size)` map to the OOV id 1 on every backend
-    (`out_of_range="oov"`) or raise (`"error"`). NumPy ids past int32
-    passed to the layer count as out of range on JAX too, which would
-    otherwise truncate them to int32; ids that `fit`, `predict` or
-    `model(x)` convert first keep their value only through an int64
-    `keras.Input` (on JAX, with `jax.config.update("jax_enable_x64", True)`
-    at startup). Strings raise a `ValueError` saying how to encode them
-    (with a keras_embedx `token_embedding`, that layer checks). Outputs are
-    in the layer's compute dtype (positions are added in it, so mixed
-    precision works); the tables stay float32.
-
-    Args:
-        vocabulary_size: int, rows of the own token table. With a
-            `token_embedding` it may be None (taken from that layer's
-            `input_dim` when it has one); the logits of `reverse` have this
-            width.
-        sequence_length: int, the longest sequence (with `start_index`) the
-            layer takes. May be None only when `position=None`.
-        embedding_dim: int, width of the output. With a `token_embedding` it
-            may be None (the token layer's width).
-        position: `"learned"` (default), `"sinusoidal"` or None.
-        token_embedding: None (own table) or a Keras layer mapping the inputs
-            to `[..., sequence, width]` vectors.
-        token_projection: bool, project the token vectors to
-            `embedding_dim` with a bias-free `Dense` layer. Required when the
-            token width differs from `embedding_dim`. Defaults to `False`.
-        scale_by_sqrt_dim: bool, multiply token vectors by
-            `sqrt(embedding_dim)`. Defaults to `False`.
-        dropout: float in [0, 1), dropout rate on the output during training.
-        tie_weights: bool, whether `reverse` uses the token table (default)
-            or a separate trainable `[embedding_dim, vocabulary_size]` matrix.
-        mask_zero: bool, own table only: id 0 is padding to mask. Defaults to
-            `True` for the own table (None means that default).
-        max_wavelength: the longest wavelength of the sinusoidal encoding.
-            Defaults to 10000, as `keras_hub.layers.SinePositionEncoding`.
-        freeze: own table only: `"none"` (default, it trains) or `"all"`.
-        schedulable: bool, own table only: let `UnfreezeSchedule` thaw a
-            frozen table during `fit`.
-        storage_dtype: own frozen table only: `"float32"` (default),
-            `"float16"`, `"bfloat16"` or `"int8"`.
-        out_of_range: own table only: `"oov"` (default) or `"error"`.
-        embeddings_initializer: initializer of the own token table, the
-            learned positions and the untied reverse matrix. Defaults to
-            `"uniform"`, as keras-hub.
-        embeddings_regularizer: regularizer of the own token table.
-        row_optimizer: own table only: None (the model's optimizer trains
-            it) or a `keras_embedx.optimizers` optimizer that trains its
-            rows row-sparsely inside `fit` (a step updates only the rows its
-            batch looks up). A tied `reverse` projection reads every row, so
-            it cannot be trained that way: calling it in a training step
-            raises.
-        **kwargs: base layer keyword arguments such as `name` and `dtype`.
-
-    Call arguments:
-        inputs: what the token part takes, usually int ids
-            `(batch_size, sequence_length)`; hidden states
-            `(..., embedding_dim)` when `reverse=True`. Sparse ids
-            (`tf.SparseTensor`, JAX `BCOO`) read as their dense form, unset
-            entries being padding.
-        start_index: int or int scalar tensor, position of the first token
-            (for incremental decoding with a cache). Defaults to 0.
-        positions: optional int tensor `(sequence_length,)` or
-            `(batch_size, sequence_length)` of explicit positions; overrides
-            `start_index`.
-        reverse: bool, return logits over the vocabulary for hidden states
-            instead (what `layer.reverse(hidden)` does).
-        training: bool, whether dropout applies.
-
-    Input shape:
-        `(batch_size, sequence_length)` int ids with the own table, or what
-        `token_embedding` takes.
-
-    Output shape:
-        `(batch_size, sequence_length, embedding_dim)`; with `reverse=True`,
-        `(..., vocabulary_size)`.
+    layer's own table or any layer passed as `token_embedding` (e.g. a
+    `PretrainedEmbedding` started from GloVe vectors, a `SubwordEmbedding`,
+    a `CharEmbedding` or a `keras.layers.Embedding`), saved as part of this
+    one; `token_projection=True` maps its width to `embedding_dim`. Positions
+    are `"learned"` (as keras-hub's `TokenAndPositionEmbedding`),
+    `"sinusoidal"` (as `keras_hub.layers.SinePositionEncoding`) or None.
+    `reverse(hidden)` gives logits over the vocabulary through the tied token
+    table. Padding id 0 is masked for `MultiHeadAttention` and keras-hub's
+    Transformer layers.
 
     Example:
 
@@ -168,17 +66,44 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
     >>> tuple(layer.reverse(hidden).shape)
     (1, 4, 100)
 
-    Starting from pretrained vectors:
+    Args:
+        vocabulary_size: int, rows of the own token table, the width of the
+            logits of `reverse`; None takes it from `token_embedding`.
+        sequence_length: int, the longest sequence the layer accepts.
+        embedding_dim: int, width of the output; None takes the token width.
+        position: `"learned"` (default), `"sinusoidal"` or None.
+        token_embedding: None (own table) or a Keras layer mapping ids to vectors.
+        token_projection: bool, project token vectors to `embedding_dim`.
+        scale_by_sqrt_dim: bool, multiply token vectors by `sqrt(embedding_dim)`.
+        dropout: float in [0, 1), dropout rate on the output during training.
+        tie_weights: bool, whether `reverse` uses the token table (default)
+            or a separate `[embedding_dim, vocabulary_size]` matrix.
+        mask_zero: bool, own table only: id 0 is padding. Defaults to `True`.
+        max_wavelength: longest sinusoidal wavelength. Defaults to 10000.
+        freeze: own table only: `"none"` (default) or `"all"`.
+        schedulable: bool, let `callbacks.UnfreezeSchedule` thaw the own table.
+        storage_dtype: own frozen table only: `"float32"`, `"float16"`,
+            `"bfloat16"` or `"int8"`.
+        out_of_range: own table only: `"oov"` (default) or `"error"`.
+        embeddings_initializer: initializer of the tables. Defaults to `"uniform"`.
+        embeddings_regularizer: regularizer of the own token table.
+        row_optimizer: own table only: None or a `keras_embedx.optimizers`
+            optimizer that trains its rows row-sparsely inside `fit`.
+        **kwargs: base layer keyword arguments such as `name` and `dtype`.
 
-    >>> from gensim.test.utils import datapath
-    >>> wv = keras_embedx.load_vectors(
-    ...     datapath("pang_lee_polarity_fasttext.vec"), errors="replace",
-    ...     progress=False)
-    >>> words = keras_embedx.layers.PretrainedEmbedding.from_vectors(wv)
-    >>> layer = keras_embedx.layers.TokenAndPosition(
-    ...     None, 32, 64, token_embedding=words, token_projection=True)
-    >>> tuple(layer(np.array([[2, 3, 4]])).shape)
-    (1, 3, 64)
+    Call arguments:
+        inputs: token ids, or hidden states `(..., embedding_dim)` when `reverse`.
+        start_index: int or int scalar tensor, the first token's position.
+        positions: optional int tensor of explicit positions.
+        reverse: bool, return logits over the vocabulary for hidden states.
+        training: bool, whether dropout applies.
+
+    Input shape:
+        `(batch_size, sequence_length)`, or what `token_embedding` takes.
+
+    Output shape:
+        `(batch_size, sequence_length, embedding_dim)`; with `reverse=True`,
+        `(..., vocabulary_size)`.
 
     Reference:
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
