@@ -97,18 +97,11 @@ def to_int_ids(ids):
 def take_rows(table, ids):
     """Rows `table[ids]` for ids already known to lie in `[0, len(table))`.
 
-    Same values and gradients as `ops.take(table, ids, axis=0)`, through
-    the backend's own embedding gather where `ops.take` does extra work per
-    call. On JAX, `ops.take` uses `jnp.take`'s "fill" mode, which tests
-    every id again and selects NaN or the row for every output element;
-    for ids that are in range by construction, "clip" mode (XLA's native
-    gather clamping) gives the same rows without that select. On PyTorch,
-    `ops.take` also rewrites negative ids and reshapes around
-    `index_select`; `torch.nn.functional.embedding` (or plain indexing for
-    other tables) is one kernel (benchmarks/lookup.py measures both). On
-    TensorFlow, `ops.take` rewrites negative ids first (a `where` over the
-    ids, which XLA would fuse into every element of a fused lookup);
-    `tf.gather` reads the rows directly.
+    Same values and gradients as `ops.take(table, ids, axis=0)`, through the
+    backend's own gather, without `ops.take`'s handling of negative or
+    out-of-range ids: `jnp.take(mode="clip")` on JAX,
+    `torch.nn.functional.embedding` (or `index_select`) on PyTorch,
+    `tf.gather` on TensorFlow.
     """
     backend = keras.config.backend()
     if backend == "jax":
@@ -139,19 +132,12 @@ def take_slots(table, slots):
     For the trainable rows of a mixed table: a frozen row's slot is
     negative, and the caller replaces its position with the frozen row, so
     the gradient reaching that position is zero. On JAX the gradient
-    scatter skips those positions (see `_take_slots_jax`); sending them all
-    to slot 0 instead makes the backward pass add the zeros of every frozen
-    position into one row, which serialises on a GPU (benchmarks/lookup.py:
-    forward+backward of a 256 x 256 batch at 0.25 of `Embedding`'s speed on
-    an H200). Elsewhere a frozen row's slot `s` reads slot `-1 - s`:
-    `row_index` stores `-1 - (row % m)` for frozen rows, with `m` the
-    trainable rows or `FROZEN_SPREAD` if fewer, which spreads those zeros
-    over up to 1024 rows (one row takes them all in tables saved with -1
-    everywhere, with the same result), few enough that the rows they read
-    stay in cache. Under `torch.compile` that makes
-    forward+backward 1.5 to 1.9 times faster on a CPU, and 1.4 to 2.6
-    times on an H200 for batches of 65,536 ids and more; the forward and
-    TensorFlow's XLA lookup time the same (benchmarks/frozen_slots.py).
+    scatter skips those positions (see `_take_slots_jax`). Elsewhere a
+    frozen row's slot `s` reads slot `-1 - s`: `row_index` stores
+    `-1 - (row % m)` for frozen rows, with `m` the trainable rows or
+    `FROZEN_SPREAD` if fewer, which spreads those zero gradients over up to
+    1024 rows (tables saved with -1 everywhere send them all to row 0, with
+    the same result). Why and what it costs: docs/design/lookup-history.md.
     """
     if keras.config.backend() == "jax":
         return _take_slots_jax(ops.convert_to_tensor(table), slots)
@@ -226,15 +212,12 @@ def fused_on_tensorflow(layer, fn, *args):
     """`fn(*args)`, run on TensorFlow as one XLA cluster, however it is called.
 
     A TensorFlow graph without XLA (how Keras compiles `fit` and `predict`
-    unless `jit_compile=True`) runs every op as its own kernel, each a full
-    pass over its output: the mixed lookup's two gathers and select cost
-    about twice `keras.layers.Embedding`'s single gather. Compiled with
-    `tf.function(jit_compile=True)`, XLA fuses them into one pass, inside
-    a graph without XLA, eagerly, or inlined into a graph that already is
-    XLA. The values stay exact (gathers and a select, no arithmetic is
-    reordered). XLA compiles once per shape of the inputs (about 40 ms on a
-    2-core CPU); `fit` and `predict` on padded batches see one or two.
-    Inside a graph (`fit`, `predict`, `model.export`), the ops are marked
+    unless `jit_compile=True`) runs every op as its own kernel; compiled
+    with `tf.function(jit_compile=True)`, XLA fuses the mixed lookup's
+    gathers and select into one pass, inside a graph without XLA, eagerly,
+    or inlined into a graph that already is XLA. The values stay exact
+    (gathers and a select, no arithmetic is reordered). XLA compiles once
+    per shape of the inputs. Inside a graph (`fit`, `predict`, `model.export`), the ops are marked
     for one XLA cluster (`tf.xla.experimental.jit_scope`) instead of
     calling a compiled function: a graph frozen for export to another
     runtime (tf2onnx for `format="onnx"`) cannot inline a function that
@@ -447,10 +430,8 @@ def scaled_rows(rows, factor):
 
     The optimizer then updates the variable behind `rows` as it would a
     fully trainable one, and the value moves by `factor` times that update.
-    A custom gradient rather than the `stop_gradient` identity
-    `sg(factor * rows) + (rows - sg(rows))`: that uses `rows` twice, which
-    keeps XLA from fusing the product into the gather and costs a gated
-    training step about 15% on JAX (benchmarks/train_step.py).
+    A custom gradient, so that XLA can fuse the product into the gather
+    (docs/design/lookup-history.md).
     """
     return _scaled(rows, ops.convert_to_tensor(factor))
 
@@ -915,7 +896,7 @@ class EmbeddingTable(keras.layers.Layer):
 
     def _mixed_torch(self, ids):
         # Eager PyTorch runs every op on its own, and a full-size `where`
-        # costs more than the gather (benchmarks/lookup.py): gather the
+        # costs more than the gather: gather the
         # frozen rows for every position, then overwrite only the positions
         # of trainable rows (a differentiable `index_copy_`). Flat 1-D
         # indexing keeps each step one kernel.
@@ -1207,7 +1188,7 @@ class EmbeddingTable(keras.layers.Layer):
         return ops.cast(table, dtype)
 
     # ------------------------------------------------- distribution padding
-    # Added for keras_embedx.distribution (issue 9): JAX shards only axes
+    # For keras_embedx.distribution: JAX shards only axes
     # that divide evenly, so under a distribution that shards the rows the
     # row-axis variables get zero rows at the end (never read). Saved
     # weights leave them out, so files load on any mesh or backend.
