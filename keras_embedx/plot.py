@@ -68,9 +68,8 @@ def tsne_2d(vectors, perplexity=None, random_state=0, **options):
     )
     if len(x) > _SMALL_TSNE:
         return tsne.fit_transform(x)
-    # A few hundred words: OpenMP threads only add overhead, and next to
-    # JAX/TensorFlow thread pools on a small machine they can make t-SNE ~100x
-    # slower (measured on 2 cores: 11 s instead of 0.1 s for 20 words).
+    # A few hundred words: one OpenMP thread, which next to the backends'
+    # thread pools is much faster (docs/design/real-vectors-speed.md).
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="openmp"):
