@@ -137,6 +137,8 @@ def case_subword_fasttext():
 
     layer = SubwordEmbedding.from_fasttext(datapath("toy-model.bin"), name="subwords")
     x = np.array(layer.encode([["night", "nightz", "quxxq"], ["the"]]))
+    assert x[1, 0, -1] == 0  # a padding slot of the bag of "the"
+    x[1, 0, -1] = 10**6  # a unit id past the table
     return sequence_model(layer, tuple(x.shape[1:])), x, None
 
 
