@@ -324,3 +324,32 @@ def test_mixed_bfloat16_matches_dense_sgd():
         tables.append(layer.embeddings)
     assert not np.allclose(tables[1], matrix)
     np.testing.assert_allclose(tables[1], tables[0], atol=1e-6)
+
+
+@pytest.mark.skipif(keras.config.backend() != "jax", reason="JAX's compile cache")
+def test_training_steps_after_the_first_compile_nothing_on_jax():
+    """The row-sparse state keeps its types, so `fit` compiles its step once."""
+    import jax
+
+    ids, targets, matrix = _data()
+    layer = PretrainedEmbedding(
+        ROWS,
+        DIM,
+        weights=[matrix],
+        mask_zero=False,
+        freeze="none",
+        row_optimizer=optimizers.LazyAdam(0.01),
+    )
+    model = _fit(layer, ids[:BATCH], targets[:BATCH], jit=True)
+    compiles = []
+
+    def listen(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        model.fit(ids, targets, batch_size=BATCH, shuffle=False, verbose=0)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert compiles == []

@@ -352,7 +352,9 @@ class RowSparse:
         over = ops.greater(count, self.capacity)
         if _eager() and bool(ops.convert_to_numpy(over)):
             raise self._overflow_error(int(ops.convert_to_numpy(count)))
-        self.pending.assign(ops.where(over, 0, 1))
+        # int32 operands, not Python ints: JAX would store a weakly typed
+        # value and compile the training step once more.
+        self.pending.assign(ops.cast(ops.logical_not(over), "int32"))
         self.overflow.assign(ops.where(over, count, self.overflow.value))
         return ops.where(over, ops.cast(float("nan"), out.dtype), out)
 
