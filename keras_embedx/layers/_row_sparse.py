@@ -27,6 +27,7 @@ import inspect
 import keras
 from keras import ops
 
+from keras_embedx.layers._backend import scaled_rows, take_rows, torch_eager
 from keras_embedx.layers._row_scatter import assign_rows
 from keras_embedx.optimizers.base import DEFAULT_CAPACITY
 
@@ -132,8 +133,6 @@ def _is_symbolic(x):
 
 def _eager():
     """True when ops run on values one by one (no trace to break)."""
-    from keras_embedx.layers._table import torch_eager
-
     if keras.config.backend() == "torch":
         return torch_eager()
     if keras.config.backend() == "tensorflow":
@@ -265,8 +264,6 @@ class RowSparse:
 
     def commit(self):
         """Apply the update the last training call recorded, if any."""
-        from keras_embedx.layers._table import take_rows, torch_eager
-
         if torch_eager() and not int(ops.convert_to_numpy(self.pending)):
             return
         on = ops.greater(self.pending, 0)
@@ -308,8 +305,6 @@ class RowSparse:
         In a training call, the gradient of each position with
         `index >= 0` reaches the buffer entry of its row.
         """
-        from keras_embedx.layers._table import take_rows
-
         param = self.params[name]
         rows = take_rows(param["variable"], ops.maximum(index, 0))
         if not training or _is_symbolic(index):
@@ -325,8 +320,6 @@ class RowSparse:
 
     def begin(self, ids, training):
         """Start a call: commit what is pending, check the model's optimizer."""
-        from keras_embedx.layers._table import torch_eager
-
         self._counts = []
         if _is_symbolic(ids):
             return
@@ -361,8 +354,6 @@ class RowSparse:
 
 def sparse_rows(table, ids, training):
     """`table`'s rows of in-range int ids, trained row-sparsely in training."""
-    from keras_embedx.layers._table import scaled_rows, take_rows
-
     state = table._row_sparse
     training = bool(training) and state.trainable()
     state.begin(ids, training)
