@@ -61,7 +61,7 @@ def read_labelled_corpus(path, encoding="utf-8", errors="strict"):
             `pang_lee_polarity.cor` is Windows-1252: `"cp1252"`).
         errors: as for `open`; `"surrogateescape"` keeps bytes that are not
             valid in `encoding` as lone surrogates, which
-            `keras_embedx.chars.CharInventory` turns back into those bytes.
+            `keras_embedx.preprocessing.chars.CharInventory` turns back into those bytes.
 
     Returns:
         `(texts, labels, label_names)`: `texts` are str (split them with

@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from keras_embedx.chars import (
+from keras_embedx.demo import read_labelled_corpus
+from keras_embedx.preprocessing.chars import (
     BOW_ID,
     EOW_ID,
     OOV_ID,
     CharInventory,
 )
-from keras_embedx.demo import read_labelled_corpus
 
 pytestmark = pytest.mark.host_only
 
@@ -200,7 +200,7 @@ def test_cached_encodings_cannot_be_corrupted():
 
 def test_importing_chars_needs_no_tensorflow():
     code = (
-        "import sys, keras_embedx.chars as c; c.CharInventory().encode(['a']); "
+        "import sys, keras_embedx.preprocessing.chars as c; c.CharInventory().encode(['a']); "
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'"
     )
     env = dict(os.environ, KERAS_BACKEND="jax")

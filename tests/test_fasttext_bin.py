@@ -11,7 +11,7 @@ from gensim.models import _fasttext_bin as gensim_bin
 from gensim.models.fasttext import load_facebook_vectors
 from gensim.test.utils import datapath
 
-from keras_embedx.subwords import fasttext_hash
+from keras_embedx.preprocessing.ngrams import fasttext_hash
 from keras_embedx.vectors.fasttext_bin import (
     FastTextFormatError,
     read_fasttext_bin,

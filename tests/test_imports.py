@@ -23,9 +23,6 @@ PACKAGE = "keras_embedx"
 # entry when its import goes; the test fails while an entry names an import
 # that no longer exists.
 ALLOWED = {
-    # A deprecated alias kept for one release forwards to the function's new
-    # home, which needs the old module in turn.
-    ("keras_embedx.chars", "keras_embedx.demo"): "chars.polarity_demo alias",
     # `load_vectors` returns a `WordVectors`, whose gensim-named classmethod
     # `load_word2vec_format` calls `load_vectors` (both imports inside
     # functions). Not yet removed: the readers would return words and vectors

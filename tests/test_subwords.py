@@ -8,7 +8,7 @@ import pytest
 from gensim.models.fasttext import ft_ngram_hashes
 from gensim.models.fasttext_inner import compute_ngrams_bytes, ft_hash_bytes
 
-from keras_embedx.subwords import (
+from keras_embedx.preprocessing.ngrams import (
     fasttext_hash,
     ngram_hashes,
     ngrams,

@@ -4,7 +4,6 @@ import keras
 from keras import ops
 
 from keras_embedx._checks import check_choice, check_float, check_positive_int
-from keras_embedx.chars import NUM_RESERVED, OOV_ID, CharInventory
 from keras_embedx.layers._ids import (
     IdInputLayer,
     check_ids,
@@ -21,6 +20,7 @@ from keras_embedx.layers._table import (
     remap_out_of_range,
 )
 from keras_embedx.layers._weights import TableOwner
+from keras_embedx.preprocessing.chars import NUM_RESERVED, OOV_ID, CharInventory
 
 ENCODERS = ("cnn", "bilstm")
 FREEZE_MODES = ("none", "all")
@@ -448,7 +448,7 @@ class CharEmbedding(TableOwner, IdInputLayer):
         A flat list of words is one sentence (batch of 1); a list of lists is
         a batch, padded with padding words to the longest sentence (or to
         `sequence_length`); a str is one text split on whitespace. Words may
-        be str or bytes. See `keras_embedx.chars.CharInventory.encode` for
+        be str or bytes. See `keras_embedx.preprocessing.chars.CharInventory.encode` for
         the arguments and for empty words, long words, unknown characters
         and invalid UTF-8.
         """

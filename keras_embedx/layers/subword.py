@@ -9,7 +9,7 @@ Two kinds of units:
   `SubwordEmbedding.from_tokenizer(tokenizer)`), pooled to one vector per
   word or left as a unit sequence.
 
-The n-gram bookkeeping is `keras_embedx.subwords`; the `.bin` reader is
+The n-gram bookkeeping is `keras_embedx.preprocessing.ngrams`; the `.bin` reader is
 `keras_embedx.vectors.fasttext_bin`.
 """
 
@@ -20,7 +20,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_embedx import subwords
 from keras_embedx._checks import (
     check_bool,
     check_choice,
@@ -43,6 +42,10 @@ from keras_embedx.layers._table import (
     torch_eager,
 )
 from keras_embedx.layers._weights import TableOwner
+from keras_embedx.preprocessing import ngrams as subwords
+from keras_embedx.preprocessing.units import pad_bags as _pad_bags
+from keras_embedx.preprocessing.units import split_batch as _split_batch
+from keras_embedx.preprocessing.units import word_positions as _positions
 from keras_embedx.vocabulary import token_list
 
 UNITS = ("ngrams", "tokenizer")
@@ -52,43 +55,6 @@ HASHES = ("fasttext",)
 NUM_RESERVED = 2  # row 0: padding, row 1: OOV (a word with no rows at all)
 OOV_ID = 1
 _VOCAB_ASSET = "subword_vocabulary.json"
-
-
-def _split_batch(words_or_sentences):
-    """A batch of sentences (lists of words) from what `encode` accepts."""
-    data = words_or_sentences
-    if isinstance(data, np.ndarray):
-        data = data.tolist()
-    if isinstance(data, (str, bytes)):
-        return [data.split()], True
-    data = list(data)
-    if all(isinstance(w, (str, bytes)) for w in data):
-        return [data], True
-    batch = []
-    for i, sentence in enumerate(data):
-        if isinstance(sentence, np.ndarray):
-            sentence = sentence.tolist()
-        if isinstance(sentence, (str, bytes)):
-            sentence = sentence.split()
-        elif not isinstance(sentence, (list, tuple)):
-            raise TypeError(
-                "Expected a str, a list of words or a list of sentences (lists "
-                f"of words). Received at index {i}: {type(sentence).__name__}"
-            )
-        batch.append(list(sentence))
-    return batch, False
-
-
-def _pad_bags(bags, counts, width):
-    """Rows `[n, width]` from concatenated bags (`counts` entries each), 0-padded."""
-    n = counts.shape[0]
-    out = np.zeros((n, width), np.int32)
-    keep = np.minimum(counts, width)
-    starts = np.cumsum(counts) - counts
-    word = np.repeat(np.arange(n), keep)
-    pos = np.arange(word.shape[0]) - np.repeat(np.cumsum(keep) - keep, keep)
-    out[word, pos] = bags[np.repeat(starts, keep) + pos]
-    return out
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
@@ -812,12 +778,6 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
                 config["tokenizer"]
             )
         return super().from_config(config)
-
-
-def _positions(kept):
-    """Position within its sentence of each kept word."""
-    total = int(np.sum(kept))
-    return np.arange(total) - np.repeat(np.cumsum(kept) - kept, kept)
 
 
 def fill_missing_rows(pretrained, subword, words=None):

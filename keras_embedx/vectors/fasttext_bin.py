@@ -33,7 +33,7 @@ import struct
 
 import numpy as np
 
-from keras_embedx import subwords
+from keras_embedx.preprocessing import ngrams as subwords
 
 __all__ = [
     "FASTTEXT_MAGIC",
@@ -92,7 +92,7 @@ class FastTextModel:
     """The parts of a fastText `.bin` model that give word vectors.
 
     Made by `read_fasttext_bin`. The vector of a word is the mean of the input
-    matrix rows listed by `keras_embedx.subwords.subword_rows`: its own row
+    matrix rows listed by `keras_embedx.preprocessing.ngrams.subword_rows`: its own row
     when it is in the vocabulary, plus one bucket row per character n-gram.
 
     Attributes:
