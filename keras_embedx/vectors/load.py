@@ -1,5 +1,6 @@
 """`load_vectors`: one entry point for every vector file format."""
 
+import dataclasses
 import os
 import re
 import sys
@@ -11,16 +12,10 @@ from keras_embedx.vectors import cache
 from keras_embedx.vectors._rows import VocabularyFilter, vocabulary_set
 from keras_embedx.vectors._source import check_encoding, open_source
 from keras_embedx.vectors.errors import VectorFileError
+from keras_embedx.vectors.formats import FORMATS, REGISTRY, check_format, get_format
 
-#: The formats `load_vectors` reads (`format="auto"` picks one by content).
-FORMATS = (
-    "glove",
-    "word2vec_text",
-    "word2vec_binary",
-    "fasttext_vec",
-    "fasttext_bin",
-    "cache",
-)
+__all__ = ["ERRORS", "FORMATS", "ReadOptions", "detect_format", "load_vectors"]
+
 ERRORS = ("strict", "skip", "replace")
 FASTTEXT_MAGIC = 793712314
 _FASTTEXT_HEAD = FASTTEXT_MAGIC.to_bytes(4, "little")
@@ -139,7 +134,8 @@ def load_vectors(
             the vectors of its vocabulary words, as fastText computes them; for
             subwords of unseen words use
             `keras_embedx.layers.SubwordEmbedding.from_fasttext`), or
-            `"cache"` (written by `WordVectors.save`). Hyphens may stand for
+            `"cache"` (written by `WordVectors.save`): the names in
+            `keras_embedx.vectors.formats.FORMATS`. Hyphens may stand for
             underscores.
         limit: optional positive int: read only the first `limit` rows (the
             most frequent words, in files sorted by frequency).
@@ -193,7 +189,7 @@ def load_vectors(
     """
     from keras_embedx.vectors.word_vectors import WordVectors
 
-    format = _check_format(format)
+    format = check_format(format, auto=True)
     if limit is not None:
         limit = check_positive_int("limit", limit)
     if errors not in ERRORS:
@@ -201,49 +197,21 @@ def load_vectors(
             f"`errors` must be one of {ERRORS}. Received: errors={errors!r}"
         )
     codec = check_encoding(encoding)
-    vocab = vocabulary_set(vocabulary, lowercase=bool(lowercase_fallback))
-
+    options = ReadOptions(
+        errors=errors,
+        limit=limit,
+        vocabulary=vocabulary_set(vocabulary, lowercase=bool(lowercase_fallback)),
+        progress=progress,
+        encoding=codec,
+        mmap=mmap,
+        encoding_argument=encoding,
+    )
     with open_source(path) as src:
-        head = src.peek()
         if format == "auto":
-            format = sniff(head, src.name)
-        kwargs = dict(
-            errors=errors,
-            limit=limit,
-            vocabulary=vocab,
-            progress=progress,
-            encoding=codec,
-        )
-        counts = None
+            format = sniff(src.peek(), src.name)
         source_name = src.name
-        if format in ("glove", "word2vec_text", "fasttext_vec"):
-            from keras_embedx.vectors.text import read_text
-
-            words, vectors, index, info = read_text(
-                src, header=format != "glove", **kwargs
-            )
-        elif format == "word2vec_binary":
-            from keras_embedx.vectors.word2vec_binary import read_word2vec_binary
-
-            words, vectors, index, info = read_word2vec_binary(src, **kwargs)
-        elif format == "fasttext_bin":
-            if codec != "utf-8":
-                raise ValueError(
-                    "fastText .bin models store their words in UTF-8; `encoding` "
-                    "applies to text and word2vec binary files. Load "
-                    f"{src.name!r} without `encoding`. Received: "
-                    f"encoding={encoding!r}"
-                )
-            words, vectors, counts, index = _read_fasttext_bin(src, head, limit, vocab)
-            info = {"skipped": 0, "duplicates": 0}
-        else:  # cache
-            words, vectors, counts, _ = cache.load_cache(src, mmap=mmap)
-            index = None
-            if limit is not None or vocab is not None:
-                words, vectors, counts, index = _select(
-                    words.words, vectors, counts, limit, vocab
-                )
-            info = {"skipped": 0, "duplicates": 0}
+        words, vectors, counts, index, info = get_format(format).reader()(src, options)
+    vocab = options.vocabulary
     if vocab is not None:
         words, vectors, counts, index = _check_vocabulary_rows(
             words, vectors, counts, index, vocab, source_name, limit
@@ -264,64 +232,179 @@ def detect_format(path):
 
 
 def sniff(head, name):
-    """The format of a file whose (decompressed) content starts with `head`."""
+    """The format of a file whose (decompressed) content starts with `head`.
+
+    The one format of `REGISTRY` whose content check accepts `head`; a
+    `VectorFileError` naming the file when none does.
+    """
     if not head:
+        kinds = ", ".join(f.description for f in REGISTRY if f.sniff is not None)
         raise VectorFileError(
-            "the file is empty; expected a vector file (GloVe or word2vec text, "
-            "word2vec binary, fastText .vec/.bin, or a keras_embedx cache).",
-            name,
+            f"the file is empty; expected a vector file: one of {kinds}.", name
         )
-    if cache.is_cache(head):
-        return "cache"
-    if head[:4] == _FASTTEXT_HEAD:
-        return "fasttext_bin"
-    text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    for fmt in REGISTRY:
+        check = fmt.sniffer()
+        if check is not None and check(head):
+            return fmt.name
+    text = _strip_bom(head)
+    control = _first_control(text)
+    magic = int.from_bytes(head[:4].ljust(4, b"\0"), "little")
+    offset = control + len(head) - len(text)
+    line = text.count(b"\n", 0, control) + 1
+    raise VectorFileError(
+        f"not a recognised vector file: byte {text[control]:#04x} at byte "
+        f"offset {offset} is a control character, which text vector files "
+        f"do not hold; it starts with bytes {head[:8]!r} (as a little-endian "
+        f"int32: {magic}), which is neither fastText's .bin magic number "
+        f"{FASTTEXT_MAGIC}, a keras_embedx cache, nor a word2vec header "
+        "'count dim'. Is the file damaged, or in another format?",
+        name,
+        line,
+    )
+
+
+# Content checks (`VectorFormat.sniff`) -----------------------------------------
+
+
+def _strip_bom(head):
+    return head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+
+
+def _first_control(text):
+    """Offset of the first control byte in the first KiB of `text`, or None."""
+    return next((i for i, b in enumerate(text[:1024]) if b in _CONTROL), None)
+
+
+def _header_rows(head):
+    """`"text"` or `"binary"` when `head` opens with a `count dim` header, else None."""
+    text = _strip_bom(head)
     eol = text.find(b"\n")
     first = text[:eol] if eol >= 0 else text
-    if _HEADER.fullmatch(first):
-        dim = int(first.split()[1])
-        rest = text[eol + 1 :].lstrip(b"\n")
-        space = rest.find(b" ")
-        if space < 0:
-            return "word2vec_text"  # a header and nothing else, or damage
-        # Text numbers, or raw float32 bytes, up to the end of the first row?
-        # A damaged byte in a text row (a NUL, say) must not make it binary:
-        # float32 values give a byte outside the text ones nearly every time.
-        sample = rest[space + 1 : space + 1 + min(4 * dim, 512)].split(b"\n")[0]
-        odd = sum(b not in _TEXT_BYTES for b in sample)
-        if sample and odd <= max(1, len(sample) // 16):
-            return "word2vec_text"
-        return "word2vec_binary"
-    control = next((i for i, b in enumerate(text[:1024]) if b in _CONTROL), None)
-    if control is not None:
-        magic = int.from_bytes(head[:4].ljust(4, b"\0"), "little")
-        offset = control + len(head) - len(text)
-        line = text.count(b"\n", 0, control) + 1
-        raise VectorFileError(
-            f"not a recognised vector file: byte {text[control]:#04x} at byte "
-            f"offset {offset} is a control character, which text vector files "
-            f"do not hold; it starts with bytes {head[:8]!r} (as a little-endian "
-            f"int32: {magic}), which is neither fastText's .bin magic number "
-            f"{FASTTEXT_MAGIC}, a keras_embedx cache, nor a word2vec header "
-            "'count dim'. Is the file damaged, or in another format?",
-            name,
-            line,
-        )
-    return "glove"
+    if not _HEADER.fullmatch(first):
+        return None
+    dim = int(first.split()[1])
+    rest = text[eol + 1 :].lstrip(b"\n")
+    space = rest.find(b" ")
+    if space < 0:
+        return "text"  # a header and nothing else, or damage
+    # Text numbers, or raw float32 bytes, up to the end of the first row?
+    # A damaged byte in a text row (a NUL, say) must not make it binary:
+    # float32 values give a byte outside the text ones nearly every time.
+    sample = rest[space + 1 : space + 1 + min(4 * dim, 512)].split(b"\n")[0]
+    odd = sum(b not in _TEXT_BYTES for b in sample)
+    if sample and odd <= max(1, len(sample) // 16):
+        return "text"
+    return "binary"
 
 
-def _check_format(format):
-    if not isinstance(format, str):
-        raise TypeError(
-            f"`format` must be a str. Received: format={format!r} of type "
-            f"{type(format).__name__}"
-        )
-    normal = format.lower().replace("-", "_")
-    if normal != "auto" and normal not in FORMATS:
+def is_fasttext_bin(head):
+    """Whether `head` begins with fastText's `.bin` magic number."""
+    return head[:4] == _FASTTEXT_HEAD
+
+
+def is_word2vec_text(head):
+    """Whether `head` is a `count dim` header followed by text rows."""
+    return _header_rows(head) == "text"
+
+
+def is_word2vec_binary(head):
+    """Whether `head` is a `count dim` header followed by raw float32 rows."""
+    return _header_rows(head) == "binary"
+
+
+def is_glove(head):
+    """Whether `head` is text with no header (and no cache magic)."""
+    return (
+        not cache.is_cache(head)
+        and _header_rows(head) is None
+        and _first_control(_strip_bom(head)) is None
+    )
+
+
+# Readers (`VectorFormat.read`) ---------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadOptions:
+    """What `load_vectors` asks of a reader, checked and normalised."""
+
+    errors: str
+    limit: int | None
+    vocabulary: object
+    progress: bool
+    encoding: str
+    mmap: bool
+    # As the caller wrote it, for messages.
+    encoding_argument: str = "utf-8"
+
+
+def _text_rows(src, options, header):
+    from keras_embedx.vectors.text import read_text
+
+    words, vectors, index, info = read_text(
+        src,
+        header=header,
+        errors=options.errors,
+        limit=options.limit,
+        vocabulary=options.vocabulary,
+        progress=options.progress,
+        encoding=options.encoding,
+    )
+    return words, vectors, None, index, info
+
+
+def read_glove(src, options):
+    """GloVe text: rows with no header."""
+    return _text_rows(src, options, header=False)
+
+
+def read_word2vec_text(src, options):
+    """word2vec text (and fastText .vec): a `count dim` header, then rows."""
+    return _text_rows(src, options, header=True)
+
+
+def read_word2vec_binary(src, options):
+    """word2vec binary: a header, then words and raw float32 rows."""
+    from keras_embedx.vectors.word2vec_binary import read_word2vec_binary as read
+
+    words, vectors, index, info = read(
+        src,
+        errors=options.errors,
+        limit=options.limit,
+        vocabulary=options.vocabulary,
+        progress=options.progress,
+        encoding=options.encoding,
+    )
+    return words, vectors, None, index, info
+
+
+def read_fasttext_bin(src, options):
+    """A fastText `.bin` model: its vocabulary words and their vectors."""
+    if options.encoding != "utf-8":
         raise ValueError(
-            f"`format` must be 'auto' or one of {FORMATS}. Received: format={format!r}"
+            "fastText .bin models store their words in UTF-8; `encoding` "
+            "applies to text and word2vec binary files. Load "
+            f"{src.name!r} without `encoding`. Received: "
+            f"encoding={options.encoding_argument!r}"
         )
-    return normal
+    words, vectors, counts, index = _read_fasttext_bin(
+        src, src.peek(), options.limit, options.vocabulary
+    )
+    return words, vectors, counts, index, _CLEAN
+
+
+def read_cache(src, options):
+    """A keras_embedx cache file (`WordVectors.save`)."""
+    words, vectors, counts, _ = cache.load_cache(src, mmap=options.mmap)
+    index = None
+    if options.limit is not None or options.vocabulary is not None:
+        words, vectors, counts, index = _select(
+            words.words, vectors, counts, options.limit, options.vocabulary
+        )
+    return words, vectors, counts, index, _CLEAN
+
+
+_CLEAN = {"skipped": 0, "duplicates": 0}
 
 
 def _read_fasttext_bin(src, head, limit, vocab):

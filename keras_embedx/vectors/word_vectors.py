@@ -10,8 +10,10 @@ from keras_embedx._checks import check_bool, check_unique
 from keras_embedx.vectors import cache
 from keras_embedx.vectors._keys import Keys
 from keras_embedx.vectors._similarity import SimilarityQueries
+from keras_embedx.vectors.formats import WRITE_FORMATS, check_format, get_format
 
-SAVE_FORMATS = ("cache", "glove", "word2vec_text", "word2vec_binary")
+#: The formats `WordVectors.save` writes: the registry's writable ones.
+SAVE_FORMATS = WRITE_FORMATS
 
 
 class Correlation(collections.namedtuple("Correlation", ["statistic", "pvalue"])):
@@ -230,8 +232,8 @@ class WordVectors(SimilarityQueries):
 
         Args:
             path: str or `os.PathLike`.
-            format: `"cache"`, `"glove"`, `"word2vec_text"` or
-                `"word2vec_binary"`.
+            format: a name in `keras_embedx.vectors.formats.WRITE_FORMATS`:
+                `"cache"`, `"glove"`, `"word2vec_text"` or `"word2vec_binary"`.
             precision: text formats only: significant digits per number;
                 `None` (default) writes the shortest text that reads back as
                 the same float32.
@@ -246,11 +248,7 @@ class WordVectors(SimilarityQueries):
         """
         from keras_embedx.vectors._source import check_encoding
 
-        fmt = str(format).lower().replace("-", "_")
-        if fmt not in SAVE_FORMATS:
-            raise ValueError(
-                f"`format` must be one of {SAVE_FORMATS}. Received: format={format!r}"
-            )
+        fmt = check_format(format, write=True)
         codec = check_encoding(encoding)
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
@@ -258,36 +256,7 @@ class WordVectors(SimilarityQueries):
             raise FileNotFoundError(
                 f"No such directory: {folder!r} (to write {path!r}). Create it first."
             )
-        if fmt == "cache":
-            source_file = self._source_file
-            if source_file is not None and os.path.realpath(
-                source_file["path"]
-            ) == os.path.realpath(path):
-                source_file = None  # re-saved onto itself: it is its own source
-            return cache.save_cache(
-                path,
-                self._keys,
-                self.vectors,
-                self.counts,
-                self.source,
-                source_file=source_file,
-            )
-        if fmt == "word2vec_binary":
-            from keras_embedx.vectors.word2vec_binary import write_word2vec_binary
-
-            write_word2vec_binary(path, self.words, self.vectors, codec)
-            return path
-        from keras_embedx.vectors.text import write_text
-
-        write_text(
-            path,
-            self.words,
-            self.vectors,
-            header=fmt == "word2vec_text",
-            precision=precision,
-            encoding=codec,
-        )
-        return path
+        return get_format(fmt).writer()(self, path, precision=precision, encoding=codec)
 
     @classmethod
     def load(cls, path, mmap=True, verify=False):
@@ -700,3 +669,51 @@ class WordVectors(SimilarityQueries):
             for word, count in zip(self.words, self.counts.tolist()):
                 kv.set_vecattr(word, "count", count)
         return kv
+
+
+# Writers (`keras_embedx.vectors.formats.VectorFormat.write`) ----------------------
+
+
+def write_cache(wv, path, *, precision=None, encoding="utf-8"):
+    """The cache file: raw float32, words and counts (`precision` and
+    `encoding` do not apply: it always holds float32 and UTF-8)."""
+    source_file = wv._source_file
+    if source_file is not None and os.path.realpath(
+        source_file["path"]
+    ) == os.path.realpath(path):
+        source_file = None  # re-saved onto itself: it is its own source
+    return cache.save_cache(
+        path, wv._keys, wv.vectors, wv.counts, wv.source, source_file=source_file
+    )
+
+
+def write_word2vec_binary(wv, path, *, precision=None, encoding="utf-8"):
+    """word2vec binary (`precision` does not apply: rows are raw float32)."""
+    from keras_embedx.vectors.word2vec_binary import write_word2vec_binary as write
+
+    write(path, wv.words, wv.vectors, encoding)
+    return path
+
+
+def _write_text(wv, path, header, precision, encoding):
+    from keras_embedx.vectors.text import write_text
+
+    write_text(
+        path,
+        wv.words,
+        wv.vectors,
+        header=header,
+        precision=precision,
+        encoding=encoding,
+    )
+    return path
+
+
+def write_glove(wv, path, *, precision=None, encoding="utf-8"):
+    """GloVe text: a word and its numbers a line, no header."""
+    return _write_text(wv, path, False, precision, encoding)
+
+
+def write_word2vec_text(wv, path, *, precision=None, encoding="utf-8"):
+    """word2vec text: a `count dim` header, then GloVe-like rows."""
+    return _write_text(wv, path, True, precision, encoding)
