@@ -275,9 +275,9 @@ def test_bench_runs_the_checkouts_suite_not_the_working_directorys(tmp_path):
 
 
 def test_bench_outside_a_checkout_says_it_needs_one(capsys, monkeypatch):
-    import keras_embedx.cli as cli
+    import keras_embedx.cli.bench as bench
 
-    monkeypatch.setattr(cli, "checkout_root", lambda: None)
+    monkeypatch.setattr(bench, "checkout_root", lambda: None)
     assert main(["bench", "--only", "lookup"]) == 2
     err = capsys.readouterr().err
     assert "source repository" in err and "pip install -e ." in err

@@ -313,12 +313,12 @@ def test_bench_unknown_backend_is_refused_before_running(
 def test_a_bug_still_shows_its_traceback(datapath, monkeypatch):
     # Only the package's own errors become one line; anything else is a bug
     # and must stay visible.
-    import keras_embedx.cli as cli
+    import keras_embedx.cli.inspect as inspect_command
 
     def broken(args):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(cli, "load_cli_vectors", broken)
+    monkeypatch.setattr(inspect_command, "load_cli_vectors", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["inspect", datapath(GLOVE)])
 

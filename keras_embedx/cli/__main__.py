@@ -1,0 +1,7 @@
+"""`python -m keras_embedx.cli`: the `keras-embedx` command."""
+
+import sys
+
+from keras_embedx_cli import main
+
+sys.exit(main())
