@@ -1,7 +1,7 @@
 """`keras-embedx bench`: the benchmarks of a source checkout.
 
-The handler is `keras_embedx.cli.bench.run`. This module builds the
-command's options only, without importing keras_embedx.
+Its options, built without importing keras_embedx; `keras_embedx.cli.bench.run`
+runs it.
 """
 
 from keras_embedx_cli._arguments import (

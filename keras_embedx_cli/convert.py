@@ -1,7 +1,7 @@
 """`keras-embedx convert`: write a vector file in another format.
 
-The handler is `keras_embedx.cli.convert.run`. This module builds the
-command's options only, without importing keras_embedx.
+Its options, built without importing keras_embedx; `keras_embedx.cli.convert.run`
+runs it.
 """
 
 from keras_embedx_cli._arguments import (

@@ -1,7 +1,7 @@
 """`keras-embedx demo`: the main job end to end on embedded data, no download.
 
-The handler is `keras_embedx.cli.demo.run`. This module builds the
-command's options only, without importing keras_embedx.
+Its options, built without importing keras_embedx; `keras_embedx.cli.demo.run`
+runs it.
 """
 
 from keras_embedx_cli._arguments import (

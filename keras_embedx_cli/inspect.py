@@ -1,7 +1,7 @@
 """`keras-embedx inspect`: the size, norms and neighbours of a vector file.
 
-The handler is `keras_embedx.cli.inspect.run`. This module builds the
-command's options only, without importing keras_embedx.
+Its options, built without importing keras_embedx; `keras_embedx.cli.inspect.run`
+runs it.
 """
 
 from keras_embedx_cli._arguments import (

@@ -1,7 +1,7 @@
 """`keras-embedx plot`: a PCA or t-SNE picture of word vectors.
 
-The handler is `keras_embedx.plot.run_plot`. This module builds the
-command's options only, without importing keras_embedx.
+Its options, built without importing keras_embedx; `keras_embedx.plot.run_plot`
+runs it.
 """
 
 from keras_embedx_cli._arguments import (

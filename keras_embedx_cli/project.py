@@ -1,7 +1,7 @@
 """`keras-embedx project`: export a vector file to the TensorBoard Projector.
 
-The handler is `keras_embedx.projector.run_project`. This module builds the
-command's options only, without importing keras_embedx.
+Its options, built without importing keras_embedx; `keras_embedx.projector.run_project`
+runs it.
 """
 
 from keras_embedx_cli._arguments import (

@@ -338,18 +338,21 @@ class ReadOptions:
     encoding_argument: str = "utf-8"
 
 
+def _row_options(options):
+    """The keyword arguments of the text and word2vec binary readers."""
+    return {
+        "errors": options.errors,
+        "limit": options.limit,
+        "vocabulary": options.vocabulary,
+        "progress": options.progress,
+        "encoding": options.encoding,
+    }
+
+
 def _text_rows(src, options, header):
     from keras_embedx.vectors.text import read_text
 
-    words, vectors, index, info = read_text(
-        src,
-        header=header,
-        errors=options.errors,
-        limit=options.limit,
-        vocabulary=options.vocabulary,
-        progress=options.progress,
-        encoding=options.encoding,
-    )
+    words, vectors, index, info = read_text(src, header=header, **_row_options(options))
     return words, vectors, None, index, info
 
 
@@ -367,14 +370,7 @@ def read_word2vec_binary(src, options):
     """word2vec binary: a header, then words and raw float32 rows."""
     from keras_embedx.vectors.word2vec_binary import read_word2vec_binary as read
 
-    words, vectors, index, info = read(
-        src,
-        errors=options.errors,
-        limit=options.limit,
-        vocabulary=options.vocabulary,
-        progress=options.progress,
-        encoding=options.encoding,
-    )
+    words, vectors, index, info = read(src, **_row_options(options))
     return words, vectors, None, index, info
 
 
