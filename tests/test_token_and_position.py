@@ -401,15 +401,29 @@ def test_mask_follows_the_inputs_of_each_call():
     )
 
 
-def test_float_ids_as_wide_as_the_vectors_are_masked_as_ids():
+@pytest.mark.parametrize("token", ["own", "embedding"])
+def test_float_ids_as_wide_as_the_vectors_are_masked_as_ids(token):
     # Float ids whose last axis happens to be `embedding_dim` wide are still
     # ids: masked pooling skips their padding as for int ids.
-    layer = TokenAndPosition(V, S, D)
+    if token == "own":
+        layer = TokenAndPosition(V, S, D)
+    else:
+        embedding = keras.layers.Embedding(V, D, mask_zero=True)
+        layer = TokenAndPosition(None, S, D, token_embedding=embedding)
     pool = keras.layers.GlobalAveragePooling1D()
     ids = np.array([[5, 9, 0, 0]], "int32")
     want = np_(layer(ids))[:, :2].mean(axis=1)
     np.testing.assert_allclose(np_(pool(layer(ids))), want, rtol=1e-6)
     np.testing.assert_allclose(np_(pool(layer(ids.astype("float32")))), want, rtol=1e-6)
+
+
+def test_a_token_layer_taking_floats_gets_them_unchanged(rng):
+    dense = keras.layers.Dense(D)
+    layer = TokenAndPosition(None, S, D, token_embedding=dense)
+    x = rng.normal(size=(1, 4, 3)).astype("float32")
+    out = np_(layer(x))
+    positions = np_(layer.position_embedding.dense_table())[:4]
+    np.testing.assert_allclose(out, np_(dense(x)) + positions, rtol=1e-6)
 
 
 # ------------------------------------------------------------------ saving

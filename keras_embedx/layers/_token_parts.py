@@ -14,6 +14,7 @@ interface; the layer picks one when it is constructed:
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_embedx._checks import check_choice, check_positive_int, width_error
@@ -45,6 +46,22 @@ def clone_initializer(initializer):
     return initializer.__class__.from_config(initializer.get_config())
 
 
+def int_ids(ids):
+    """Floating-point ids as int32, as the lookups read them.
+
+    Ids then reach `TokenAndPosition.compute_mask` as ints, which tells
+    them from the hidden states of a `reverse` call. Symbolic inputs are
+    left as they are.
+    """
+    if keras.backend.is_keras_tensor(ids) or not (
+        isinstance(ids, np.ndarray) or ops.is_tensor(ids)
+    ):
+        return ids
+    if not keras.backend.is_float_dtype(ops.dtype(ids)):
+        return ids
+    return ops.cast(ids, "int32")
+
+
 def token_width_error(width, embedding_dim):
     return width_error(
         "The token vectors",
@@ -73,7 +90,8 @@ class OwnTable:
 
     def checked_ids(self, inputs):
         layer = self.layer
-        return check_ids(layer, inputs, layer.vocabulary_size, layer.out_of_range)
+        inputs = check_ids(layer, inputs, layer.vocabulary_size, layer.out_of_range)
+        return int_ids(inputs)
 
     def build(self, input_shape):
         layer = self.layer
@@ -151,8 +169,15 @@ class NestedLayer:
         # Strings, and ids JAX would truncate, are only visible before Keras
         # converts the inputs (see `keras_embedx.layers._ids`); a nested
         # keras_embedx layer checks them for its own table.
-        nested = getattr(self.layer.token_embedding, "_checked_ids", None)
-        return inputs if nested is None else nested(inputs)
+        token = self.layer.token_embedding
+        nested = getattr(token, "_checked_ids", None)
+        if nested is not None:
+            return int_ids(nested(inputs))
+        # Other layers may take floating-point inputs; Keras' Embedding
+        # reads them as int32 ids, as `int_ids` does.
+        if isinstance(token, keras.layers.Embedding):
+            return int_ids(inputs)
+        return inputs
 
     def build(self, input_shape):
         layer = self.layer

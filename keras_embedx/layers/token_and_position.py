@@ -3,7 +3,6 @@
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_embedx._checks import (
@@ -311,7 +310,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
     def __call__(self, inputs, *args, **kwargs):
         reverse = kwargs.get("reverse", args[2] if len(args) > 2 else False)
         if not reverse:
-            inputs = _int_ids(self._tokens.checked_ids(inputs))
+            inputs = self._tokens.checked_ids(inputs)
         return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, start_index=0, positions=None, reverse=False, training=None):
@@ -477,24 +476,12 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         return super().from_config(config)
 
 
-def _int_ids(ids):
-    """Floating-point ids as int32, as the lookups read them.
-
-    Ids then reach `compute_mask` as ints, and floating-point inputs there
-    are hidden states (a `reverse` call). Symbolic inputs are left as they
-    are.
-    """
-    if keras.backend.is_keras_tensor(ids) or not (
-        isinstance(ids, np.ndarray) or ops.is_tensor(ids)
-    ):
-        return ids
-    if not keras.backend.is_float_dtype(ops.dtype(ids)):
-        return ids
-    return ops.cast(ids, "int32")
-
-
 def _hidden_states(inputs, embedding_dim):
-    """Whether `inputs` are the hidden states of a `reverse` call, not ids."""
+    """Whether `inputs` are the hidden states of a `reverse` call, not ids.
+
+    Ids of a token part that reads ids reach Keras as ints (`int_ids`), so
+    floating-point inputs as wide as the vectors are hidden states.
+    """
     return (
         keras.backend.is_float_dtype(ops.dtype(inputs))
         and inputs.shape[-1] == embedding_dim
