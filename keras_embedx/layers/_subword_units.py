@@ -70,17 +70,8 @@ class HashedNgrams:
 
     def bags(self, words, max_ngrams):
         """Each word's own row (1 when it has none), then its n-gram rows."""
-        layer = self.layer
         own = self._word_ids(words)
-        rows, splits = subwords.subword_rows(
-            words,
-            layer.num_words,
-            layer.minn,
-            layer.maxn,
-            layer.num_buckets,
-            word_ids=own,
-            max_word_chars=layer.max_word_chars,
-        )
+        rows, splits = self._subword_rows(words, own)
         rows += NUM_RESERVED
         has_own = own >= 0
         counts = np.diff(splits) - has_own
@@ -94,19 +85,22 @@ class HashedNgrams:
         return np.concatenate([first[:, None], grams], axis=1)
 
     def word_vectors(self, words):
+        rows, splits = self._subword_rows(words, self._word_ids(words))
+        unique, inverse = np.unique(rows, return_inverse=True)
+        matrix = self.layer.rows(unique + NUM_RESERVED)
+        return subwords.segment_mean(matrix, inverse.reshape(-1), splits)
+
+    def _subword_rows(self, words, word_ids):
         layer = self.layer
-        rows, splits = subwords.subword_rows(
+        return subwords.subword_rows(
             words,
             layer.num_words,
             layer.minn,
             layer.maxn,
             layer.num_buckets,
-            word_ids=self._word_ids(words),
+            word_ids=word_ids,
             max_word_chars=layer.max_word_chars,
         )
-        unique, inverse = np.unique(rows, return_inverse=True)
-        matrix = layer.rows(unique + NUM_RESERVED)
-        return subwords.segment_mean(matrix, inverse.reshape(-1), splits)
 
     def encode_ids(self, word_ids, max_ngrams):
         layer = self.layer
