@@ -388,6 +388,44 @@ def test_keras_hub_layer_does_warn():
     assert any("destroy the mask" in m for m in _mask_warnings(record))
 
 
+def test_mask_follows_the_inputs_of_each_call():
+    layer = TokenAndPosition(V, S, D)
+    ids = np.array([[5, 9, 0, 0]], "int32")
+    hidden = layer(ids)
+    # A symbolic `reverse` call leaves nothing behind for the next forward one.
+    layer.compute_output_spec(keras.KerasTensor((1, 4, D)), reverse=True)
+    np.testing.assert_array_equal(np_(layer.compute_mask(ids)), ids != 0)
+    # Hidden states (a `reverse` call) keep the mask they carry.
+    np.testing.assert_array_equal(
+        np_(layer.compute_mask(hidden, mask=ids != 0)), ids != 0
+    )
+
+
+@pytest.mark.parametrize("token", ["own", "embedding"])
+def test_float_ids_as_wide_as_the_vectors_are_masked_as_ids(token):
+    # Float ids whose last axis happens to be `embedding_dim` wide are still
+    # ids: masked pooling skips their padding as for int ids.
+    if token == "own":
+        layer = TokenAndPosition(V, S, D)
+    else:
+        embedding = keras.layers.Embedding(V, D, mask_zero=True)
+        layer = TokenAndPosition(None, S, D, token_embedding=embedding)
+    pool = keras.layers.GlobalAveragePooling1D()
+    ids = np.array([[5, 9, 0, 0]], "int32")
+    want = np_(layer(ids))[:, :2].mean(axis=1)
+    np.testing.assert_allclose(np_(pool(layer(ids))), want, rtol=1e-6)
+    np.testing.assert_allclose(np_(pool(layer(ids.astype("float32")))), want, rtol=1e-6)
+
+
+def test_a_token_layer_taking_floats_gets_them_unchanged(rng):
+    dense = keras.layers.Dense(D)
+    layer = TokenAndPosition(None, S, D, token_embedding=dense)
+    x = rng.normal(size=(1, 4, 3)).astype("float32")
+    out = np_(layer(x))
+    positions = np_(layer.position_embedding.dense_table())[:4]
+    np.testing.assert_allclose(out, np_(dense(x)) + positions, rtol=1e-6)
+
+
 # ------------------------------------------------------------------ saving
 _BUILD = """
 import keras, numpy as np

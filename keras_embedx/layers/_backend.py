@@ -36,6 +36,15 @@ def take_rows(table, ids):
     return ops.take(table, ids, axis=0)
 
 
+def is_concrete(x):
+    """True when `x` holds values (eager), False inside a traced function."""
+    try:
+        ops.convert_to_numpy(x)
+    except Exception:
+        return False
+    return True
+
+
 def torch_tensor(x, device=None):
     """`x` as a torch tensor (on `device` if given), with the least work.
 

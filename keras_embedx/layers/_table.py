@@ -64,6 +64,7 @@ from keras_embedx._checks import (
     width_error,
 )
 from keras_embedx.layers._backend import (
+    is_concrete,
     scaled_rows,
     take_rows,
     torch_eager,
@@ -307,15 +308,6 @@ def _quiet_frozen_live_without_gradient():
     warnings.filterwarnings("ignore", message=_ONLY_FROZEN_LIVE, category=UserWarning)
 
 
-def _is_concrete(x):
-    """True when `x` holds values (eager), False inside a traced function."""
-    try:
-        ops.convert_to_numpy(x)
-    except Exception:
-        return False
-    return True
-
-
 def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
     """Send ids outside `[0, num_rows)`, negative ones included, to `oov_id`.
 
@@ -345,7 +337,7 @@ def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
                 return ids, None
         return ids.masked_fill(ids.clamp(0, num_rows - 1) != ids, oov_id), None
     bad = ops.logical_or(ops.less(ids, 0), ops.greater_equal(ids, num_rows))
-    if mode == "error" and _is_concrete(ids):
+    if mode == "error" and is_concrete(ids):
         bad_np = ops.convert_to_numpy(bad)
         if bad_np.any():
             raise out_of_range_error(num_rows, ops.convert_to_numpy(ids), bad_np)

@@ -20,12 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_embedx._checks import (
-    check_bool,
-    check_choice,
-    check_positive_int,
-    check_unique,
-)
+from keras_embedx._checks import check_bool, check_choice, check_positive_int
 from keras_embedx.layers._ids import (
     IdInputLayer,
     check_ids,
@@ -33,6 +28,7 @@ from keras_embedx.layers._ids import (
     own_encoder_hint,
 )
 from keras_embedx.layers._row_sparse import serialize_row_optimizer
+from keras_embedx.layers._subword_units import NUM_RESERVED, OOV_ID, UNIT_KINDS
 from keras_embedx.layers._table import (
     EmbeddingTable,
     compiled_when_eager,
@@ -43,7 +39,6 @@ from keras_embedx.layers._table import (
 )
 from keras_embedx.layers._weights import TableOwner
 from keras_embedx.preprocessing import ngrams as subwords
-from keras_embedx.preprocessing.units import pad_bags as _pad_bags
 from keras_embedx.preprocessing.units import split_batch as _split_batch
 from keras_embedx.preprocessing.units import word_positions as _positions
 from keras_embedx.vocabulary import token_list
@@ -52,8 +47,6 @@ UNITS = ("ngrams", "tokenizer")
 FREEZE_MODES = ("none", "words", "all")
 POOLINGS = ("mean", "sum", "first", "last", None)
 HASHES = ("fasttext",)
-NUM_RESERVED = 2  # row 0: padding, row 1: OOV (a word with no rows at all)
-OOV_ID = 1
 _VOCAB_ASSET = "subword_vocabulary.json"
 
 
@@ -155,24 +148,9 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
         check_choice("freeze", freeze, FREEZE_MODES)
         if max_word_chars is not None:
             max_word_chars = check_positive_int("max_word_chars", max_word_chars)
-        if units == "tokenizer" and num_words:
-            raise ValueError(
-                "Tokenizer units have no word rows: `num_words` must be 0. "
-                f"Received: num_words={num_words}"
-            )
-        if units == "ngrams" and pooling != "mean":
-            raise ValueError(
-                "fastText n-gram units always average a word's rows, as "
-                "fastText does; `pooling` applies to tokenizer units. "
-                f"Received: pooling={pooling!r} with units='ngrams'"
-            )
+        UNIT_KINDS[units].check_arguments(num_words, pooling, freeze)
         mask_zero = check_bool("mask_zero", mask_zero)
         schedulable = check_bool("schedulable", schedulable)
-        if units == "tokenizer" and freeze == "words":
-            raise ValueError(
-                "freeze='words' freezes word rows, which tokenizer units do not "
-                "have. Use freeze='none' or 'all'."
-            )
         num_rows = NUM_RESERVED + num_words + num_buckets
         default_frozen = {
             "none": 0,
@@ -213,9 +191,8 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
             dtype="float32",
             name="table",
         )
+        self._units = UNIT_KINDS[units](self)
         self._vocabulary = None
-        self._index = None
-        self._word_bags = {}
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
         EmbeddingTable.follow_owner_trainable(self)
@@ -361,7 +338,7 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
         ids, _ = remap_out_of_range(inputs, self.num_rows, oov_id=OOV_ID)
         if ops.dtype(ids) != "int32":
             ids = ops.cast(ids, "int32")
-        if self.units == "tokenizer" and self.pooling is None:
+        if self.pooling is None:
             used = ops.greater_equal(ids, NUM_RESERVED)
             out = self.table.lookup(ids, training=training) * ops.expand_dims(
                 ops.cast(used, "float32"), -1
@@ -379,7 +356,7 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
             return ops.zeros(shape, self.compute_dtype)
         used = ops.cast(ops.greater_equal(ids, NUM_RESERVED), "float32")
         count = ops.sum(used, axis=-1)
-        if self.pooling in ("first", "last") and self.units == "tokenizer":
+        if self.pooling in ("first", "last"):
             # The first (last) position holding a unit, wherever padding or
             # dropped ids sit: the used position of highest rank, ranks
             # distinct so no backend's tie-breaking matters.
@@ -418,7 +395,7 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
             out = None
             for rows in columns:
                 out = rows if out is None else out + rows
-            if self.pooling == "mean" or self.units == "ngrams":
+            if self.pooling == "mean":
                 inverse = np.zeros(width + 1, np.float32)
                 inverse[1:] = (1.0 / np.arange(1, width + 1)).astype(np.float32)
                 # `take_rows`, not `ops.take`: the counts lie in [0, width],
@@ -433,13 +410,11 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
-        inputs = dense_ids(inputs)
-        if self.units == "tokenizer" and self.pooling is None:
-            return ops.not_equal(inputs, 0)
-        return ops.any(ops.not_equal(inputs, 0), axis=-1)
+        used = ops.not_equal(dense_ids(inputs), 0)
+        return used if self.pooling is None else ops.any(used, axis=-1)
 
     def compute_output_shape(self, input_shape):
-        if self.units == "tokenizer" and self.pooling is None:
+        if self.pooling is None:
             return (*input_shape, self.output_dim)
         return (*input_shape[:-1], self.output_dim)
 
@@ -471,24 +446,14 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
             int32 ndarray `[batch, words, 1 + max_ngrams]` for fastText
             units, `[batch, words, max_ngrams]` for pooled tokenizer units.
         """
-        if self.units == "tokenizer" and self.pooling is None:
-            return self._encode_texts(words_or_sentences, sequence_length)
+        if self.pooling is None:
+            return self._units.encode_texts(words_or_sentences, sequence_length)
         batch, _ = _split_batch(words_or_sentences)
         lengths = [len(s) for s in batch]
         seq = max(lengths, default=0) if sequence_length is None else sequence_length
         seq = check_positive_int("sequence_length", seq, allow_zero=True)
         flat = [w for s in batch for w in s[:seq]]
-        if self.units == "tokenizer":
-            bags, counts = self._unit_bags(flat)
-            if max_ngrams is None:
-                # At least one column, so words without units are padding
-                # words of a usual bag.
-                width = max(int(counts.max(initial=0)), 1)
-            else:
-                width = check_positive_int("max_ngrams", max_ngrams)
-            rows = _pad_bags(bags, counts, width)
-        else:
-            rows = self._ngram_rows(flat, max_ngrams)
+        rows = self._units.bags(flat, max_ngrams)
         out = np.zeros((len(batch), seq, rows.shape[1]), np.int32)
         kept = np.minimum(lengths, seq)
         out[np.repeat(np.arange(len(batch)), kept), _positions(kept)] = rows
@@ -509,22 +474,7 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
         Returns:
             int32 ndarray `[*word_ids.shape, 1 + max_ngrams]`.
         """
-        if self.units != "ngrams":
-            raise ValueError("encode_ids works with fastText units only.")
-        max_ngrams = check_positive_int("max_ngrams", max_ngrams, allow_zero=True)
-        table = self._word_bags.get(max_ngrams)
-        if table is None:
-            words = self.get_vocabulary()[NUM_RESERVED:]
-            table = np.zeros((self.num_rows, 1 + max_ngrams), np.int32)
-            table[OOV_ID, 0] = OOV_ID
-            if words:
-                table[NUM_RESERVED : NUM_RESERVED + len(words)] = self._ngram_rows(
-                    words, max_ngrams
-                )
-            self._word_bags = {max_ngrams: table}
-        ids = np.asarray(word_ids, np.int64)
-        ids = np.where((ids < 0) | (ids >= NUM_RESERVED + self.num_words), 1, ids)
-        return table[ids]
+        return self._units.encode_ids(word_ids, max_ngrams)
 
     def tf_encode(self, words, max_ngrams):
         """`encode` for tf.data: a string tensor `[batch, words]` -> int32 ids.
@@ -536,7 +486,7 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
         import tensorflow as tf
 
         max_ngrams = check_positive_int("max_ngrams", max_ngrams)
-        width = max_ngrams + (1 if self.units == "ngrams" else 0)
+        width = self._units.bag_width(max_ngrams)
 
         def run(batch):
             batch = np.asarray(batch)
@@ -551,90 +501,6 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
         out = tf.numpy_function(run, [words], tf.int32, stateful=False)
         out.set_shape([*words.shape, width])
         return out
-
-    def _ngram_rows(self, words, max_ngrams):
-        if self.units != "ngrams":
-            raise ValueError("This layer embeds tokenizer units, not n-grams.")
-        own = self._word_ids(words)
-        rows, splits = subwords.subword_rows(
-            words,
-            self.num_words,
-            self.minn,
-            self.maxn,
-            self.num_buckets,
-            word_ids=own,
-            max_word_chars=self.max_word_chars,
-        )
-        rows += NUM_RESERVED
-        has_own = own >= 0
-        counts = np.diff(splits) - has_own
-        first = np.where(has_own, own + NUM_RESERVED, OOV_ID).astype(np.int32)
-        # Drop each word's own row from the flat list, keeping the n-grams.
-        drop = np.zeros(rows.shape[0], bool)
-        drop[splits[:-1][has_own]] = True
-        width = int(counts.max(initial=0)) if max_ngrams is None else max_ngrams
-        width = check_positive_int("max_ngrams", width, allow_zero=True)
-        grams = _pad_bags(rows[~drop], counts, width)
-        return np.concatenate([first[:, None], grams], axis=1)
-
-    def _word_ids(self, words):
-        if not self.num_words:
-            return np.full(len(words), -1, np.int64)
-        if self._vocabulary is None:
-            raise ValueError(
-                f"Layer {self.name!r} has {self.num_words} word rows but no "
-                "vocabulary, so it cannot tell which words have one (a layer "
-                "made by `from_config` or `keras.models.clone_model` does not "
-                "carry it; `model.save` stores it as an asset). Call "
-                "`set_vocabulary(words)` or load the saved model."
-            )
-        if self._index is None:
-            index = {}
-            for i, w in enumerate(self.get_vocabulary()[NUM_RESERVED:]):
-                index.setdefault(w, i)
-            self._index = index
-        out = np.empty(len(words), np.int64)
-        for k, w in enumerate(words):
-            if isinstance(w, (bytes, bytearray)):
-                try:
-                    w = bytes(w).decode("utf-8")
-                except UnicodeDecodeError:
-                    out[k] = -1
-                    continue
-            elif not isinstance(w, str):
-                raise TypeError(
-                    f"Each word must be a str or bytes. Received at index {k}: "
-                    f"{type(w).__name__} {w!r:.60}"
-                )
-            out[k] = self._index.get(w, -1)
-        return out
-
-    def _tokenizer(self):
-        if self.tokenizer is None:
-            raise ValueError(
-                f"Layer {self.name!r} has no tokenizer to encode text with. Pass "
-                "`tokenizer=` (the same one the layer was built from)."
-            )
-        return self.tokenizer
-
-    def _unit_bags(self, words):
-        tok = self._tokenizer()
-        out = tok([w.decode("utf-8") if isinstance(w, bytes) else w for w in words])
-        out = [np.asarray(ops.convert_to_numpy(u)).reshape(-1) for u in out]
-        counts = np.array([len(u) for u in out], np.int64)
-        bags = np.concatenate(out or [np.zeros(0)]).astype(np.int64) + NUM_RESERVED
-        return bags, counts
-
-    def _encode_texts(self, texts, sequence_length):
-        if isinstance(texts, str):
-            texts = [texts]
-        bags, counts = self._unit_bags(list(texts))
-        if sequence_length is None:
-            # The longest text; 0 when no text has a unit, as Vocabulary.encode.
-            width = int(counts.max(initial=0))
-        else:
-            width = check_positive_int("sequence_length", sequence_length)
-        return _pad_bags(bags, counts, width)
 
     # ---------------------------------------------------------- NumPy access
     def word_vectors(self, words):
@@ -651,23 +517,7 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
                 f"`words` must be a list of words. Received: {words!r:.60}. "
                 "Wrap it in a list."
             )
-        words = list(words)
-        if self.units == "tokenizer":
-            return ops.convert_to_numpy(self(self.encode([words])))[0].astype(
-                np.float32
-            )
-        rows, splits = subwords.subword_rows(
-            words,
-            self.num_words,
-            self.minn,
-            self.maxn,
-            self.num_buckets,
-            word_ids=self._word_ids(words),
-            max_word_chars=self.max_word_chars,
-        )
-        unique, inverse = np.unique(rows, return_inverse=True)
-        matrix = self.rows(unique + NUM_RESERVED)
-        return subwords.segment_mean(matrix, inverse.reshape(-1), splits)
+        return self._units.word_vectors(list(words))
 
     def rows(self, ids):
         """Rows of the effective table (float32 NumPy) for int `ids`."""
@@ -695,24 +545,18 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
         vocabulary = token_list(vocabulary, "vocabulary")
         if vocabulary[:NUM_RESERVED] == ["", "[UNK]"]:
             vocabulary = vocabulary[NUM_RESERVED:]
-        expected = self.num_words if self.units == "ngrams" else self.num_buckets
+        expected = self._units.labelled_rows()
         if len(vocabulary) != expected:
             raise ValueError(
                 f"The vocabulary must have {expected} entries (one per "
-                f"{'word' if self.units == 'ngrams' else 'unit'} row). Received: "
-                f"{len(vocabulary)} entries"
+                f"{self._units.row_noun} row). Received: {len(vocabulary)} entries"
             )
-        if self.units == "ngrams":
-            check_unique("vocabulary", vocabulary)  # each word has its own row
+        self._units.set_vocabulary(vocabulary)
         self._vocabulary = vocabulary
-        self._index = None
-        self._word_bags = {}
 
     def embedding_tables(self):
         """`[("subwords", EmbeddingTable, labels)]`; labels cover every row."""
-        labels = self.get_vocabulary()
-        if self.units == "ngrams":
-            labels = labels + [f"[BUCKET {i}]" for i in range(self.num_buckets)]
+        labels = self._units.row_labels(self.get_vocabulary())
         return [("subwords", self.table, labels)]
 
     @property

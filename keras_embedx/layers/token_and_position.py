@@ -3,7 +3,6 @@
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_embedx._checks import (
@@ -11,32 +10,19 @@ from keras_embedx._checks import (
     check_choice,
     check_float,
     check_positive_int,
-    width_error,
 )
-from keras_embedx.layers._ids import check_ids, dense_ids, positions_along
-from keras_embedx.layers._row_sparse import serialize_row_optimizer
-from keras_embedx.layers._table import (
-    OUT_OF_RANGE_MODES,
-    EmbeddingTable,
-    _is_concrete,
-    remap_out_of_range,
+from keras_embedx.layers._ids import dense_ids
+from keras_embedx.layers._positions import add_positions, check_static_length
+from keras_embedx.layers._table import EmbeddingTable
+from keras_embedx.layers._token_parts import (
+    NestedLayer,
+    OwnTable,
+    clone_initializer,
+    token_width_error,
 )
 from keras_embedx.layers._weights import TableOwner
 
 POSITION_MODES = ("learned", "sinusoidal", None)
-FREEZE_MODES = ("none", "all")
-
-
-def _clone_initializer(initializer):
-    """A fresh copy of an initializer, so that each table draws its own values.
-
-    Initializer objects are rebuilt from their config; a plain function
-    (which Keras and keras-hub accept too) holds no state and is returned
-    as is.
-    """
-    if not isinstance(initializer, keras.initializers.Initializer):
-        return initializer
-    return initializer.__class__.from_config(initializer.get_config())
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
@@ -145,42 +131,18 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
                 "keras.layers.Embedding). Received: "
                 f"token_embedding={token_embedding!r}"
             )
-        if token_embedding is None:
-            vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
-            embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-            check_choice("freeze", freeze, FREEZE_MODES)
-            check_choice("out_of_range", out_of_range, OUT_OF_RANGE_MODES)
-            if mask_zero is None:
-                mask_zero = True
-        else:
-            vocabulary_size = _nested_vocabulary_size(token_embedding, vocabulary_size)
-            own_only = {
-                "mask_zero": (mask_zero, None),
-                "freeze": (freeze, "none"),
-                "schedulable": (schedulable, False),
-                "storage_dtype": (storage_dtype, "float32"),
-                "out_of_range": (out_of_range, "oov"),
-                "row_optimizer": (row_optimizer, None),
-            }
-            for name, (value, default) in own_only.items():
-                if value != default:
-                    raise ValueError(
-                        f"`{name}` applies to the layer's own token table; with a "
-                        "`token_embedding` set it on that layer instead. Received: "
-                        f"{name}={value!r}"
-                    )
-            if embedding_dim is None:
-                if token_projection:
-                    raise ValueError(
-                        "token_projection=True needs `embedding_dim`, the width "
-                        "to project to. Received: embedding_dim=None"
-                    )
-                embedding_dim = getattr(token_embedding, "output_dim", None)
-            if embedding_dim is not None:
-                embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-                width = getattr(token_embedding, "output_dim", None)
-                if not token_projection and width not in (None, embedding_dim):
-                    raise _width_error(width, embedding_dim)
+        tokens = OwnTable if token_embedding is None else NestedLayer
+        own_table = {
+            "mask_zero": mask_zero,
+            "freeze": freeze,
+            "schedulable": schedulable,
+            "storage_dtype": storage_dtype,
+            "out_of_range": out_of_range,
+            "row_optimizer": row_optimizer,
+        }
+        vocabulary_size, embedding_dim, mask_zero = tokens.check_arguments(
+            token_embedding, vocabulary_size, embedding_dim, token_projection, own_table
+        )
         if not 0.0 <= check_float("dropout", dropout) < 1.0:
             raise ValueError(
                 f"`dropout` must be a float in [0, 1). Received: dropout={dropout!r}"
@@ -220,22 +182,21 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
         self.autocast = False
-        self._owns_table = token_embedding is None
-        self._reverse_mode = False
-        if self._owns_table:
+        if token_embedding is None:
             token_embedding = EmbeddingTable(
                 vocabulary_size,
                 embedding_dim,
                 num_frozen=vocabulary_size if freeze == "all" else 0,
                 schedulable=schedulable,
                 storage_dtype=storage_dtype,
-                embeddings_initializer=_clone_initializer(self.embeddings_initializer),
+                embeddings_initializer=clone_initializer(self.embeddings_initializer),
                 embeddings_regularizer=embeddings_regularizer,
                 row_optimizer=row_optimizer,
                 dtype=self.dtype_policy,
                 name="token_embedding",
             )
         self.token_embedding = token_embedding
+        self._tokens = tokens(self)
         self.projection = None
         if token_projection:
             self.projection = keras.layers.Dense(
@@ -249,7 +210,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
             self.position_embedding = EmbeddingTable(
                 sequence_length,
                 embedding_dim,
-                embeddings_initializer=_clone_initializer(self.embeddings_initializer),
+                embeddings_initializer=clone_initializer(self.embeddings_initializer),
                 dtype=self.dtype_policy,
                 name="position_embedding",
             )
@@ -305,7 +266,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
             "embedding_dim": layer.embedding_dim,
             "tie_weights": token.tie_weights,
             "mask_zero": token.mask_zero,
-            "embeddings_initializer": _clone_initializer(layer.embeddings_initializer),
+            "embeddings_initializer": clone_initializer(layer.embeddings_initializer),
             "dtype": layer.dtype_policy,
         }
         config.update(kwargs)
@@ -324,77 +285,37 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
     def build(self, input_shape=None):
         if self.built:
             return
-        token = self.token_embedding
-        if self._owns_table:
-            token.build()
-            if token.num_frozen:
-                # A frozen table starts from the initializer, not zeros.
-                init = _clone_initializer(self.embeddings_initializer)
-                shape = (token.num_rows, token.output_dim)
-                token.set_table(ops.convert_to_numpy(init(shape, dtype="float32")))
-            width = self.embedding_dim
-        else:
-            if not token.built:
-                token.build(input_shape)
-            width = None
-            if input_shape is not None:
-                width = self._token_output_shape(input_shape)[-1]
-            if width is None:
-                width = getattr(token, "output_dim", None)
-            if width is None:
-                raise ValueError(
-                    f"Cannot tell the width of the vectors of {token.name!r}: "
-                    "build the layer on an input shape, or pass `embedding_dim`."
-                )
-            if self.embedding_dim is None:
-                self.embedding_dim = int(width)
+        width = self._tokens.build(input_shape)
+        if self.embedding_dim is None:
+            self.embedding_dim = width
         if input_shape is not None:
-            self._check_static_length(self._token_output_shape(input_shape)[-2])
+            check_static_length(self, self._tokens.output_shape(input_shape)[-2])
         if self.projection is not None:
             self.projection.build((None, width))
         elif width != self.embedding_dim:
-            raise _width_error(width, self.embedding_dim)
+            raise token_width_error(width, self.embedding_dim)
         if self.position_embedding is not None:
             self.position_embedding.build()
         if not self.tie_weights:
             self.reverse_embeddings = self.add_weight(
                 name="reverse_embeddings",
                 shape=(self.embedding_dim, self.vocabulary_size),
-                initializer=_clone_initializer(self.embeddings_initializer),
+                initializer=clone_initializer(self.embeddings_initializer),
                 dtype="float32",
                 trainable=True,
             )
         self.built = True
 
-    def _token_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if self._owns_table:
-            return (*input_shape, self.embedding_dim)
-        spec = self.token_embedding.compute_output_spec(
-            keras.KerasTensor(input_shape, dtype="int32")
-        )
-        return tuple(spec.shape)
-
     # ---------------------------------------------------------------- call
     def __call__(self, inputs, *args, **kwargs):
         reverse = kwargs.get("reverse", args[2] if len(args) > 2 else False)
         if not reverse:
-            inputs = self._checked_ids(inputs)
+            inputs = self._tokens.checked_ids(inputs)
         return super().__call__(inputs, *args, **kwargs)
 
-    def _checked_ids(self, inputs):
-        # Strings, and ids JAX would truncate, are only visible before Keras
-        # converts the inputs (see `keras_embedx.layers._ids`); a nested
-        # keras_embedx layer checks them for its own table.
-        if self._owns_table:
-            return check_ids(self, inputs, self.vocabulary_size, self.out_of_range)
-        nested = getattr(self.token_embedding, "_checked_ids", None)
-        return inputs if nested is None else nested(inputs)
-
     def call(self, inputs, start_index=0, positions=None, reverse=False, training=None):
-        self._reverse_mode = bool(reverse)
         if reverse:
-            if training and self.tie_weights and self._row_sparse_table():
+            if training and self.tie_weights and self._tokens.row_sparse():
                 raise ValueError(
                     "The tied `reverse` projection reads every row of the token "
                     "table, which trains row-sparsely (row_optimizer="
@@ -403,155 +324,16 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
                     "row_optimizer=None."
                 )
             return self._reverse(inputs)
-        x = self._embed_tokens(dense_ids(inputs), training)
-        if self.position is not None or self.sequence_length is not None:
-            x = self._add_positions(x, start_index, positions)
-        if self.dropout_layer is not None:
-            x = self.dropout_layer(x, training=training)
-        return x
-
-    def _row_sparse_table(self):
-        return getattr(self.token_embedding, "row_optimizer", None) is not None or (
-            getattr(getattr(self.token_embedding, "table", None), "row_optimizer", None)
-            is not None
-        )
-
-    def _embed_tokens(self, inputs, training=None):
-        if self._owns_table:
-            x = self.token_embedding.lookup(
-                inputs,
-                oov_id=min(1, self.vocabulary_size - 1),
-                out_of_range=self.out_of_range,
-                training=training,
-            )
-        else:
-            x = ops.cast(self.token_embedding(inputs), self.compute_dtype)
+        x = self._tokens.embed(dense_ids(inputs), training)
         if self.projection is not None:
             x = self.projection(x)
         if self.scale_by_sqrt_dim:
             x = x * ops.cast(math.sqrt(self.embedding_dim), x.dtype)
+        if self.position is not None or self.sequence_length is not None:
+            x = add_positions(self, x, start_index, positions)
+        if self.dropout_layer is not None:
+            x = self.dropout_layer(x, training=training)
         return x
-
-    def _add_positions(self, x, start_index, positions):
-        length = ops.shape(x)[-2]
-        if positions is None:
-            if isinstance(start_index, (bool, float, np.floating)) or (
-                isinstance(start_index, (int, np.integer)) and start_index < 0
-            ):
-                raise ValueError(
-                    "`start_index` must be an int >= 0 (the position of the "
-                    f"first token). Received: start_index={start_index!r}"
-                )
-            if isinstance(start_index, (int, np.integer)):
-                start_index = int(start_index)
-            static = isinstance(length, int) and isinstance(start_index, int)
-            if static:
-                self._check_static_length(length + start_index, start_index)
-            else:
-                self._check_concrete_positions(start_index, length)
-            if self.position is None:
-                return x
-            if static and self.position == "learned":
-                # A run of rows known now: slice the table, as keras-hub does.
-                table = self.position_embedding.dense_table()
-                return x + ops.slice(
-                    table, (start_index, 0), (length, self.embedding_dim)
-                )
-            ids = positions_along(x, -2)
-            if not (isinstance(start_index, int) and start_index == 0):
-                ids = ids + ops.cast(start_index, "int32")
-        else:
-            static = False
-            self._check_positions_shape(ops.shape(positions), ops.shape(x))
-            ids = ops.cast(positions, "int32")
-            self._check_concrete_positions(ids, None)
-            if self.position is None:
-                return x
-        bad = None
-        if not static:
-            # Only reached when the length or start is known at run time
-            # inside a compiled function: mark positions past the end.
-            ids, bad = remap_out_of_range(
-                ids, self.sequence_length, oov_id=0, mode="error"
-            )
-        if self.position == "learned":
-            encoding = self.position_embedding(ids)
-        else:
-            encoding = self._sinusoid(ids)
-        if bad is not None:
-            encoding = ops.where(ops.expand_dims(bad, -1), float("nan"), encoding)
-        return x + encoding
-
-    def _sinusoid(self, ids):
-        """keras-hub's `SinePositionEncoding` for these positions, in float32.
-
-        Dimensions `2k` and `2k + 1` share one angle (sine, then cosine), so
-        each angle is computed once and each of sin/cos on half the columns:
-        the same float32 values as keras-hub's layer at half the work.
-        """
-        dim = self.embedding_dim
-        half = (dim + 1) // 2
-        angles_at = ops.cast(ids, "float32")
-        if len(angles_at.shape) == 1:
-            angles_at = ops.expand_dims(angles_at, 0)
-        min_freq = ops.cast(1 / self.max_wavelength, "float32")
-        timescales = ops.power(
-            min_freq,
-            ops.cast(2 * np.arange(half), "float32") / ops.cast(dim, "float32"),
-        )
-        angles = ops.expand_dims(angles_at, -1) * timescales
-        pairs = ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1)
-        encoding = ops.reshape(pairs, (*ops.shape(angles)[:-1], 2 * half))
-        if 2 * half != dim:
-            encoding = encoding[..., :dim]
-        return ops.cast(encoding, self.compute_dtype)
-
-    def _check_static_length(self, end, start_index=0):
-        if self.sequence_length is None or end is None or end <= self.sequence_length:
-            return
-        where = f" starting at start_index={start_index}" if start_index else ""
-        raise ValueError(
-            f"Layer {self.name!r} takes sequences of at most "
-            f"sequence_length={self.sequence_length} tokens. Received a sequence "
-            f"of {end - start_index} tokens{where}, which needs {end} positions. "
-            "Truncate the inputs (e.g. Vocabulary.encode(..., sequence_length=N)) "
-            "or build the layer with a larger `sequence_length`."
-        )
-
-    @staticmethod
-    def _check_positions_shape(shape, x_shape):
-        """`positions` must be `(length,)` or `(batch, length)` for the inputs."""
-        batch, length = x_shape[0], x_shape[-2]
-        fits = len(shape) in (1, 2) and shape[-1] in (length, None)
-        if fits and len(shape) == 2 and None not in (shape[0], batch):
-            fits = shape[0] in (1, batch)
-        if not fits or (len(x_shape) != 3 and len(shape) == 2):
-            raise ValueError(
-                "`positions` must have shape (sequence_length,) or (batch_size, "
-                f"sequence_length) matching the inputs' {tuple(x_shape[:-1])}. "
-                f"Received: positions.shape={tuple(shape)}"
-            )
-
-    def _check_concrete_positions(self, start_or_ids, length):
-        """Raise for out-of-range positions when their values are known."""
-        if self.sequence_length is None or not _is_concrete(start_or_ids):
-            return
-        values = np.asarray(ops.convert_to_numpy(start_or_ids))
-        if length is not None and values.size and values.min() < 0:
-            raise ValueError(
-                "`start_index` must be >= 0 (the position of the first token). "
-                f"Received: start_index={values.tolist()}"
-            )
-        if length is not None:
-            if isinstance(length, int):
-                self._check_static_length(int(values) + length, int(values))
-            return
-        if values.size and (values.min() < 0 or values.max() >= self.sequence_length):
-            raise ValueError(
-                f"`positions` must lie in [0, {self.sequence_length}) "
-                f"(sequence_length). Received values from {values.min()} to "
-                f"{values.max()}."
-            )
 
     # ------------------------------------------------------------- reverse
     def reverse(self, hidden):
@@ -585,53 +367,25 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         if self.projection is not None:
             kernel = ops.cast(self.projection.kernel, dtype)
             hidden = ops.matmul(hidden, ops.transpose(kernel))
-        table = ops.cast(self._tied_table(), dtype)
+        table = ops.cast(self._tokens.tied_table(), dtype)
         return ops.matmul(hidden, ops.transpose(table))
-
-    def _tied_table(self):
-        token = self.token_embedding
-        if self._owns_table:
-            return token.dense_table()
-        table = _row_per_id_table(token)
-        if table is None:
-            raise ValueError(
-                f"Cannot tie the output projection to {token.name!r} "
-                f"({type(token).__name__}): tying needs a token layer with one "
-                "table row per input id (the layer's own table, a "
-                "PretrainedEmbedding or a keras.layers.Embedding), and this one "
-                "builds each vector from several rows. Build the layer with "
-                "tie_weights=False and vocabulary_size=... instead."
-            )
-        return table if isinstance(table, keras.Variable) else table.dense_table()
 
     # -------------------------------------------------------------- shapes
     def compute_mask(self, inputs, mask=None):
-        # Keras calls this right after `call`/`compute_output_spec`, which
-        # record whether that was a `reverse` call (hidden states in, whose
-        # mask passes through) or a forward one (ids in).
-        reverse, self._reverse_mode = self._reverse_mode, False
-        if reverse:
+        if _hidden_states(inputs, self.embedding_dim):
+            # A `reverse` call: the mask of the hidden states passes through.
             return mask
-        inputs = dense_ids(inputs)
-        if self._owns_table:
-            return ops.not_equal(inputs, 0) if self.mask_zero else mask
-        token = self.token_embedding
-        token_mask = token.compute_mask(inputs, None)
-        if token_mask is None and getattr(token, "mask_zero", False):
-            # keras.layers.ReversibleEmbedding masks in `call`, not here.
-            token_mask = ops.not_equal(inputs, 0)
-        return mask if token_mask is None else token_mask
+        return self._tokens.mask(dense_ids(inputs), mask)
 
     def compute_output_shape(self, input_shape, reverse=False):
         input_shape = tuple(input_shape)
         if reverse:
             return (*input_shape[:-1], self._logits_width())
-        return (*self._token_output_shape(input_shape)[:-1], self.embedding_dim)
+        return (*self._tokens.output_shape(input_shape)[:-1], self.embedding_dim)
 
     def compute_output_spec(
         self, inputs, start_index=0, positions=None, reverse=False, training=None
     ):
-        self._reverse_mode = bool(reverse)
         shape = self.compute_output_shape(inputs.shape, reverse=reverse)
         return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
@@ -639,7 +393,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         if self.vocabulary_size is not None:
             return self.vocabulary_size
         if self.tie_weights:
-            return int(ops.shape(self._tied_table())[0])
+            return int(ops.shape(self._tokens.tied_table())[0])
         return None
 
     # ---------------------------------------------------------- inspection
@@ -651,7 +405,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         they have no vocabulary axis.
         """
         token = self.token_embedding
-        if self._owns_table:
+        if isinstance(self._tokens, OwnTable):
             return [("token_embedding", token, None)]
         if hasattr(token, "embedding_tables"):
             return [
@@ -684,17 +438,14 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
     # -------------------------------------------------------------- saving
     def get_config(self):
         config = super().get_config()
-        token = self.token_embedding
-        own = self._owns_table
+        tokens = self._tokens.config()
         config.update(
             {
                 "vocabulary_size": self.vocabulary_size,
                 "sequence_length": self.sequence_length,
                 "embedding_dim": self.embedding_dim,
                 "position": self.position,
-                "token_embedding": (
-                    None if own else keras.saving.serialize_keras_object(token)
-                ),
+                "token_embedding": tokens["token_embedding"],
                 "token_projection": self.projection is not None,
                 "scale_by_sqrt_dim": self.scale_by_sqrt_dim,
                 "dropout": self.dropout,
@@ -702,8 +453,8 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
                 "mask_zero": self.mask_zero,
                 "max_wavelength": self.max_wavelength,
                 "freeze": self.freeze,
-                "schedulable": token.schedulable if own else False,
-                "storage_dtype": token.storage_dtype if own else "float32",
+                "schedulable": tokens["schedulable"],
+                "storage_dtype": tokens["storage_dtype"],
                 "out_of_range": self.out_of_range,
                 "embeddings_initializer": keras.initializers.serialize(
                     self.embeddings_initializer
@@ -711,9 +462,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
                 "embeddings_regularizer": keras.regularizers.serialize(
                     self.embeddings_regularizer
                 ),
-                "row_optimizer": serialize_row_optimizer(
-                    token.row_optimizer if own else None
-                ),
+                "row_optimizer": tokens["row_optimizer"],
             }
         )
         return self._with_quantized(config)
@@ -727,46 +476,13 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         return super().from_config(config)
 
 
-def _row_per_id_table(token):
-    """The table a nested token layer indexes with its input ids, or None.
+def _hidden_states(inputs, embedding_dim):
+    """Whether `inputs` are the hidden states of a `reverse` call, not ids.
 
-    Only layers that look ids up one row each qualify: those with an
-    `input_dim` (the table's rows), i.e. `keras.layers.Embedding` (its
-    `embeddings` variable) and `PretrainedEmbedding` (its `EmbeddingTable`).
-    Layers that compose a vector from several rows (characters, n-grams)
-    have no such table.
+    Ids of a token part that reads ids reach Keras as ints (`int_ids`), so
+    floating-point inputs as wide as the vectors are hidden states.
     """
-    rows = getattr(token, "input_dim", None)
-    if rows is None:
-        return None
-    if hasattr(token, "embedding_tables"):
-        tables = [t for _, t, _ in token.embedding_tables() if t.num_rows == rows]
-        return tables[0] if len(tables) == 1 else None
-    embeddings = getattr(token, "embeddings", None)
-    return embeddings if isinstance(embeddings, keras.Variable) else None
-
-
-def _nested_vocabulary_size(token, vocabulary_size):
-    """The rows of a nested token layer's table, checked against the argument."""
-    rows = getattr(token, "input_dim", None)
-    if vocabulary_size is None:
-        return rows
-    vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
-    if rows is not None and rows != vocabulary_size:
-        raise ValueError(
-            f"`vocabulary_size`={vocabulary_size} disagrees with the "
-            f"{rows} rows of `token_embedding` {token.name!r}. Pass "
-            "vocabulary_size=None to use the token layer's."
-        )
-    return vocabulary_size
-
-
-def _width_error(width, embedding_dim):
-    return width_error(
-        "The token vectors",
-        width,
-        "embedding_dim",
-        embedding_dim,
-        "Pass token_projection=True to learn a projection, or "
-        f"embedding_dim={width} (or None) to keep their width.",
+    return (
+        keras.backend.is_float_dtype(ops.dtype(inputs))
+        and inputs.shape[-1] == embedding_dim
     )
