@@ -120,3 +120,15 @@ def _clear_keras_session_per_module():
     # TensorFlow or torch loaded, too slow to pay after every test.
     yield
     keras.backend.clear_session()
+
+
+@pytest.fixture(scope="session")
+def cross_backend():
+    """A `tests.harness.CrossBackendLoader` for the next backend (None where
+    that backend is not installed); one process for the whole session."""
+    from tests.harness import cross_backend_loader
+
+    loader = cross_backend_loader(BACKEND)
+    yield loader
+    if loader is not None:
+        loader.close()
