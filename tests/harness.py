@@ -17,7 +17,8 @@ user relies on for any Keras layer, with public Keras API only:
   and close to the float32 layer's with the same weights;
 - saving: a `.keras` file loads back with bit-identical weights, config,
   vocabulary and predictions, and (given a `CrossBackendLoader`) loads
-  under another backend with bit-identical weights and the same outputs.
+  under another backend with bit-identical weights and the same outputs,
+  and saved there, loads back here the same way.
 
 Each part is also a function of its own (`check_config`, `check_calls`,
 `check_fit_step`, `check_mixed_precision`, `check_saving`).
@@ -42,7 +43,7 @@ from tests._crossbackend import other_backend
 POLICIES = ("mixed_float16", "mixed_bfloat16")
 # Closeness of a mixed-precision output to the float32 one, relative to the
 # largest float32 output (float16: 10 bits of mantissa, bfloat16: 7).
-MIXED_TOLERANCE = {"mixed_float16": 4e-3, "mixed_bfloat16": 3e-2}
+MIXED_TOLERANCE = {"mixed_float16": 3e-3, "mixed_bfloat16": 2e-2}
 
 
 def _numpy(x):
@@ -154,6 +155,7 @@ def check_calls(layer, inputs, expected_output_shape, expected_mask, atol, rtol)
     compiled, seen = model.predict(inputs, batch_size=len(inputs), verbose=0)
 
     eager = _numpy(layer(inputs))
+    assert np.isfinite(eager).all(), "non-finite outputs"
     assert eager.shape == tuple(expected_output_shape), eager.shape
     assert eager.shape == tuple(layer.compute_output_shape(inputs.shape))
     np.testing.assert_allclose(
@@ -190,6 +192,8 @@ def check_fit_step(layer, inputs, rows=None, learning_rate=0.1):
         assert np.any(_numpy(variable) != before), (
             f"trainable {variable.path} did not move in a fit step"
         )
+    for variable, _ in trainable:
+        assert np.isfinite(_numpy(variable)).all(), f"{variable.path} not finite"
     for variable, before in fixed:
         np.testing.assert_array_equal(
             _numpy(variable),
@@ -251,22 +255,21 @@ def check_saving(layer, inputs, path, loader=None, atol=1e-5, rtol=1e-5):
     x = _input(inputs)
     model = keras.Model(x, layer(x))
     expected = model.predict(inputs, batch_size=len(inputs), verbose=0)
-    weights = model.get_weights()
+    # The layer's weights as its users see them (each table whole): which
+    # spare entries a variable holds is the layer's own business.
+    weights = layer.get_weights()
     model.save(path)
     loaded = keras.models.load_model(path)
     got = loaded.predict(inputs, batch_size=len(inputs), verbose=0)
     np.testing.assert_array_equal(got, expected, err_msg="loaded model predicts else")
-    for a, b in zip(loaded.get_weights(), weights, strict=True):
-        np.testing.assert_array_equal(a, b)
     again = loaded.get_layer(layer.name)
+    for a, b in zip(again.get_weights(), weights, strict=True):
+        np.testing.assert_array_equal(a, b)
     assert type(again) is type(layer)
     assert _config_json(again) == _config_json(layer)
-    vocabulary = _vocabulary(layer)
-    assert _vocabulary(again) == vocabulary
+    assert _vocabulary(again) == _vocabulary(layer)
     if loader is not None:
-        loader.check(
-            path, layer.name, inputs, expected, weights, vocabulary, atol, rtol
-        )
+        loader.check(path, layer, inputs, expected, weights, atol, rtol)
 
 
 def check_layer(
@@ -295,7 +298,8 @@ def check_layer(
         save_path: where to write the `.keras` file (None: no saving check).
         loader: optional `CrossBackendLoader` that loads the file under
             another backend.
-        atol, rtol: eager against compiled, and across backends.
+        atol, rtol: eager against compiled, and across backends (there
+            with `rtol` at least 1e-5).
         policies: mixed-precision policies to check.
         max_config_bytes: bound on `get_config()`'s JSON.
 
@@ -310,9 +314,7 @@ def check_layer(
     if policies:
         check_mixed_precision(make_layer, layer, inputs, policies)
     if save_path is not None:
-        check_saving(
-            layer, inputs, save_path, loader, atol=max(atol, 1e-5), rtol=max(rtol, 1e-5)
-        )
+        check_saving(layer, inputs, save_path, loader, atol=atol, rtol=max(rtol, 1e-5))
     return layer
 
 
@@ -326,7 +328,8 @@ _WORKER = textwrap.dedent(
     def check(request):
         data = np.load(request["data"])
         model = keras.models.load_model(request["path"])
-        got = model.get_weights()
+        layer = model.get_layer(request["layer"])
+        got = layer.get_weights()
         assert len(got) == int(data["num_weights"]), "number of weights"
         for i, w in enumerate(got):
             np.testing.assert_array_equal(w, data[f"w{i}"], err_msg=f"weight {i}")
@@ -335,9 +338,11 @@ _WORKER = textwrap.dedent(
         np.testing.assert_allclose(
             out, data["expected"], atol=request["atol"], rtol=request["rtol"]
         )
-        layer = model.get_layer(request["layer"])
+        config = json.dumps(layer.get_config(), sort_keys=True)
+        assert config == request["config"], "config"
         if request["vocabulary"] is not None:
             assert list(layer.get_vocabulary()) == request["vocabulary"], "vocabulary"
+        model.save(request["resave"])
 
     print("READY", flush=True)
     for line in sys.stdin:
@@ -399,9 +404,10 @@ class CrossBackendLoader:
             if line.startswith(prefix):
                 return line[len(prefix) :].strip()
 
-    def check(self, path, layer, inputs, expected, weights, vocabulary, atol, rtol):
+    def check(self, path, layer, inputs, expected, weights, atol, rtol):
         """Under the other backend, `path` loads with `weights` bit for bit,
-        `layer`'s vocabulary, and predicts `expected` for `inputs`."""
+        `layer`'s config and vocabulary, and predicts `expected` for
+        `inputs`; saved there again, it loads back here the same way."""
         if self._proc is None:
             self._start()
         data = f"{path}.expected.npz"
@@ -416,8 +422,10 @@ class CrossBackendLoader:
         request = {
             "path": str(path),
             "data": data,
-            "layer": layer,
-            "vocabulary": vocabulary,
+            "layer": layer.name,
+            "config": _config_json(layer),
+            "vocabulary": _vocabulary(layer),
+            "resave": f"{path}.{self.backend}.keras",
             "atol": atol,
             "rtol": rtol,
         }
@@ -425,6 +433,16 @@ class CrossBackendLoader:
         self._proc.stdin.flush()
         reply = json.loads(self._expect("REPLY"))
         assert reply["ok"], f"loading under {self.backend} failed:\n{reply['error']}"
+        back = keras.models.load_model(request["resave"])
+        again = back.get_layer(layer.name)
+        for a, b in zip(again.get_weights(), weights, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=f"saved by {self.backend}")
+        assert _config_json(again) == request["config"]
+        assert _vocabulary(again) == request["vocabulary"]
+        got = back.predict(inputs, batch_size=len(inputs), verbose=0)
+        np.testing.assert_allclose(
+            got, expected, atol=atol, rtol=rtol, err_msg=f"saved by {self.backend}"
+        )
 
     def close(self):
         if self._proc is not None:

@@ -85,6 +85,20 @@ def _pretrained_case(wv, num_oov=1, **options):
     }
 
 
+def _pretrained_plain_case(wv):
+    # Built like keras.layers.Embedding, without vectors.
+    make = functools.partial(PretrainedEmbedding, 12, 4, name="words")
+    ids = np.array([[3, 5, 11, 0], [1, 2, 7, 0]], "int32")
+    read, unread = _rows_read(ids, 12)
+    return {
+        "make": make,
+        "inputs": ids,
+        "shape": (2, 4, 4),
+        "mask": ids != 0,
+        "rows": RowCheck(_embeddings, trained=read, unchanged=unread),
+    }
+
+
 def _subword_hashed_case(wv):
     make = functools.partial(
         SubwordEmbedding, num_buckets=30, output_dim=6, minn=2, maxn=3, name="subwords"
@@ -100,11 +114,11 @@ def _subword_hashed_case(wv):
     }
 
 
-def _subword_fasttext_case(wv, datapath):
+def _subword_fasttext_case(wv, datapath, freeze):
     make = functools.partial(
         SubwordEmbedding.from_fasttext,
         datapath("toy-model.bin"),
-        freeze="words",
+        freeze=freeze,
         name="subwords",
     )
     probe = make()
@@ -112,16 +126,17 @@ def _subword_fasttext_case(wv, datapath):
     ids = probe.encode([["night", "nightz"], ["the"]], max_ngrams=12)
     words = 2 + probe.num_words
     read, unread = _rows_read(ids, probe.num_rows)
+    if freeze == "all":
+        trained, unchanged = (), np.arange(probe.num_rows)
+    else:
+        trained = read[read >= words]
+        unchanged = np.union1d(np.arange(words), unread)
     return {
         "make": make,
         "inputs": ids,
         "shape": (2, 2, probe.output_dim),
         "mask": np.array([[True, True], [True, False]]),
-        "rows": RowCheck(
-            _embeddings,
-            trained=read[read >= words],
-            unchanged=np.union1d(np.arange(words), unread),
-        ),
+        "rows": RowCheck(_embeddings, trained=trained, unchanged=unchanged),
     }
 
 
@@ -166,9 +181,11 @@ def _char_case(wv, encoder):
         "inputs": ids,
         "shape": (2, 3, 5),
         "mask": np.array([[True, True, True], [True, False, False]]),
-        # Max-pooling routes a gradient to the winning windows only: only
-        # the unread rows are sure to stay.
-        "rows": RowCheck(_embeddings, unchanged=unread),
+        # Max-pooling routes a gradient to the winning windows only, so a
+        # read row need not move under the CNN; under the BiLSTM each does.
+        "rows": RowCheck(
+            _embeddings, trained=read if encoder == "bilstm" else (), unchanged=unread
+        ),
     }
 
 
@@ -223,8 +240,10 @@ CASES = {
     "pretrained-mixed": lambda wv, dp: _pretrained_case(wv),
     "pretrained-hashed-oov": lambda wv, dp: _pretrained_case(wv, num_oov=3),
     "pretrained-int8": lambda wv, dp: _pretrained_case(wv, storage_dtype="int8"),
+    "pretrained-plain": lambda wv, dp: _pretrained_plain_case(wv),
     "subword-hashed": lambda wv, dp: _subword_hashed_case(wv),
-    "subword-fasttext": _subword_fasttext_case,
+    "subword-fasttext-frozen": lambda wv, dp: _subword_fasttext_case(wv, dp, "all"),
+    "subword-fasttext-words": lambda wv, dp: _subword_fasttext_case(wv, dp, "words"),
     "subword-units": lambda wv, dp: _subword_units_case(wv),
     "char-cnn": lambda wv, dp: _char_case(wv, "cnn"),
     "char-bilstm": lambda wv, dp: _char_case(wv, "bilstm"),
