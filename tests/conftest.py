@@ -101,6 +101,25 @@ def wv(kv):
     return WordVectors(kv.index_to_key, kv.vectors)
 
 
+@pytest.fixture(scope="module")
+def toy_kv():
+    """gensim's `KeyedVectors` of its toy fastText vectors (22 words, dim 5)."""
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath as gensim_datapath
+
+    return KeyedVectors.load_word2vec_format(gensim_datapath("toy-model.vec"))
+
+
+@pytest.fixture(scope="module")
+def toy_wv():
+    """The same toy vectors, read by `keras_embedx.load_vectors`."""
+    from gensim.test.utils import datapath as gensim_datapath
+
+    import keras_embedx
+
+    return keras_embedx.load_vectors(gensim_datapath("toy-model.vec"), progress=False)
+
+
 @pytest.fixture
 def datapath():
     """gensim's shipped fixtures: `datapath("crime-and-punishment.vec")`."""
