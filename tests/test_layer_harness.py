@@ -5,6 +5,7 @@ model) so that the whole file stays fast on each backend.
 """
 
 import functools
+import typing
 
 import numpy as np
 import pytest
@@ -23,6 +24,16 @@ from tests.harness import RowCheck, check_layer
 # the OOV rows, train under freeze="pretrained").
 KNOWN = ["the", "film", "a", "is", "and", "of", "movie", "story"]
 MISSING = ["zzqx-unseen", "blorptastic"]
+# The mask of a batch of two sentences of three words and one word.
+THREE_AND_ONE = np.array([[True, True, True], [True, False, False]])
+
+
+class Case(typing.NamedTuple):
+    make: object  # make(**kwargs) -> a fresh layer
+    inputs: np.ndarray
+    shape: tuple  # of the output for `inputs`
+    mask: object  # the expected mask, or None
+    rows: RowCheck
 
 
 def _embeddings(layer):
@@ -76,27 +87,32 @@ def _pretrained_case(wv, num_oov=1, **options):
         unchanged = np.union1d(pretrained, unread)
     else:
         trained, unchanged = read, unread
-    return {
-        "make": make,
-        "inputs": ids,
-        "shape": (3, 5, wv.dim),
-        "mask": ids != 0,
-        "rows": RowCheck(_embeddings, trained=trained, unchanged=unchanged),
-    }
+    return Case(
+        make,
+        ids,
+        (3, 5, wv.dim),
+        ids != 0,
+        RowCheck(_embeddings, trained=trained, unchanged=unchanged),
+    )
+
+
+def _trainable_table_case(make, ids, num_rows, dim, read):
+    """A layer on word ids whose every row trains: the rows `ids` read move."""
+    trained, unread = _rows_read(ids, num_rows)
+    return Case(
+        make,
+        ids,
+        (*ids.shape, dim),
+        ids != 0,
+        RowCheck(read, trained=trained, unchanged=unread),
+    )
 
 
 def _pretrained_plain_case(wv):
     # Built like keras.layers.Embedding, without vectors.
     make = functools.partial(PretrainedEmbedding, 12, 4, name="words")
     ids = np.array([[3, 5, 11, 0], [1, 2, 7, 0]], "int32")
-    read, unread = _rows_read(ids, 12)
-    return {
-        "make": make,
-        "inputs": ids,
-        "shape": (2, 4, 4),
-        "mask": ids != 0,
-        "rows": RowCheck(_embeddings, trained=read, unchanged=unread),
-    }
+    return _trainable_table_case(make, ids, 12, 4, _embeddings)
 
 
 def _subword_hashed_case(wv):
@@ -105,13 +121,8 @@ def _subword_hashed_case(wv):
     )
     ids = make().encode([["good", "great", "goody"], ["bad"]], max_ngrams=6)
     read, unread = _rows_read(ids, 2 + 30)
-    return {
-        "make": make,
-        "inputs": ids,
-        "shape": (2, 3, 6),
-        "mask": np.array([[True, True, True], [True, False, False]]),
-        "rows": RowCheck(_embeddings, trained=read[read > 1], unchanged=unread),
-    }
+    rows = RowCheck(_embeddings, trained=read[read > 1], unchanged=unread)
+    return Case(make, ids, (2, 3, 6), THREE_AND_ONE, rows)
 
 
 def _subword_fasttext_case(wv, datapath, freeze):
@@ -131,13 +142,13 @@ def _subword_fasttext_case(wv, datapath, freeze):
     else:
         trained = read[read >= words]
         unchanged = np.union1d(np.arange(words), unread)
-    return {
-        "make": make,
-        "inputs": ids,
-        "shape": (2, 2, probe.output_dim),
-        "mask": np.array([[True, True], [True, False]]),
-        "rows": RowCheck(_embeddings, trained=trained, unchanged=unchanged),
-    }
+    return Case(
+        make,
+        ids,
+        (2, 2, probe.output_dim),
+        np.array([[True, True], [True, False]]),
+        RowCheck(_embeddings, trained=trained, unchanged=unchanged),
+    )
 
 
 def _subword_units_case(wv):
@@ -155,13 +166,8 @@ def _subword_units_case(wv):
     )
     ids = make().encode([["quick", "foxes", "the"], ["fox"]])
     read, unread = _rows_read(ids, 2 + 7)
-    return {
-        "make": make,
-        "inputs": ids,
-        "shape": (2, 3, 4),
-        "mask": np.array([[True, True, True], [True, False, False]]),
-        "rows": RowCheck(_embeddings, trained=read, unchanged=unread),
-    }
+    rows = RowCheck(_embeddings, trained=read, unchanged=unread)
+    return Case(make, ids, (2, 3, 4), THREE_AND_ONE, rows)
 
 
 def _char_case(wv, encoder):
@@ -176,17 +182,12 @@ def _char_case(wv, encoder):
     probe = make()
     ids = probe.encode([["a", "fine", "zebra"], ["dull"]])
     read, unread = _rows_read(ids, len(probe.get_vocabulary()))
-    return {
-        "make": make,
-        "inputs": ids,
-        "shape": (2, 3, 5),
-        "mask": np.array([[True, True, True], [True, False, False]]),
-        # Max-pooling routes a gradient to the winning windows only, so a
-        # read row need not move under the CNN; under the BiLSTM each does.
-        "rows": RowCheck(
-            _embeddings, trained=read if encoder == "bilstm" else (), unchanged=unread
-        ),
-    }
+    # Max-pooling routes a gradient to the winning windows only, so a read
+    # row need not move under the CNN; under the BiLSTM each does.
+    trained = read if encoder == "bilstm" else ()
+    mask = THREE_AND_ONE
+    rows = RowCheck(_embeddings, trained=trained, unchanged=unread)
+    return Case(make, ids, (2, 3, 5), mask, rows)
 
 
 def _token_and_position_case(wv, position):
@@ -194,14 +195,7 @@ def _token_and_position_case(wv, position):
         TokenAndPosition, 12, 6, 4, position=position, name="token_and_position"
     )
     ids = np.array([[3, 5, 11, 0, 0], [1, 2, 7, 9, 4]], "int32")
-    read, unread = _rows_read(ids, 12)
-    return {
-        "make": make,
-        "inputs": ids,
-        "shape": (2, 5, 4),
-        "mask": ids != 0,
-        "rows": RowCheck(_tied_table, trained=read, unchanged=unread),
-    }
+    return _trainable_table_case(make, ids, 12, 4, _tied_table)
 
 
 def _token_and_position_pretrained_case(wv):
@@ -222,17 +216,12 @@ def _token_and_position_pretrained_case(wv):
     ids = np.array([[2, 10, 3, 0], [11, 1, 9, 5]], "int32")
     read, unread = _rows_read(ids, 12)
     pretrained = np.arange(2, 2 + len(KNOWN))
-    return {
-        "make": make,
-        "inputs": ids,
-        "shape": (2, 4, wv.dim),
-        "mask": ids != 0,
-        "rows": RowCheck(
-            _token_embeddings,
-            trained=np.setdiff1d(read, pretrained),
-            unchanged=np.union1d(pretrained, unread),
-        ),
-    }
+    rows = RowCheck(
+        _token_embeddings,
+        trained=np.setdiff1d(read, pretrained),
+        unchanged=np.union1d(pretrained, unread),
+    )
+    return Case(make, ids, (2, 4, wv.dim), ids != 0, rows)
 
 
 CASES = {
@@ -257,11 +246,11 @@ CASES = {
 def test_layer(case, wv, datapath, tmp_path, cross_backend):
     spec = CASES[case](wv, datapath)
     check_layer(
-        spec["make"],
-        spec["inputs"],
-        spec["shape"],
-        expected_mask=spec["mask"],
-        rows=spec["rows"],
+        spec.make,
+        spec.inputs,
+        spec.shape,
+        expected_mask=spec.mask,
+        rows=spec.rows,
         save_path=str(tmp_path / f"{case}.keras"),
         loader=cross_backend,
     )
