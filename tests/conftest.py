@@ -101,6 +101,25 @@ def wv(kv):
     return WordVectors(kv.index_to_key, kv.vectors)
 
 
+@pytest.fixture(scope="module")
+def toy_kv():
+    """gensim's `KeyedVectors` of its toy fastText vectors (22 words, dim 5)."""
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath as gensim_datapath
+
+    return KeyedVectors.load_word2vec_format(gensim_datapath("toy-model.vec"))
+
+
+@pytest.fixture(scope="module")
+def toy_wv():
+    """The same toy vectors, read by `keras_embedx.load_vectors`."""
+    from gensim.test.utils import datapath as gensim_datapath
+
+    import keras_embedx
+
+    return keras_embedx.load_vectors(gensim_datapath("toy-model.vec"), progress=False)
+
+
 @pytest.fixture
 def datapath():
     """gensim's shipped fixtures: `datapath("crime-and-punishment.vec")`."""
@@ -120,3 +139,15 @@ def _clear_keras_session_per_module():
     # TensorFlow or torch loaded, too slow to pay after every test.
     yield
     keras.backend.clear_session()
+
+
+@pytest.fixture(scope="session")
+def cross_backend():
+    """A `tests.harness.CrossBackendLoader` for the next backend (None where
+    that backend is not installed); one process for the whole session."""
+    from tests.harness import cross_backend_loader
+
+    loader = cross_backend_loader(BACKEND)
+    yield loader
+    if loader is not None:
+        loader.close()

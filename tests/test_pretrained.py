@@ -2,7 +2,6 @@
 
 import contextlib
 import json
-import os
 import zipfile
 
 import keras
@@ -13,8 +12,7 @@ from keras import ops
 import keras_embedx
 from keras_embedx.layers import PretrainedEmbedding
 from keras_embedx.vectors import WordVectors
-from tests._crossbackend import other_backend, run_in_backend
-from tests.conftest import BACKEND, POLARITY_VEC
+from tests.conftest import BACKEND
 
 
 def _vocab(kv, extra=("zzqx-unseen", "blorptastic")):
@@ -203,36 +201,6 @@ def test_save_load_bit_identical(kv, wv, tmp_path):
     assert "[UNK]" not in config  # the vocabulary travels as an asset
 
 
-def test_saved_on_another_backend_loads_here(kv, wv, tmp_path):
-    source = other_backend(BACKEND)
-    path = str(tmp_path / "m.keras")
-    run_in_backend(
-        source,
-        f"""
-        import numpy as np, keras, keras_embedx
-        from gensim.models import KeyedVectors
-        from gensim.test.utils import datapath
-        kv = KeyedVectors.load_word2vec_format(datapath({POLARITY_VEC!r}), encoding="latin-1")
-        wv = keras_embedx.WordVectors(kv.index_to_key, kv.vectors)
-        vocab = keras_embedx.Vocabulary(kv.index_to_key[:30] + ["qqq-missing"])
-        layer = keras_embedx.layers.PretrainedEmbedding.from_vectors(wv, vocab, seed=0)
-        model = keras.Sequential([keras.Input((5,), dtype="int32"), layer,
-                                  keras.layers.GRU(3), keras.layers.Dense(1)])
-        model.compile("adam", "mse")
-        x = np.arange(40).reshape(8, 5) % 33
-        model.fit(x, np.ones((8, 1)), epochs=1, verbose=0)
-        model.save({path!r})
-        np.save({path!r} + ".x.npy", x)
-        np.save({path!r} + ".y.npy", model.predict(x, verbose=0))
-        """,
-    )
-    loaded = keras.models.load_model(path)
-    x = np.load(path + ".x.npy")
-    expected = np.load(path + ".y.npy")
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-5)
-    np.testing.assert_array_equal(loaded.layers[0].embeddings[2:32], kv.vectors[:30])
-
-
 def test_large_vocabulary_travels_as_asset(tmp_path):
     words = [f"w{i}" for i in range(100_000)]
     rng = np.random.default_rng(0)
@@ -274,18 +242,6 @@ def test_constructor_validates_arguments():
         PretrainedEmbedding(10, 4, storage_dtype="int4")
     with pytest.raises(ValueError, match="one entry per row"):
         PretrainedEmbedding(10, 4, vocabulary=["", "[UNK]", "a"])
-
-
-def test_layer_built_without_vectors_trains_like_an_embedding(tmp_path):
-    layer = PretrainedEmbedding(20, 4, name="plain")
-    model, history, x = _train(layer, "adam", epochs=1)
-    assert np.isfinite(history.history["loss"][0])
-    path = os.path.join(tmp_path, "p.keras")
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    np.testing.assert_array_equal(
-        model.predict(x, verbose=0), loaded.predict(x, verbose=0)
-    )
 
 
 def test_vocabulary_with_no_vector_is_a_clear_error(wv):

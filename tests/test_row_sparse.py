@@ -307,11 +307,9 @@ TOY_KERNEL = (_RNG.standard_normal((5, 1)) * 0.5).astype("float32")
 
 
 @pytest.fixture(scope="module")
-def toy():
+def toy(toy_wv):
     """gensim's toy vectors and a vocabulary with words they lack."""
-    from gensim.test.utils import datapath
-
-    wv = keras_embedx.load_vectors(datapath("toy-model.vec"), progress=False)
+    wv = toy_wv
     vocab = keras_embedx.Vocabulary(wv.words[:12] + EXTRA)
     words = vocab.get_vocabulary()
     pretrained = np.array([w in wv for w in words])

@@ -24,21 +24,6 @@ OPTIMIZERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def toy_wv():
-    from gensim.test.utils import datapath
-
-    return keras_embedx.load_vectors(datapath("toy-model.vec"), progress=False)
-
-
-@pytest.fixture(scope="module")
-def gensim_kv():
-    from gensim.models import KeyedVectors
-    from gensim.test.utils import datapath
-
-    return KeyedVectors.load_word2vec_format(datapath("toy-model.vec"))
-
-
 class TraceCounter(keras.layers.Layer):
     """Identity; counts how often its Python `call` runs (once per trace)."""
 
@@ -102,13 +87,13 @@ CASES = [(opt, i % 2 == 0 and BACKEND != "torch") for i, opt in enumerate(OPTIMI
 
 
 @pytest.mark.parametrize("opt, jit", CASES, ids=[f"{o}-jit{j}" for o, j in CASES])
-def test_frozen_rows_bit_identical_until_unfrozen(toy_wv, gensim_kv, opt, jit):
+def test_frozen_rows_bit_identical_until_unfrozen(toy_wv, toy_kv, opt, jit):
     model, emb, vocab = build(toy_wv, OPTIMIZERS[opt](), jit=jit)
     x, y = data(vocab)
     start = emb.embeddings
     frozen = emb.table.frozen_mask()
     words = vocab.get_vocabulary()
-    pretrained = [i for i, w in enumerate(words) if w in gensim_kv.key_to_index]
+    pretrained = [i for i, w in enumerate(words) if w in toy_kv.key_to_index]
     assert frozen[pretrained].all() and not frozen[vocab.token_to_id("quux")]
     snaps = Snapshots(emb)
     history = model.fit(
@@ -126,7 +111,7 @@ def test_frozen_rows_bit_identical_until_unfrozen(toy_wv, gensim_kv, opt, jit):
     for table in snaps.tables[:2]:
         assert np.array_equal(
             table[pretrained],
-            gensim_kv.vectors[[gensim_kv.key_to_index[words[i]] for i in pretrained]],
+            toy_kv.vectors[[toy_kv.key_to_index[words[i]] for i in pretrained]],
         )
         assert np.array_equal(table[frozen], start[frozen])
     assert not np.array_equal(snaps.tables[0][~frozen], start[~frozen])
