@@ -42,7 +42,7 @@ from keras_embedx.layers._table import (
     take_rows,
     torch_eager,
 )
-from keras_embedx.layers._weights import TableOwner
+from keras_embedx.layers.base import TableLayer, TableRef
 from keras_embedx.vocabulary import token_list
 
 UNITS = ("ngrams", "tokenizer")
@@ -92,7 +92,7 @@ def _pad_bags(bags, counts, width):
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class SubwordEmbedding(TableOwner, IdInputLayer):
+class SubwordEmbedding(TableLayer, IdInputLayer):
     """Word vectors composed from subword units: fastText n-grams or tokenizer units.
 
     With fastText units (the default), a word's vector is the mean of its own
@@ -743,11 +743,11 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
         self._word_bags = {}
 
     def embedding_tables(self):
-        """`[("subwords", EmbeddingTable, labels)]`; labels cover every row."""
+        """`[TableRef("subwords", table, labels)]`; labels cover every row."""
         labels = self.get_vocabulary()
         if self.units == "ngrams":
             labels = labels + [f"[BUCKET {i}]" for i in range(self.num_buckets)]
-        return [("subwords", self.table, labels)]
+        return [TableRef("subwords", self.table, labels)]
 
     @property
     def embeddings(self):

@@ -1,6 +1,7 @@
 """`TokenAndPosition`: token plus position embeddings for Transformers."""
 
 import math
+import sys
 
 import keras
 import numpy as np
@@ -13,7 +14,12 @@ from keras_embedx._checks import (
     check_positive_int,
     width_error,
 )
-from keras_embedx.layers._ids import check_ids, dense_ids, positions_along
+from keras_embedx.layers._ids import (
+    IdInputLayer,
+    check_ids,
+    dense_ids,
+    positions_along,
+)
 from keras_embedx.layers._row_sparse import serialize_row_optimizer
 from keras_embedx.layers._table import (
     OUT_OF_RANGE_MODES,
@@ -21,7 +27,7 @@ from keras_embedx.layers._table import (
     _is_concrete,
     remap_out_of_range,
 )
-from keras_embedx.layers._weights import TableOwner
+from keras_embedx.layers.base import TableLayer, TableRef
 
 POSITION_MODES = ("learned", "sinusoidal", None)
 FREEZE_MODES = ("none", "all")
@@ -40,7 +46,7 @@ def _clone_initializer(initializer):
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class TokenAndPosition(TableOwner, keras.layers.Layer):
+class TokenAndPosition(TableLayer):
     """Token plus position embeddings, the input layer of a Transformer.
 
     Maps token ids to `token_vector + position_vector`. The token part is the
@@ -175,10 +181,10 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
                         "token_projection=True needs `embedding_dim`, the width "
                         "to project to. Received: embedding_dim=None"
                     )
-                embedding_dim = getattr(token_embedding, "output_dim", None)
+                embedding_dim = _token_width(token_embedding)
             if embedding_dim is not None:
                 embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-                width = getattr(token_embedding, "output_dim", None)
+                width = _token_width(token_embedding)
                 if not token_projection and width not in (None, embedding_dim):
                     raise _width_error(width, embedding_dim)
         if not 0.0 <= check_float("dropout", dropout) < 1.0:
@@ -276,8 +282,8 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
             A built `TokenAndPosition` whose outputs (and `reverse` logits)
             equal the keras-hub layer's for in-range ids.
         """
-        required = ("token_embedding", "position_embedding", "sequence_length")
-        if not all(hasattr(layer, name) for name in required):
+        hub = sys.modules.get("keras_hub")
+        if hub is None or not isinstance(layer, hub.layers.TokenAndPositionEmbedding):
             raise ValueError(
                 "Expected a keras_hub.layers.TokenAndPositionEmbedding. "
                 f"Received: {type(layer).__name__}"
@@ -288,7 +294,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
                 "once on token ids (or build it) before converting."
             )
         token = layer.token_embedding
-        if getattr(token, "quantization_mode", None) is not None:
+        if token.quantization_mode is not None:
             raise ValueError(
                 f"The keras-hub layer {layer.name!r} is quantized "
                 f"({token.quantization_mode}); convert it before quantizing."
@@ -340,7 +346,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
             if input_shape is not None:
                 width = self._token_output_shape(input_shape)[-1]
             if width is None:
-                width = getattr(token, "output_dim", None)
+                width = _token_width(token)
             if width is None:
                 raise ValueError(
                     f"Cannot tell the width of the vectors of {token.name!r}: "
@@ -388,8 +394,10 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         # keras_embedx layer checks them for its own table.
         if self._owns_table:
             return check_ids(self, inputs, self.vocabulary_size, self.out_of_range)
-        nested = getattr(self.token_embedding, "_checked_ids", None)
-        return inputs if nested is None else nested(inputs)
+        token = self.token_embedding
+        if isinstance(token, (IdInputLayer, TokenAndPosition)):
+            return token._checked_ids(inputs)
+        return inputs
 
     def call(self, inputs, start_index=0, positions=None, reverse=False, training=None):
         self._reverse_mode = bool(reverse)
@@ -411,10 +419,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         return x
 
     def _row_sparse_table(self):
-        return getattr(self.token_embedding, "row_optimizer", None) is not None or (
-            getattr(getattr(self.token_embedding, "table", None), "row_optimizer", None)
-            is not None
-        )
+        return any(t.row_optimizer is not None for _, t, _ in self.embedding_tables())
 
     def _embed_tokens(self, inputs, training=None):
         if self._owns_table:
@@ -617,7 +622,11 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
             return ops.not_equal(inputs, 0) if self.mask_zero else mask
         token = self.token_embedding
         token_mask = token.compute_mask(inputs, None)
-        if token_mask is None and getattr(token, "mask_zero", False):
+        if (
+            token_mask is None
+            and isinstance(token, keras.layers.Embedding)
+            and token.mask_zero
+        ):
             # keras.layers.ReversibleEmbedding masks in `call`, not here.
             token_mask = ops.not_equal(inputs, 0)
         return mask if token_mask is None else token_mask
@@ -652,17 +661,17 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         """
         token = self.token_embedding
         if self._owns_table:
-            return [("token_embedding", token, None)]
-        if hasattr(token, "embedding_tables"):
+            return [TableRef("token_embedding", token, None)]
+        if isinstance(token, TableLayer):
             return [
-                (f"token_embedding/{name}", table, vocabulary)
+                TableRef(f"token_embedding/{name}", table, vocabulary)
                 for name, table, vocabulary in token.embedding_tables()
             ]
         return []
 
     def get_vocabulary(self):
         """The nested token layer's vocabulary (when it has one)."""
-        if hasattr(self.token_embedding, "get_vocabulary"):
+        if isinstance(self.token_embedding, TableLayer):
             return self.token_embedding.get_vocabulary()
         raise ValueError(
             f"Layer {self.name!r} has no vocabulary: its token part "
@@ -736,19 +745,19 @@ def _row_per_id_table(token):
     Layers that compose a vector from several rows (characters, n-grams)
     have no such table.
     """
-    rows = getattr(token, "input_dim", None)
+    rows = _token_rows(token)
     if rows is None:
         return None
-    if hasattr(token, "embedding_tables"):
+    if isinstance(token, TableLayer):
         tables = [t for _, t, _ in token.embedding_tables() if t.num_rows == rows]
         return tables[0] if len(tables) == 1 else None
-    embeddings = getattr(token, "embeddings", None)
+    embeddings = token.embeddings
     return embeddings if isinstance(embeddings, keras.Variable) else None
 
 
 def _nested_vocabulary_size(token, vocabulary_size):
     """The rows of a nested token layer's table, checked against the argument."""
-    rows = getattr(token, "input_dim", None)
+    rows = _token_rows(token)
     if vocabulary_size is None:
         return rows
     vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
@@ -759,6 +768,20 @@ def _nested_vocabulary_size(token, vocabulary_size):
             "vocabulary_size=None to use the token layer's."
         )
     return vocabulary_size
+
+
+def _token_rows(token):
+    """The rows a token layer indexes one per id (`input_dim`), or None."""
+    if isinstance(token, (keras.layers.Embedding, TableLayer)):
+        return token.input_dim
+    return None
+
+
+def _token_width(token):
+    """The width of a token layer's vectors (`output_dim`), or None."""
+    if isinstance(token, (keras.layers.Embedding, TableLayer)):
+        return token.output_dim
+    return None
 
 
 def _width_error(width, embedding_dim):
