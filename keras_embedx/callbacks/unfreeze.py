@@ -435,9 +435,8 @@ class UnfreezeSchedule(keras.callbacks.Callback):
         # On JAX the trainer keeps the variables' values in its own state
         # during an epoch; bring them back so the assignment below is what
         # the next train step reads.
-        sync = getattr(self.model, "jax_state_sync", None)
-        if callable(sync):
-            sync()
+        if keras.config.backend() == "jax":
+            self.model.jax_state_sync()
         for table in stale:
             table.set_factor(factor)
             self._applied[id(table)] = factor

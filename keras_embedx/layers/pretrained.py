@@ -443,7 +443,7 @@ class PretrainedEmbedding(TableLayer, IdInputLayer):
                 "it (or the model holding it, then `load_weights`) before "
                 "converting."
             )
-        if getattr(layer, "quantization_mode", None) is not None:
+        if layer.quantization_mode is not None:
             raise ValueError(
                 f"The Embedding layer {layer.name!r} is quantized "
                 f"({layer.quantization_mode}); convert it before quantizing, or "
