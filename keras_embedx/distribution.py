@@ -28,7 +28,7 @@ another mesh, or on another backend, and the other way round.
 import keras
 
 from keras_embedx._checks import check_positive_int
-from keras_embedx._walk import iter_layers
+from keras_embedx._walk import iter_tables
 from keras_embedx.layers._sharding import (
     INDEX_VARIABLE,
     ROW_VARIABLES,
@@ -55,9 +55,10 @@ def layout_map(mesh, model=None, axis="model"):
     `keras.models.load_model`) inside `ModelParallel(...).scope()`: Keras
     places each variable as it is created. With a built `model`, the keys
     are the exact paths of the tables that its layers list in
-    `embedding_tables()` (TokenAndPosition's position table, which has no
-    vocabulary axis, is left replicated); use that map to load the saved
-    model under the distribution.
+    `embedding_tables()` (every `keras_embedx.layers.TableLayer`;
+    TokenAndPosition's position table, which has no vocabulary axis, is
+    left replicated); use that map to load the saved model under the
+    distribution.
 
     Rows that the number of shards does not divide are padded with zero
     rows inside the table (see `keras_embedx.distribution`); nothing
@@ -114,9 +115,9 @@ def layout_map(mesh, model=None, axis="model"):
     if not tables:
         raise ValueError(
             f"{model.name!r} has no keras_embedx tables: expected layers such as "
-            "keras_embedx.layers.PretrainedEmbedding (anything with "
-            "`embedding_tables()`). Call layout_map(mesh) without a model to "
-            "get name patterns instead."
+            "keras_embedx.layers.PretrainedEmbedding (any "
+            "keras_embedx.layers.TableLayer). Call layout_map(mesh) without a "
+            "model to get name patterns instead."
         )
     for table in tables:
         if not table.built or not table.variables:
@@ -148,29 +149,16 @@ def variable_layout(name, axis="model"):
 def find_tables(root):
     """Every keras_embedx table reachable from a model or layer, once each.
 
-    Tables come from the `embedding_tables()` of each layer (nested layers
-    and models included); a bare table used inside a custom layer counts
-    too, unless a keras_embedx layer above it lists its tables itself (so a
-    TokenAndPosition's position table is not included).
+    Tables come from the `embedding_tables()` of each `TableLayer` (nested
+    layers and models included); a bare table used inside a custom layer
+    counts too, unless it sits inside a `TableLayer`, which lists its tables
+    itself (so a TokenAndPosition's position table is not included).
     """
-    tables, seen, owned = [], set(), set()
-    layers = list(iter_layers(root))
-    for layer in layers:
-        if callable(getattr(layer, "embedding_tables", None)):
-            owned.update(id(sub) for sub in iter_layers(layer, include_self=False))
-            for _, table, _ in layer.embedding_tables():
-                if isinstance(table, EmbeddingTable) and id(table) not in seen:
-                    seen.add(id(table))
-                    tables.append(table)
-    for layer in layers:
-        if (
-            isinstance(layer, EmbeddingTable)
-            and id(layer) not in owned
-            and id(layer) not in seen
-        ):
-            seen.add(id(layer))
-            tables.append(layer)
-    return tables
+    return [
+        ref.table
+        for _, ref in iter_tables(root, unlisted="outside")
+        if isinstance(ref.table, EmbeddingTable)
+    ]
 
 
 def device_mesh(shards, batch=None, devices=None):

@@ -8,8 +8,10 @@ function takes a `keras_embedx.WordVectors`, a gensim `KeyedVectors`, or a
 Keras layer (its learned table and vocabulary).
 """
 
+import keras
 import numpy as np
 
+from keras_embedx._walk import iter_tables
 from keras_embedx.vectors import _evaluation
 from keras_embedx.vectors._evaluation import (
     AnalogyResult,
@@ -32,27 +34,27 @@ __all__ = [
 def as_word_vectors(source):
     """`(words, vectors)` of a `WordVectors`, `KeyedVectors` or layer.
 
-    A layer contributes its (first) table that has a vocabulary, minus the
-    padding and OOV rows, in vocabulary order.
+    A layer contributes the first table with a vocabulary that a
+    `keras_embedx.layers.TableLayer` in it lists, minus the padding and OOV
+    rows, in vocabulary order.
     """
     if hasattr(source, "words") and hasattr(source, "vectors"):
         return list(source.words), np.asarray(source.vectors)
     if hasattr(source, "index_to_key") and hasattr(source, "vectors"):
         return list(source.index_to_key), np.asarray(source.vectors)
-    import keras
-
     if isinstance(source, keras.layers.Layer):
-        from keras_embedx.projector import PAD_LABEL, layer_sources
-
-        for table in layer_sources(source):
-            words = table.columns.get("word")
-            if words is None:
+        for _, (_, table, vocabulary) in iter_tables(source):
+            if vocabulary is None:
                 continue
-            n_oov = getattr(source, "num_oov_indices", None)
-            if n_oov is None:
-                n_oov = sum(1 for w in words[1:] if w == "[UNK]")
-            start = 1 + n_oov if words and words[0] == PAD_LABEL else 0
-            return list(words[start:]), np.asarray(table.matrix[start:])
+            words = [str(w) for w in vocabulary]
+            matrix = np.asarray(table.full_table())
+            if len(words) > len(matrix):
+                raise ValueError(
+                    f"The vocabulary has {len(words)} entries but the table "
+                    f"only {len(matrix)} rows."
+                )
+            start = _reserved_rows(words)
+            return words[start:], matrix[start : len(words)]
         raise ValueError(
             f"Layer {source.name!r} has no table with a vocabulary to evaluate: "
             "expected a keras_embedx layer built with one (e.g. "
@@ -62,6 +64,16 @@ def as_word_vectors(source):
         "Expected a keras_embedx.WordVectors, a gensim KeyedVectors or a Keras "
         f"layer. Received: {type(source).__name__}"
     )
+
+
+def _reserved_rows(words):
+    """How many rows open `words` as padding (`""`) and OOV (`"[UNK]"`)."""
+    if not words or words[0] != "":
+        return 0
+    start = 1
+    while start < len(words) and words[start] == "[UNK]":
+        start += 1
+    return start
 
 
 def _checked(source):

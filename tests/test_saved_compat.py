@@ -132,4 +132,6 @@ def test_fixtures_cover_the_public_layers():
     for path in FILES:
         layers = saved_config(path)["config"]["layers"]
         covered |= {layer["class_name"] for layer in layers}
-    assert set(keras_embedx.layers.__all__) <= covered
+    # The table protocol's base class and parts are saved inside the layers.
+    parts = {"EmbeddingTable", "TableLayer", "TableRef"}
+    assert set(keras_embedx.layers.__all__) - parts <= covered

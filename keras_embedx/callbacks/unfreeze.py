@@ -6,7 +6,8 @@ import numbers
 import keras
 
 from keras_embedx._checks import check_int
-from keras_embedx._walk import iter_layers
+from keras_embedx._walk import iter_layers, iter_tables
+from keras_embedx.layers.base import TableLayer
 
 PER_CHOICES = ("epoch", "step")
 # Callable step schedules are checked up front when they cover at most this
@@ -60,19 +61,16 @@ class _Linear:
 
 
 def find_table_layers(model):
-    """The layers of `model` that own keras_embedx tables, nested ones included.
+    """The `TableLayer`s of `model` and their tables, nested ones included.
 
     Returns:
-        A list of `(layer, [(table_name, EmbeddingTable, vocabulary), ...])`
-        in model order; a layer nested inside another keras_embedx layer is
-        listed too (its tables then also appear under the outer layer).
+        A list of `(layer, [TableRef, ...])` in model order, each table once,
+        under the first (outermost) layer that lists it.
     """
-    found = []
-    for layer in iter_layers(model, include_self=False):
-        get = getattr(layer, "embedding_tables", None)
-        if callable(get):
-            found.append((layer, list(get())))
-    return found
+    found = {}
+    for layer, ref in iter_tables(model):
+        found.setdefault(id(layer), (layer, []))[1].append(ref)
+    return list(found.values())
 
 
 class UnfreezeSchedule(keras.callbacks.Callback):
@@ -348,12 +346,11 @@ class UnfreezeSchedule(keras.callbacks.Callback):
     @staticmethod
     def _tables_of(layer):
         """The tables of `layer`, or of the table layers nested in it."""
-        if callable(getattr(layer, "embedding_tables", None)):
+        if isinstance(layer, TableLayer):
             return list(layer.embedding_tables())
         return [
             (f"{owner.name}/{name}", table, vocabulary)
-            for owner, owned in find_table_layers(layer)
-            for name, table, vocabulary in owned
+            for owner, (name, table, vocabulary) in iter_tables(layer)
         ]
 
     # ------------------------------------------------------------ checking
@@ -438,9 +435,8 @@ class UnfreezeSchedule(keras.callbacks.Callback):
         # On JAX the trainer keeps the variables' values in its own state
         # during an epoch; bring them back so the assignment below is what
         # the next train step reads.
-        sync = getattr(self.model, "jax_state_sync", None)
-        if callable(sync):
-            sync()
+        if keras.config.backend() == "jax":
+            self.model.jax_state_sync()
         for table in stale:
             table.set_factor(factor)
             self._applied[id(table)] = factor

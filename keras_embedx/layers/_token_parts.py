@@ -18,9 +18,10 @@ import numpy as np
 from keras import ops
 
 from keras_embedx._checks import check_choice, check_positive_int, width_error
-from keras_embedx.layers._ids import check_ids
+from keras_embedx.layers._ids import IdInputLayer, check_ids
 from keras_embedx.layers._row_sparse import serialize_row_optimizer
 from keras_embedx.layers._table import OUT_OF_RANGE_MODES
+from keras_embedx.layers.base import TableLayer
 
 FREEZE_MODES = ("none", "all")
 # Constructor arguments that describe the own table, with their defaults.
@@ -157,10 +158,10 @@ class NestedLayer:
                     "token_projection=True needs `embedding_dim`, the width "
                     "to project to. Received: embedding_dim=None"
                 )
-            embedding_dim = getattr(token, "output_dim", None)
+            embedding_dim = _token_width(token)
         if embedding_dim is not None:
             embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-            width = getattr(token, "output_dim", None)
+            width = _token_width(token)
             if not projection and width not in (None, embedding_dim):
                 raise token_width_error(width, embedding_dim)
         return vocabulary_size, embedding_dim, None
@@ -170,9 +171,8 @@ class NestedLayer:
         # converts the inputs (see `keras_embedx.layers._ids`); a nested
         # keras_embedx layer checks them for its own table.
         token = self.layer.token_embedding
-        nested = getattr(token, "_checked_ids", None)
-        if nested is not None:
-            return int_ids(nested(inputs))
+        if isinstance(token, (IdInputLayer, type(self.layer))):
+            return int_ids(token._checked_ids(inputs))
         # Other layers may take floating-point inputs; Keras' Embedding
         # reads them as int32 ids, as `int_ids` does.
         if isinstance(token, keras.layers.Embedding):
@@ -188,7 +188,7 @@ class NestedLayer:
         if input_shape is not None:
             width = self.output_shape(input_shape)[-1]
         if width is None:
-            width = getattr(token, "output_dim", None)
+            width = _token_width(token)
         if width is None:
             raise ValueError(
                 f"Cannot tell the width of the vectors of {token.name!r}: "
@@ -209,7 +209,11 @@ class NestedLayer:
     def mask(self, ids, mask):
         token = self.layer.token_embedding
         token_mask = token.compute_mask(ids, None)
-        if token_mask is None and getattr(token, "mask_zero", False):
+        if (
+            token_mask is None
+            and isinstance(token, keras.layers.Embedding)
+            and token.mask_zero
+        ):
             # keras.layers.ReversibleEmbedding masks in `call`, not here.
             token_mask = ops.not_equal(ids, 0)
         return mask if token_mask is None else token_mask
@@ -229,10 +233,8 @@ class NestedLayer:
         return table if isinstance(table, keras.Variable) else table.dense_table()
 
     def row_sparse(self):
-        token = self.layer.token_embedding
-        return getattr(token, "row_optimizer", None) is not None or (
-            getattr(getattr(token, "table", None), "row_optimizer", None) is not None
-        )
+        tables = self.layer.embedding_tables()
+        return any(ref.table.row_optimizer is not None for ref in tables)
 
     def config(self):
         token = self.layer.token_embedding
@@ -253,19 +255,19 @@ def _row_per_id_table(token):
     Layers that compose a vector from several rows (characters, n-grams)
     have no such table.
     """
-    rows = getattr(token, "input_dim", None)
+    rows = _token_rows(token)
     if rows is None:
         return None
-    if hasattr(token, "embedding_tables"):
+    if isinstance(token, TableLayer):
         tables = [t for _, t, _ in token.embedding_tables() if t.num_rows == rows]
         return tables[0] if len(tables) == 1 else None
-    embeddings = getattr(token, "embeddings", None)
+    embeddings = token.embeddings
     return embeddings if isinstance(embeddings, keras.Variable) else None
 
 
 def _nested_vocabulary_size(token, vocabulary_size):
     """The rows of a nested token layer's table, checked against the argument."""
-    rows = getattr(token, "input_dim", None)
+    rows = _token_rows(token)
     if vocabulary_size is None:
         return rows
     vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
@@ -276,3 +278,17 @@ def _nested_vocabulary_size(token, vocabulary_size):
             "vocabulary_size=None to use the token layer's."
         )
     return vocabulary_size
+
+
+def _token_rows(token):
+    """The rows a token layer indexes one per id (`input_dim`), or None."""
+    if isinstance(token, (keras.layers.Embedding, TableLayer)):
+        return token.input_dim
+    return None
+
+
+def _token_width(token):
+    """The width of a token layer's vectors (`output_dim`), or None."""
+    if isinstance(token, (keras.layers.Embedding, TableLayer)):
+        return token.output_dim
+    return None

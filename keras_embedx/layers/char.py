@@ -19,7 +19,7 @@ from keras_embedx.layers._table import (
     embeddings_value,
     remap_out_of_range,
 )
-from keras_embedx.layers._weights import TableOwner
+from keras_embedx.layers.base import TableLayer, TableRef
 from keras_embedx.preprocessing.chars import NUM_RESERVED, OOV_ID, CharInventory
 
 ENCODERS = ("cnn", "bilstm")
@@ -90,7 +90,7 @@ def _check_filters(filters):
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class CharEmbedding(TableOwner, IdInputLayer):
+class CharEmbedding(TableLayer, IdInputLayer):
     """Word vectors built from characters: a char CNN with highway layers, or a char BiLSTM.
 
     Each word is a row of character ids (`layer.encode(words)` makes them,
@@ -465,8 +465,8 @@ class CharEmbedding(TableOwner, IdInputLayer):
         return self.inventory.get_vocabulary()
 
     def embedding_tables(self):
-        """The tables of this layer: `[("chars", EmbeddingTable, labels)]`."""
-        return [("chars", self.table, self.get_vocabulary())]
+        """The tables of this layer: `[TableRef("chars", table, labels)]`."""
+        return [TableRef("chars", self.table, self.get_vocabulary())]
 
     @property
     def embeddings(self):

@@ -24,7 +24,7 @@ from keras_embedx.layers._table import (
     compiled_when_eager,
     embeddings_value,
 )
-from keras_embedx.layers._weights import TableOwner
+from keras_embedx.layers.base import TableLayer, TableRef
 from keras_embedx.vectors.word_vectors import WordVectors
 from keras_embedx.vocabulary import (
     Vocabulary,
@@ -124,7 +124,7 @@ def _refuse_weights(kwargs, source):
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class PretrainedEmbedding(TableOwner, IdInputLayer):
+class PretrainedEmbedding(TableLayer, IdInputLayer):
     """A word table initialised from pretrained vectors (GloVe, word2vec, fastText).
 
     Turns word ids into vectors, with Keras' lookup conventions: id 0 is
@@ -443,7 +443,7 @@ class PretrainedEmbedding(TableOwner, IdInputLayer):
                 "it (or the model holding it, then `load_weights`) before "
                 "converting."
             )
-        if getattr(layer, "quantization_mode", None) is not None:
+        if layer.quantization_mode is not None:
             raise ValueError(
                 f"The Embedding layer {layer.name!r} is quantized "
                 f"({layer.quantization_mode}); convert it before quantizing, or "
@@ -630,8 +630,8 @@ class PretrainedEmbedding(TableOwner, IdInputLayer):
         return list(self._row_sources)
 
     def embedding_tables(self):
-        """The tables of this layer: a list of `(name, EmbeddingTable, vocabulary)`."""
-        return [("table", self.table, self._vocabulary)]
+        """The tables of this layer: `[TableRef("table", table, vocabulary)]`."""
+        return [TableRef("table", self.table, self._vocabulary)]
 
     @property
     def embeddings(self):

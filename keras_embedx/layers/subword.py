@@ -37,7 +37,7 @@ from keras_embedx.layers._table import (
     take_rows,
     torch_eager,
 )
-from keras_embedx.layers._weights import TableOwner
+from keras_embedx.layers.base import TableLayer, TableRef
 from keras_embedx.preprocessing import ngrams as subwords
 from keras_embedx.preprocessing.units import split_batch as _split_batch
 from keras_embedx.preprocessing.units import word_positions as _positions
@@ -51,7 +51,7 @@ _VOCAB_ASSET = "subword_vocabulary.json"
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class SubwordEmbedding(TableOwner, IdInputLayer):
+class SubwordEmbedding(TableLayer, IdInputLayer):
     """Word vectors composed from subword units: fastText n-grams or tokenizer units.
 
     With fastText units (the default), a word's vector is the mean of its own
@@ -555,9 +555,9 @@ class SubwordEmbedding(TableOwner, IdInputLayer):
         self._vocabulary = vocabulary
 
     def embedding_tables(self):
-        """`[("subwords", EmbeddingTable, labels)]`; labels cover every row."""
+        """`[TableRef("subwords", table, labels)]`; labels cover every row."""
         labels = self._units.row_labels(self.get_vocabulary())
-        return [("subwords", self.table, labels)]
+        return [TableRef("subwords", self.table, labels)]
 
     @property
     def embeddings(self):

@@ -1,6 +1,7 @@
 """`TokenAndPosition`: token plus position embeddings for Transformers."""
 
 import math
+import sys
 
 import keras
 from keras import ops
@@ -20,13 +21,13 @@ from keras_embedx.layers._token_parts import (
     clone_initializer,
     token_width_error,
 )
-from keras_embedx.layers._weights import TableOwner
+from keras_embedx.layers.base import TableLayer, TableRef
 
 POSITION_MODES = ("learned", "sinusoidal", None)
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
-class TokenAndPosition(TableOwner, keras.layers.Layer):
+class TokenAndPosition(TableLayer):
     """Token plus position embeddings, the input layer of a Transformer.
 
     Maps token ids to `token_vector + position_vector`. The token part is the
@@ -237,8 +238,8 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
             A built `TokenAndPosition` whose outputs (and `reverse` logits)
             equal the keras-hub layer's for in-range ids.
         """
-        required = ("token_embedding", "position_embedding", "sequence_length")
-        if not all(hasattr(layer, name) for name in required):
+        hub = sys.modules.get("keras_hub")
+        if hub is None or not isinstance(layer, hub.layers.TokenAndPositionEmbedding):
             raise ValueError(
                 "Expected a keras_hub.layers.TokenAndPositionEmbedding. "
                 f"Received: {type(layer).__name__}"
@@ -249,7 +250,7 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
                 "once on token ids (or build it) before converting."
             )
         token = layer.token_embedding
-        if getattr(token, "quantization_mode", None) is not None:
+        if token.quantization_mode is not None:
             raise ValueError(
                 f"The keras-hub layer {layer.name!r} is quantized "
                 f"({token.quantization_mode}); convert it before quantizing."
@@ -406,17 +407,17 @@ class TokenAndPosition(TableOwner, keras.layers.Layer):
         """
         token = self.token_embedding
         if isinstance(self._tokens, OwnTable):
-            return [("token_embedding", token, None)]
-        if hasattr(token, "embedding_tables"):
+            return [TableRef("token_embedding", token, None)]
+        if isinstance(token, TableLayer):
             return [
-                (f"token_embedding/{name}", table, vocabulary)
+                TableRef(f"token_embedding/{name}", table, vocabulary)
                 for name, table, vocabulary in token.embedding_tables()
             ]
         return []
 
     def get_vocabulary(self):
         """The nested token layer's vocabulary (when it has one)."""
-        if hasattr(self.token_embedding, "get_vocabulary"):
+        if isinstance(self.token_embedding, TableLayer):
             return self.token_embedding.get_vocabulary()
         raise ValueError(
             f"Layer {self.name!r} has no vocabulary: its token part "

@@ -3,9 +3,11 @@
 import dataclasses
 import os
 
+import keras
 import numpy as np
 
-from keras_embedx._walk import iter_layers
+from keras_embedx._walk import iter_layers, iter_tables
+from keras_embedx.layers.base import TableLayer
 
 PAD_LABEL = "<pad>"
 
@@ -21,22 +23,18 @@ class EmbeddingSource:
 
 
 def _layer_path(layer):
-    return getattr(layer, "path", None) or layer.name
+    return layer.path or layer.name
 
 
 def _to_numpy(value):
-    import keras
-
     return np.asarray(keras.ops.convert_to_numpy(value))
 
 
 def _plain_embedding_matrix(layer):
     """Effective table of a `keras.layers.Embedding` (LoRA, quantization)."""
-    if getattr(layer, "quantization_mode", None) is None:
+    if layer.quantization_mode is None:
         return _to_numpy(layer.embeddings)
     # Quantized tables: let the layer dequantize its own rows.
-    import keras
-
     rows = []
     for start in range(0, layer.input_dim, 8192):
         ids = np.arange(start, min(start + 8192, layer.input_dim), dtype="int32")
@@ -60,10 +58,10 @@ def _vocabulary_labels(vocabulary, rows):
 def layer_sources(root, layers=None):
     """Every embedding table found in a layer or model, outermost first.
 
-    Finds the tables of keras_embedx layers (through their
-    `embedding_tables()`) and of plain `keras.layers.Embedding` layers, also
-    when nested inside other layers or models. A table reachable from
-    several layers is listed once.
+    Finds the tables that `TableLayer`s list in `embedding_tables()`, the
+    other keras_embedx `EmbeddingTable`s, and plain `keras.layers.Embedding`
+    layers, also when nested inside other layers or models. A table
+    reachable from several layers is listed once.
 
     Args:
         root: a Keras layer or model.
@@ -73,11 +71,7 @@ def layer_sources(root, layers=None):
     Returns:
         A list of `EmbeddingSource`.
     """
-    import keras
-
-    found, seen = [], set()
-    for layer in table_layers(root, layers):
-        found.extend(_tables_of(layer, seen, keras))
+    found = [_source(layer, ref) for layer, ref in _table_refs(root, layers)]
     # Name tables relative to the model (Sequential puts its name in paths).
     prefix = f"{root.name}/"
     for source in found:
@@ -89,27 +83,30 @@ def layer_sources(root, layers=None):
 def table_layers(root, layers=None):
     """The layers of `root` that hold embedding tables, without reading them.
 
-    keras_embedx layers, bare `EmbeddingTable`s and `keras.layers.Embedding`,
-    in model order; with `layers`, only those layers and their sublayers.
+    `TableLayer`s, bare `EmbeddingTable`s and `keras.layers.Embedding`, in
+    model order; with `layers`, only those layers and their sublayers.
     Unbuilt layers count (a model is built on its first batch).
     """
-    import keras
+    out = {}
+    for layer, _ in _table_refs(root, layers):
+        out.setdefault(id(layer), layer)
+    return list(out.values())
 
-    chosen = None if layers is None else _select_layers(root, layers)
-    out, seen = [], set()
+
+def _table_refs(root, layers):
+    """`(layer, TableRef)` of every table to export, each table once."""
+    if layers is None:
+        yield from iter_tables(root, unlisted="all")
+        return
+    chosen = {id(layer) for layer in _select_layers(root, layers)}
+    seen = set()
     for layer in iter_layers(root):
-        if chosen is not None and not any(layer is c for c in chosen):
+        if id(layer) not in chosen:
             continue
-        for sub in iter_layers(layer) if chosen is not None else (layer,):
-            holds_table = (
-                callable(getattr(sub, "embedding_tables", None))
-                or callable(getattr(sub, "full_table", None))
-                or isinstance(sub, keras.layers.Embedding)
-            )
-            if holds_table and id(sub) not in seen:
-                seen.add(id(sub))
-                out.append(sub)
-    return out
+        for owner, ref in iter_tables(layer, unlisted="all"):
+            if id(ref.table) not in seen:
+                seen.add(id(ref.table))
+                yield owner, ref
 
 
 def _select_layers(root, layers):
@@ -139,46 +136,31 @@ def _select_layers(root, layers):
     return chosen
 
 
-def _tables_of(layer, seen, keras):
-    out = []
-    if callable(getattr(layer, "embedding_tables", None)):
-        tables = list(layer.embedding_tables())
-        sources = None
-        if callable(getattr(layer, "row_sources", None)):
-            sources = list(layer.row_sources())
-        for table_name, table, vocabulary in tables:
-            if id(table) in seen:
-                continue
-            seen.add(id(table))
-            if callable(getattr(table, "full_table", None)):
-                matrix = np.asarray(table.full_table())
-            else:
-                matrix = _to_numpy(table)
-            name = _layer_path(layer)
-            if len(tables) > 1:
-                name = f"{name}/{table_name}"
-            columns = {}
-            if vocabulary is not None:
-                columns["word"] = _vocabulary_labels(vocabulary, len(matrix))
-            else:
-                columns["id"] = [str(i) for i in range(len(matrix))]
-            if len(tables) == 1 and sources is not None:
-                if len(sources) == len(matrix):
-                    columns["source"] = sources
-            out.append(EmbeddingSource(name, matrix, columns))
-    elif callable(getattr(layer, "full_table", None)):
-        # A bare keras_embedx EmbeddingTable used inside a custom layer.
-        if id(layer) not in seen:
-            seen.add(id(layer))
-            matrix = np.asarray(layer.full_table())
-            ids = [str(i) for i in range(len(matrix))]
-            out.append(EmbeddingSource(_layer_path(layer), matrix, {"id": ids}))
-    elif isinstance(layer, keras.layers.Embedding) and id(layer) not in seen:
-        seen.add(id(layer))
-        matrix = _plain_embedding_matrix(layer)
-        ids = [str(i) for i in range(len(matrix))]
-        out.append(EmbeddingSource(_layer_path(layer), matrix, {"id": ids}))
-    return out
+def _source(layer, ref):
+    """The `EmbeddingSource` of one `(layer, TableRef)` from `iter_tables`."""
+    name = _layer_path(layer)
+    if isinstance(ref.table, keras.layers.Embedding):
+        matrix = _plain_embedding_matrix(ref.table)
+        return EmbeddingSource(name, matrix, {"id": _ids(matrix)})
+    matrix = np.asarray(ref.table.full_table())
+    if not isinstance(layer, TableLayer):  # a bare EmbeddingTable
+        return EmbeddingSource(name, matrix, {"id": _ids(matrix)})
+    listed = layer.embedding_tables()
+    if len(listed) > 1:
+        name = f"{name}/{ref.name}"
+    columns = {}
+    if ref.vocabulary is not None:
+        columns["word"] = _vocabulary_labels(ref.vocabulary, len(matrix))
+    else:
+        columns["id"] = _ids(matrix)
+    sources = layer.row_sources() if len(listed) == 1 else None
+    if sources is not None and len(sources) == len(matrix):
+        columns["source"] = list(sources)
+    return EmbeddingSource(name, matrix, columns)
+
+
+def _ids(matrix):
+    return [str(i) for i in range(len(matrix))]
 
 
 def sources_of(source):
@@ -199,10 +181,8 @@ def sources_of(source):
         return [EmbeddingSource("vectors", np.asarray(source.vectors), {"word": words})]
     if isinstance(source, np.ndarray) or isinstance(source, (list, tuple)):
         matrix = np.asarray(source)
-        ids = [str(i) for i in range(len(matrix))] if matrix.ndim == 2 else []
+        ids = _ids(matrix) if matrix.ndim == 2 else []
         return [EmbeddingSource("embedding", matrix, {"id": ids})]
-    import keras
-
     if isinstance(source, keras.layers.Layer):
         found = layer_sources(source)
         if not found:
@@ -214,7 +194,7 @@ def sources_of(source):
         return found
     if isinstance(source, keras.Variable) or hasattr(source, "__array__"):
         matrix = _to_numpy(source)
-        ids = [str(i) for i in range(len(matrix))] if matrix.ndim == 2 else []
+        ids = _ids(matrix) if matrix.ndim == 2 else []
         name = getattr(source, "path", None) or "embedding"
         return [EmbeddingSource(name, matrix, {"id": ids})]
     raise TypeError(

@@ -1,29 +1,21 @@
-"""Keras' weight habits for the layers that own `EmbeddingTable`s.
+"""`TableLayer`: the base of every layer that owns keras_embedx tables.
 
-`TableOwner` gives PretrainedEmbedding, SubwordEmbedding, CharEmbedding and
-TokenAndPosition what `keras.layers.Embedding` users expect:
-
-- `get_weights()` lists each table as its full `[rows, output_dim]`
-  matrix (frozen and trainable rows merged, int8 rows dequantised), then
-  the layer's other weights; `set_weights` takes the same list and writes
-  each matrix through the table (frozen rows included, re-quantised where
-  the table stores int8). The variables themselves (what `model.save`,
-  `.weights.h5` and `model.get_weights()` use) are unchanged.
-- `quantize(mode)`: the layer's tables (and Keras sublayers that support
-  the mode) are quantized, as `model.quantize` does for each of them.
-- A quantized sublayer survives `get_config`/`from_config`: the config
-  lists the dtype policy of each quantized sublayer
-  (`"quantized_sublayers"`), restored before the layer is built, and a
-  quantized own table is described as what it is (every row frozen, int8).
+A `TableLayer` lists its tables in `embedding_tables()`; that list is how
+`UnfreezeSchedule`, `ProjectorCallback` / `export_projector`,
+`keras_embedx.distribution.layout_map` and `keras_embedx.evaluation` find
+them (through `keras_embedx._walk.iter_tables`). The base also gives the
+layer Keras' weight habits for such tables: `get_weights()` lists each
+table as its full matrix, `quantize("int8")` quantizes the tables, and a
+quantized sublayer survives `get_config` / `from_config`.
 """
 
 import warnings
+from typing import NamedTuple
 
 import keras
 import numpy as np
 from keras import ops
 
-from keras_embedx._walk import _children, iter_layers
 from keras_embedx.layers._table import EmbeddingTable
 
 QUANTIZED_KEY = "quantized_sublayers"
@@ -35,12 +27,38 @@ _QUANTIZED_LAYOUT = {
 }
 
 
+class TableRef(NamedTuple):
+    """One table a `TableLayer` lists in `embedding_tables()`.
+
+    A named tuple, so `for name, table, vocabulary in layer.embedding_tables()`
+    works as well as `ref.table`.
+
+    Args:
+        name: str, the table's name within its layer (the Projector shows
+            `"<layer path>/<name>"` when a layer lists several tables).
+        table: the `keras_embedx.layers.EmbeddingTable`.
+        vocabulary: None, or one label (str) per row from row 0, e.g. the
+            layer's `get_vocabulary()`: `""` for padding, `"[UNK]"` for each
+            OOV row, then the words. The Projector labels the rows with it
+            and `keras_embedx.evaluation` evaluates the words.
+    """
+
+    name: str
+    table: EmbeddingTable
+    vocabulary: list = None
+
+
+def _children(layer):
+    """The layers held directly by `layer` (Keras' own tracking)."""
+    return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
 def _part_shapes(part):
     if isinstance(part, EmbeddingTable):
         return [(part.num_rows, part.output_dim)]
     if isinstance(part, keras.Variable):
         return [tuple(part.shape)]
-    if isinstance(part, TableOwner):
+    if isinstance(part, TableLayer):
         return part._weight_shapes()
     return [tuple(v.shape) for v in part.weights]
 
@@ -68,19 +86,103 @@ def _part_variables(part):
     return part.weights
 
 
-class TableOwner:
-    """Mixin for layers that own `EmbeddingTable`s (see the module docstring).
+class TableLayer(keras.layers.Layer):
+    """Base class of layers that own `EmbeddingTable`s.
 
-    A layer lists the parts that open its `get_weights()` in
-    `_weight_parts()` (tables, nested layers or variables); its remaining
-    weights follow in `layer.weights` order. `_layout_keys` names, per own
-    table attribute, the config keys that describe that table's layout.
+    A layer joins keras_embedx's table protocol by deriving from
+    `TableLayer` and listing its tables in `embedding_tables()`:
+    `UnfreezeSchedule` then schedules their frozen rows,
+    `export_projector` and `ProjectorCallback` export them with the
+    vocabulary as labels, `keras_embedx.distribution.layout_map` shards
+    them, and `keras_embedx.evaluation` evaluates the first one with a
+    vocabulary, wherever the layer sits in a model (nested layers and
+    models included, a table listed by several layers counted once). A
+    layer that is not a `TableLayer` is not asked for tables, whatever
+    methods it has. `PretrainedEmbedding`, `SubwordEmbedding`,
+    `CharEmbedding` and `TokenAndPosition` are `TableLayer`s.
+
+    Two attributes describe the layer's vectors to the layers that wrap it
+    (`TokenAndPosition(token_embedding=...)`): `output_dim`, their width,
+    and `input_dim`, the rows of a table indexed by one input id each (as
+    `keras.layers.Embedding`'s); both default to None (not known up front,
+    or vectors composed of several rows).
+
+    The base also gives the layer Keras' weight habits: `get_weights()`
+    lists each listed table as its full `[rows, output_dim]` matrix
+    (frozen and trainable rows merged, int8 rows dequantised) followed by
+    the layer's other weights, and `set_weights` takes the same list.
+
+    Args:
+        **kwargs: the arguments of `keras.layers.Layer` (`name`, `dtype`,
+            `trainable`, ...).
+
+    Example:
+
+    >>> from keras_embedx.layers import EmbeddingTable, TableLayer, TableRef
+    >>> class TagEmbedding(TableLayer):
+    ...     def __init__(self, tags, output_dim, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.tags = ["", "[UNK]", *tags]
+    ...         self.table = EmbeddingTable(
+    ...             len(self.tags), output_dim, num_frozen=len(self.tags),
+    ...             schedulable=True, name="table",
+    ...         )
+    ...     def call(self, ids):
+    ...         return self.table(ids)
+    ...     def embedding_tables(self):
+    ...         return [TableRef("tags", self.table, self.tags)]
+    >>> tags = TagEmbedding(["noun", "verb"], output_dim=4, name="tags")
+    >>> model = keras.Sequential(
+    ...     [keras.Input((3,), dtype="int32"), tags, keras.layers.Dense(1)]
+    ... )
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> schedule = keras_embedx.callbacks.UnfreezeSchedule({0: 0.5})
+    >>> x, y = np.array([[2, 3, 0]]), np.zeros((1, 3, 1))
+    >>> _ = model.fit(x, y, callbacks=[schedule], verbose=0)
+    >>> tags.table.factor
+    0.5
+    >>> out = keras_embedx.export_projector("logs", model)
+    >>> out.name, out.shape
+    ('tags', (4, 4))
     """
 
+    input_dim = None
+    output_dim = None
+
+    def embedding_tables(self):
+        """The tables of this layer, a list of `TableRef(name, table, vocabulary)`.
+
+        Override it to list the layer's tables (its own, or those of layers
+        nested in it under names of your choice). The base lists none.
+        """
+        return []
+
+    def row_sources(self):
+        """Where each row of the layer's only table came from, or None.
+
+        One str per row (e.g. `"pretrained"`, `"missing"`), shown as a
+        metadata column in the Projector. The base returns None.
+        """
+        return None
+
+    def get_vocabulary(self):
+        """The label of each row of the layer's table; the base has none.
+
+        Raises:
+            ValueError: the layer keeps no vocabulary.
+        """
+        raise ValueError(
+            f"Layer {self.name!r} ({type(self).__name__}) keeps no vocabulary."
+        )
+
+    # -------------------------------------------------------------- weights
+    # Per own table attribute, the config keys that describe its layout
+    # (rewritten by `_with_quantized` for a quantized table).
     _layout_keys = {"table": ("freeze", "num_frozen", "storage_dtype", "schedulable")}
 
     def _weight_parts(self):
-        return [self.table]
+        """The parts that open `get_weights()`: tables, layers or variables."""
+        return [ref.table for ref in self.embedding_tables()]
 
     def _parts_and_rest(self):
         parts = [p for p in self._weight_parts() if p is not None]
@@ -166,7 +268,7 @@ class TableOwner:
             raise self._not_implemented_error(self.quantize)
         leaves = [
             layer
-            for layer in iter_layers(self, include_self=False)
+            for layer in self._flatten_layers(include_self=False)
             if not _children(layer) and layer.weights
         ]
         tables = [t for t in leaves if isinstance(t, EmbeddingTable)]
@@ -188,7 +290,7 @@ class TableOwner:
         if keras.config.backend() == "torch":
             # As `Model.quantize` does: PyTorch modules list their
             # parameters once; the replaced ones must go.
-            for layer in iter_layers(self):
+            for layer in self._flatten_layers():
                 layer._track_variables()
 
     def _int8_call(self, *args, **kwargs):
@@ -208,7 +310,8 @@ class TableOwner:
             return config
         config[QUANTIZED_KEY] = policies
         for attribute, keys in self._layout_keys.items():
-            table = getattr(self, attribute, None)
+            # An attribute the class names in `_layout_keys` (not a probe).
+            table = getattr(self, attribute)
             if not isinstance(table, EmbeddingTable) or table.name not in policies:
                 continue
             for key in keys:
