@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from keras_embedx.vectors._keys import Keys
+from keras_embedx.vectors._keys import EncodedWords, Keys, may_repeat
 from keras_embedx.vectors.errors import VectorFileWarning
 
 _GROWTH = 1.25
@@ -204,11 +204,12 @@ class KeyRows(RowCollector):
     """A `RowCollector` that keeps the words encoded (`Keys` from UTF-8
     bytes) instead of a list of str and a dict.
 
-    Each block's words are joined and encoded once, and their hashes kept
-    (an int64 each); repeated words are found at the end from the hashes,
-    and only words whose hashes collide are compared as str. So a load
-    creates no lasting Python object per word: the list and the index are
-    built on first use (see `Keys`).
+    Each block's words arrive as `EncodedWords`, or as a list of str that is
+    joined and encoded once. Repeated words are found at the end from a hash
+    of each word's bytes (NumPy, see `_keys`), and only words whose hashes
+    are equal are compared as str. So a load creates no lasting Python
+    object per word: the list and the index are built on first use (see
+    `Keys`).
 
     Args:
         dim: int, the vector width.
@@ -218,14 +219,15 @@ class KeyRows(RowCollector):
     def __init__(self, dim, capacity):
         super().__init__(dim, capacity)
         self._parts = []
-        self._hashes = []
         self._wheres = []
 
     def add(self, words, vectors, wheres):
-        if not words:
+        if not len(words):
             return
-        self._parts.append("\n".join(words).encode("utf-8"))
-        self._hashes.append(np.fromiter(map(hash, words), np.int64, len(words)))
+        if isinstance(words, EncodedWords):
+            self._parts.append(words.blob)
+        else:
+            self._parts.append("\n".join(words).encode("utf-8"))
         wheres = np.asarray(wheres, np.int64)
         if wheres[-1] - wheres[0] == len(wheres) - 1:
             wheres = (int(wheres[0]), len(wheres))  # consecutive lines
@@ -237,12 +239,8 @@ class KeyRows(RowCollector):
         blob = b"\n".join(self._parts)
         self._parts = []
         keys = Keys(blob=blob, count=self.n)
-        if self.n:
-            hashes = np.concatenate(self._hashes)
-            hashes.sort()
-            if (hashes[1:] == hashes[:-1]).any():
-                keys = self._drop_repeats(keys.words)
-        self._hashes = []
+        if may_repeat(blob, self.n):
+            keys = self._drop_repeats(keys.words)
         _, matrix, _ = super().finish()
         return keys, matrix, None
 
