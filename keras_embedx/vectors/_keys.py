@@ -133,14 +133,12 @@ class EncodedWords:
         return self.blob.decode("utf-8").split("\n") if self.count else []
 
 
-def may_repeat(blob, count):
-    """Whether two of the `count` words of `blob` may be equal: False when
-    their byte hashes all differ (a sort of `count` int64), else True."""
-    if count < 2:
-        return False
-    hashes = _hashes(blob, *_word_bounds(blob, count))
-    hashes.sort()
-    return bool((hashes[1:] == hashes[:-1]).any())
+def word_hashes(blob, count):
+    """A uint64 hash of the bytes of each of the `count` words of `blob`
+    (equal words, equal hashes)."""
+    if not count:
+        return np.empty(0, np.uint64)
+    return _hashes(blob, *_word_bounds(blob, count))
 
 
 def words_checksum(blob):

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from keras_embedx.vectors._keys import EncodedWords, Keys, may_repeat
+from keras_embedx.vectors._keys import EncodedWords, Keys, word_hashes
 from keras_embedx.vectors.errors import VectorFileWarning
 
 _GROWTH = 1.25
@@ -205,9 +205,9 @@ class KeyRows(RowCollector):
     bytes) instead of a list of str and a dict.
 
     Each block's words arrive as `EncodedWords`, or as a list of str that is
-    joined and encoded once. Repeated words are found at the end from a hash
-    of each word's bytes (NumPy, see `_keys`), and only words whose hashes
-    are equal are compared as str. So a load creates no lasting Python
+    joined and encoded once, and a hash of each word's bytes is kept (NumPy,
+    see `_keys`). Repeated words are found at the end by sorting the hashes,
+    and only words whose hashes are equal are compared as str. So a load creates no lasting Python
     object per word: the list and the index are built on first use (see
     `Keys`).
 
@@ -219,15 +219,19 @@ class KeyRows(RowCollector):
     def __init__(self, dim, capacity):
         super().__init__(dim, capacity)
         self._parts = []
+        self._hashes = []
         self._wheres = []
 
     def add(self, words, vectors, wheres):
         if not len(words):
             return
         if isinstance(words, EncodedWords):
-            self._parts.append(words.blob)
+            blob = words.blob
         else:
-            self._parts.append("\n".join(words).encode("utf-8"))
+            blob = "\n".join(words).encode("utf-8")
+        self._parts.append(blob)
+        # Hashed a block at a time: NumPy's temporaries stay small.
+        self._hashes.append(word_hashes(blob, len(words)))
         wheres = np.asarray(wheres, np.int64)
         if wheres[-1] - wheres[0] == len(wheres) - 1:
             wheres = (int(wheres[0]), len(wheres))  # consecutive lines
@@ -239,8 +243,12 @@ class KeyRows(RowCollector):
         blob = b"\n".join(self._parts)
         self._parts = []
         keys = Keys(blob=blob, count=self.n)
-        if may_repeat(blob, self.n):
-            keys = self._drop_repeats(keys.words)
+        if self.n > 1:
+            hashes = np.concatenate(self._hashes)
+            hashes.sort()
+            if (hashes[1:] == hashes[:-1]).any():
+                keys = self._drop_repeats(keys.words)
+        self._hashes = []
         _, matrix, _ = super().finish()
         return keys, matrix, None
 

@@ -94,6 +94,7 @@ class BlockParser:
                 na_filter=False,
                 skip_blank_lines=False,
                 engine="c",
+                low_memory=False,  # one pass over the block, no chunks to join
             )
         except (ValueError, TypeError, OverflowError, IndexError):
             return None

@@ -34,7 +34,7 @@ from keras_embedx.vectors._text_parser import BlockParser
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 
 _FIRST_BLOCK = 1 << 20
-_BLOCK = 2 << 20  # parser buffers scale with it: see docs/design/real-vectors-speed.md
+_BLOCK = 1 << 20  # parser buffers scale with it: see docs/design/real-vectors-speed.md
 _BOM = b"\xef\xbb\xbf"
 _HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
 _MAX_LISTED = 3
@@ -313,7 +313,7 @@ def _line_blocks(src):
         else:
             block = data[:cut]
         _check_line_lengths(block, src.name, line)
-        nlines = block.count(b"\n")
+        nlines = int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
         line += nlines
         pending = data[cut:]
         if len(pending) > MAX_ROW_BYTES:
