@@ -82,21 +82,13 @@ class BlockParser:
         object per word; `encoded` checks what `usecols` lets through (a
         line with more fields than the first one).
         """
-        try:
-            frame = self.pd.read_csv(
-                io.BytesIO(block),
-                sep=" ",
-                header=None,
-                index_col=False,
-                usecols=self._numeric,
-                dtype=np.float64,  # one cast of the block beats one a column
-                quoting=3,
-                na_filter=False,
-                skip_blank_lines=False,
-                engine="c",
-                low_memory=False,  # one pass over the block, no chunks to join
-            )
-        except (ValueError, TypeError, OverflowError, IndexError):
+        frame = self._read_csv(
+            block,
+            usecols=self._numeric,
+            dtype=np.float64,  # one cast of the block beats one a column
+            low_memory=False,  # one pass over the block, no chunks to join
+        )
+        if frame is None:
             return None
         vectors = frame.to_numpy(np.float32)
         if not np.isfinite(vectors).all():  # also float64 beyond float32's range
@@ -237,13 +229,21 @@ class BlockParser:
             options.update(encoding=self.encoding)
         if self.decode_errors != "strict":
             options.update(encoding_errors=self.decode_errors)
+        frame = self._read_csv(block, dtype=self._dtypes, **options)
+        if frame is None or frame.shape != (nlines, dim + 1):
+            return None
+        words = frame.pop(0).tolist()
+        return words, frame.to_numpy(np.float32)
+
+    def _read_csv(self, block, **options):
+        """pandas' C reader over a block of space-separated lines, or None
+        when it refuses them."""
         try:
-            frame = self.pd.read_csv(
+            return self.pd.read_csv(
                 io.BytesIO(block),
                 sep=" ",
                 header=None,
                 index_col=False,
-                dtype=self._dtypes,
                 quoting=3,  # csv.QUOTE_NONE: quotes are part of words
                 na_filter=False,  # "NA", "null", "nan" are words
                 skip_blank_lines=False,
@@ -252,10 +252,6 @@ class BlockParser:
             )
         except (ValueError, TypeError, OverflowError, IndexError):
             return None
-        if frame.shape != (nlines, dim + 1):
-            return None
-        words = frame.pop(0).tolist()
-        return words, frame.to_numpy(np.float32)
 
     def _bulk_numpy(self, block, nlines):
         dim = self._dim

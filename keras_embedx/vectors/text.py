@@ -4,8 +4,12 @@ One row per line: a word, then `dim` numbers, separated by single spaces
 (fastText adds a trailing space). word2vec and fastText files start with a
 header line `count dim`.
 
-Reading is vectorised and chunked. Each block of lines goes first to pandas'
-C reader (when pandas is installed), or to NumPy's `loadtxt`. A block that
+Reading is vectorised and chunked. When the words are kept as UTF-8 bytes
+(no `vocabulary`, UTF-8 files) and pandas is installed, worker threads run
+pandas' C reader on the numeric columns of the next blocks while NumPy finds
+the words' bytes in the current one (`BlockParser.numbers` and `encoded`).
+Otherwise, or for a block that path refuses, each block goes first to
+pandas' C reader over every column, or to NumPy's `loadtxt`. A block that
 path rejects is sorted line by line with NumPy: regular lines (exactly `dim`
 single spaces) are parsed in bulk again, and only the rest, plus any line a
 bulk parse still refuses (found by bisection), goes through a careful Python
