@@ -211,6 +211,7 @@ def test_fast_path_lines_cut_by_blocks_equal_gensim(tmp_path, monkeypatch, worke
     _same_as_gensim(wv, kv)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no overflow warning leaks
 @pytest.mark.parametrize(
     "bad, message",
     [

@@ -90,7 +90,8 @@ class BlockParser:
         )
         if frame is None:
             return None
-        vectors = frame.to_numpy(np.float32)
+        with np.errstate(over="ignore"):  # found below: not finite
+            vectors = frame.to_numpy(np.float32)
         if not np.isfinite(vectors).all():  # also float64 beyond float32's range
             return None
         return vectors
@@ -233,7 +234,8 @@ class BlockParser:
         if frame is None or frame.shape != (nlines, dim + 1):
             return None
         words = frame.pop(0).tolist()
-        return words, frame.to_numpy(np.float32)
+        with np.errstate(over="ignore"):  # `_bad_rows` finds what overflowed
+            return words, frame.to_numpy(np.float32)
 
     def _read_csv(self, block, **options):
         """pandas' C reader over a block of space-separated lines, or None
@@ -461,7 +463,8 @@ class BlockParser:
                     f"expected a number in field {j + 2} (vector component "
                     f"{j + 1} of {dim}), found {_shorten(value)!r}."
                 )
-            vector[j] = number
+            with np.errstate(over="ignore"):  # refused below: not finite
+                vector[j] = number
         if not np.isfinite(vector).all():
             j = int(np.flatnonzero(~np.isfinite(vector))[0])
             raise _RowProblem(
