@@ -14,7 +14,7 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from keras_embedx import WordVectors, load_vectors
-from keras_embedx.vectors import _rows
+from keras_embedx.vectors import _rows, _text_parser
 from keras_embedx.vectors import text as text_reader
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 from keras_embedx.vocabulary import align_to_vectors
@@ -165,7 +165,9 @@ def test_repeats_across_blocks_keep_the_first(tmp_path, monkeypatch):
 
 
 def test_a_hash_collision_alone_drops_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(_rows, "hash", lambda word: 7, raising=False)
+    monkeypatch.setattr(
+        _rows, "word_hashes", lambda blob, count: np.full(count, 7, np.uint64)
+    )
     path = tmp_path / "h.txt"
     path.write_text("a 1 2\nb 3 4\nc 5 6\n")
     with warnings.catch_warnings():
@@ -173,3 +175,84 @@ def test_a_hash_collision_alone_drops_nothing(tmp_path, monkeypatch):
         wv = load_vectors(path, format="glove")
     assert wv.words == ["a", "b", "c"] and wv.duplicates == 0
     assert wv.vectors.tolist() == [[1, 2], [3, 4], [5, 6]]
+
+
+# -- the fast path: numbers by pandas in worker threads, words as bytes ----------
+
+
+def _glove_from_gensim(tmp_path):
+    """gensim's lee_fasttext.vec rewritten as GloVe text (`%.6g` a value),
+    about 100 KB, and gensim's own load of that file."""
+    kv = KeyedVectors.load_word2vec_format(datapath("lee_fasttext.vec"))
+    path = tmp_path / "lee.txt"
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for word, row in zip(kv.index_to_key, kv.vectors.tolist()):
+            f.write(word + " " + " ".join(f"{x:.6g}" for x in row) + "\n")
+    return path, KeyedVectors.load_word2vec_format(path, no_header=True)
+
+
+def _small_blocks(monkeypatch, workers=2):
+    # Blocks of a few thousand bytes: most cut a line in two.
+    monkeypatch.setattr(text_reader, "_FIRST_BLOCK", 4099)
+    monkeypatch.setattr(text_reader, "_BLOCK", 8191)
+    monkeypatch.setattr(text_reader, "_worker_threads", lambda: workers)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_fast_path_lines_cut_by_blocks_equal_gensim(tmp_path, monkeypatch, workers):
+    path, kv = _glove_from_gensim(tmp_path)
+    _small_blocks(monkeypatch, workers)
+
+    def refuse(*args):
+        raise AssertionError("a block of regular lines left the fast path")
+
+    monkeypatch.setattr(_text_parser.BlockParser, "parse", refuse)
+    wv = load_vectors(path, format="glove")
+    _same_as_gensim(wv, kv)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no overflow warning leaks
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("0.1x", "expected a number in field 5 .*found '0.1x'"),
+        ("1e39", "expected finite numbers, found '1e39'"),  # beyond float32
+        # pandas' usecols lets a field too many through: the space count not.
+        ("0.5 0.25", "expected a word followed by 10 numbers, found 11"),
+    ],
+)
+def test_fast_path_bad_value_falls_back_naming_file_and_line(
+    tmp_path, monkeypatch, bad, message
+):
+    path, kv = _glove_from_gensim(tmp_path)
+    _small_blocks(monkeypatch)
+    lines = path.read_bytes().split(b"\n")
+    fields = lines[299].split(b" ")
+    fields[4] = bad.encode()
+    lines[299] = b" ".join(fields)
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(VectorFileError, match=f"lee.txt, line 300: {message}"):
+        load_vectors(path, format="glove")
+    with pytest.warns(VectorFileWarning, match="skipped 1 malformed row.*line 300"):
+        wv = load_vectors(path, format="glove", errors="skip")
+    kept = kv.index_to_key[:299] + kv.index_to_key[300:]
+    assert wv.words == kept
+    np.testing.assert_array_equal(wv.vectors, kv.vectors[np.r_[0:299, 300 : len(kv)]])
+
+
+def test_error_reading_ahead_waits_for_the_rows_before_it(tmp_path, monkeypatch):
+    # The worker threads read blocks ahead; a bad row before an over-long
+    # line is still the error reported, as a reader going line by line does.
+    path, _ = _glove_from_gensim(tmp_path)
+    _small_blocks(monkeypatch)
+    monkeypatch.setattr(text_reader, "MAX_ROW_BYTES", 2000)
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = lines[2] + b" 7"
+    lines[40] = b"long " + b"1 " * 1500
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(VectorFileError, match="lee.txt, line 3: .*11 numbers"):
+        load_vectors(path, format="glove")
+    lines[2] = lines[2][:-2]
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(VectorFileError, match="lee.txt, line 41: the line is longer"):
+        load_vectors(path, format="glove")

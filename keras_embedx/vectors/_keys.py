@@ -111,6 +111,36 @@ class Keys:
         return b"\n".join(encoded)
 
 
+class EncodedWords:
+    """The words of a block of rows as UTF-8 bytes joined by `"\\n"`.
+
+    Args:
+        blob: bytes, valid UTF-8, the words joined by `"\\n"` (none holds one).
+        count: int, the number of words.
+    """
+
+    __slots__ = ("blob", "count")
+
+    def __init__(self, blob, count):
+        self.blob = blob
+        self.count = int(count)
+
+    def __len__(self):
+        return self.count
+
+    def decode(self):
+        """list of str."""
+        return self.blob.decode("utf-8").split("\n") if self.count else []
+
+
+def word_hashes(blob, count):
+    """A uint64 hash of the bytes of each of the `count` words of `blob`
+    (equal words, equal hashes)."""
+    if not count:
+        return np.empty(0, np.uint64)
+    return _hashes(blob, *_word_bounds(blob, count))
+
+
 def words_checksum(blob):
     """The CRC-32 of the stored words, as the cache header records it."""
     return f"crc32:{zlib.crc32(blob):08x}"

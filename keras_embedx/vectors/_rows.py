@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from keras_embedx.vectors._keys import Keys
+from keras_embedx.vectors._keys import EncodedWords, Keys, word_hashes
 from keras_embedx.vectors.errors import VectorFileWarning
 
 _GROWTH = 1.25
@@ -204,11 +204,12 @@ class KeyRows(RowCollector):
     """A `RowCollector` that keeps the words encoded (`Keys` from UTF-8
     bytes) instead of a list of str and a dict.
 
-    Each block's words are joined and encoded once, and their hashes kept
-    (an int64 each); repeated words are found at the end from the hashes,
-    and only words whose hashes collide are compared as str. So a load
-    creates no lasting Python object per word: the list and the index are
-    built on first use (see `Keys`).
+    Each block's words arrive as `EncodedWords`, or as a list of str that is
+    joined and encoded once, and a hash of each word's bytes is kept (NumPy,
+    see `_keys`). Repeated words are found at the end by sorting the hashes,
+    and only words whose hashes are equal are compared as str. So a load creates no lasting Python
+    object per word: the list and the index are built on first use (see
+    `Keys`).
 
     Args:
         dim: int, the vector width.
@@ -222,10 +223,15 @@ class KeyRows(RowCollector):
         self._wheres = []
 
     def add(self, words, vectors, wheres):
-        if not words:
+        if not len(words):
             return
-        self._parts.append("\n".join(words).encode("utf-8"))
-        self._hashes.append(np.fromiter(map(hash, words), np.int64, len(words)))
+        if isinstance(words, EncodedWords):
+            blob = words.blob
+        else:
+            blob = "\n".join(words).encode("utf-8")
+        self._parts.append(blob)
+        # Hashed a block at a time: NumPy's temporaries stay small.
+        self._hashes.append(word_hashes(blob, len(words)))
         wheres = np.asarray(wheres, np.int64)
         if wheres[-1] - wheres[0] == len(wheres) - 1:
             wheres = (int(wheres[0]), len(wheres))  # consecutive lines
@@ -237,7 +243,7 @@ class KeyRows(RowCollector):
         blob = b"\n".join(self._parts)
         self._parts = []
         keys = Keys(blob=blob, count=self.n)
-        if self.n:
+        if self.n > 1:
             hashes = np.concatenate(self._hashes)
             hashes.sort()
             if (hashes[1:] == hashes[:-1]).any():

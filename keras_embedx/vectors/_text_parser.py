@@ -6,16 +6,28 @@ lines. Bulk parsers (pandas' C reader, else NumPy's `loadtxt`) take regular
 lines; the rest, and any line a bulk parse refuses (found by bisection), go to
 `parse_line`, which accepts words with spaces and names what is wrong with a
 line in a message.
+
+`numbers(block)` and `encoded(block, numbers)` are the fastest path, for a
+block of GloVe-shaped lines whose words are kept as UTF-8 bytes: pandas
+parses the numeric columns only (no Python object per word), NumPy finds
+each word's bytes. `numbers` runs in worker threads while the caller works
+on other blocks; a block either function refuses goes to `parse`.
 """
 
 import io
 
 import numpy as np
 
+from keras_embedx.vectors._keys import EncodedWords
 from keras_embedx.vectors._source import DECODE_HINT, encoding_label
 
 _BISECT_MIN_LINES = 32
 _PANDAS_MAX_COLUMNS = 1024
+_WORD_WINDOW = 32  # bytes searched for each line's first space at once
+# First bytes of a word that may be all blank (`str.isspace`): ASCII blanks,
+# and the lead bytes of U+0085, U+00A0, U+1680, U+2000-U+205F and U+3000.
+_MAYBE_BLANK = np.zeros(256, np.bool_)
+_MAYBE_BLANK[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 0xC2, 0xE1, 0xE2, 0xE3]] = True
 
 
 class _RowProblem(Exception):
@@ -51,6 +63,101 @@ class BlockParser:
         if dim > _PANDAS_MAX_COLUMNS:
             # A frame costs kilobytes a column: NumPy takes wide rows.
             self.pd = None
+        else:
+            self._numeric = list(range(1, dim + 1))
+
+    @property
+    def fast(self):
+        """Whether `numbers` and `encoded` can parse blocks (pandas, UTF-8)."""
+        return self.pd is not None and self.encoding == "utf-8"
+
+    # -- the fastest path: numbers by pandas, words as bytes ---------------------
+
+    def numbers(self, block):
+        """The `[lines, dim]` float32 numbers of a block whose lines are all
+        a word, then `dim` numbers, or None. Safe to call from worker
+        threads (pandas releases the GIL while it tokenizes and converts).
+
+        Only columns 1 to `dim` are converted, so pandas makes no Python
+        object per word; `encoded` checks what `usecols` lets through (a
+        line with more fields than the first one).
+        """
+        frame = self._read_csv(
+            block,
+            usecols=self._numeric,
+            dtype=np.float64,  # one cast of the block beats one a column
+            low_memory=False,  # one pass over the block, no chunks to join
+        )
+        if frame is None:
+            return None
+        with np.errstate(over="ignore"):  # found below: not finite
+            vectors = frame.to_numpy(np.float32)
+        if not np.isfinite(vectors).all():  # also float64 beyond float32's range
+            return None
+        return vectors
+
+    def encoded(self, block, nlines, vectors):
+        """`(EncodedWords, vectors)` for a block of `nlines` lines that
+        `numbers` parsed into `vectors`, or None when a line needs `parse`.
+
+        Every line must have exactly `dim` single spaces (`dim + 1` when
+        each ends with one, as fastText writes them), a non-empty word in
+        valid UTF-8 before the first, neither all blank nor tab-edged, and
+        no NUL byte.
+        """
+        dim = self._dim
+        if not nlines or vectors is None or vectors.shape != (nlines, dim):
+            return None
+        if b"\0" in block:
+            return None
+        b = np.frombuffer(block, np.uint8)
+        ends = np.flatnonzero(b == 10)
+        if len(ends) != nlines:
+            return None
+        starts = np.empty_like(ends)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        trailing = bool((b[ends - 1] == 32).all())
+        if np.count_nonzero(b == 32) != nlines * (dim + trailing):
+            return None
+        # The first space of each line, looked for in a window of bytes; the
+        # few longer words with `find`.
+        window = starts[:, None] + np.arange(_WORD_WINDOW)
+        np.minimum(window, len(b) - 1, out=window)
+        spaces = b[window] == 32
+        first = spaces.argmax(axis=1)
+        for i in np.flatnonzero(~spaces[np.arange(nlines), first]).tolist():
+            first[i] = block.find(b" ", starts[i]) - starts[i]
+        word_ends = starts + first
+        # A space beyond the line's end: the line has no word and numbers.
+        if not (first > 0).all() or not (word_ends < ends).all():
+            return None
+        # pandas reads each "\r" as a line break: a line count that matches
+        # means a "\r" only before a "\n", which the careful parser drops too.
+        candidates = np.flatnonzero(
+            _MAYBE_BLANK[b[starts]] | (b[word_ends - 1] == 9)
+        ).tolist()
+        for i in candidates:
+            try:
+                word = block[starts[i] : word_ends[i]].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+            if word.isspace() or word[0] == "\t" or word[-1] == "\t":
+                return None
+        # The words' bytes, each followed by "\n" (the line's first space).
+        lengths = first + 1
+        offsets = np.cumsum(lengths)
+        gather = np.repeat(starts - (offsets - lengths), lengths)
+        gather += np.arange(len(gather))
+        joined = b[gather]
+        joined[offsets - 1] = 10
+        blob = joined[:-1].tobytes()
+        if not blob.isascii():
+            try:
+                blob.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        return EncodedWords(blob, nlines), vectors
 
     def parse(self, block, first_line, nlines=None):
         """All the rows of `block`, whose first line is line `first_line`.
@@ -123,13 +230,22 @@ class BlockParser:
             options.update(encoding=self.encoding)
         if self.decode_errors != "strict":
             options.update(encoding_errors=self.decode_errors)
+        frame = self._read_csv(block, dtype=self._dtypes, **options)
+        if frame is None or frame.shape != (nlines, dim + 1):
+            return None
+        words = frame.pop(0).tolist()
+        with np.errstate(over="ignore"):  # `_bad_rows` finds what overflowed
+            return words, frame.to_numpy(np.float32)
+
+    def _read_csv(self, block, **options):
+        """pandas' C reader over a block of space-separated lines, or None
+        when it refuses them."""
         try:
-            frame = self.pd.read_csv(
+            return self.pd.read_csv(
                 io.BytesIO(block),
                 sep=" ",
                 header=None,
                 index_col=False,
-                dtype=self._dtypes,
                 quoting=3,  # csv.QUOTE_NONE: quotes are part of words
                 na_filter=False,  # "NA", "null", "nan" are words
                 skip_blank_lines=False,
@@ -138,10 +254,6 @@ class BlockParser:
             )
         except (ValueError, TypeError, OverflowError, IndexError):
             return None
-        if frame.shape != (nlines, dim + 1):
-            return None
-        words = frame.pop(0).tolist()
-        return words, frame.to_numpy(np.float32)
 
     def _bulk_numpy(self, block, nlines):
         dim = self._dim
@@ -351,7 +463,8 @@ class BlockParser:
                     f"expected a number in field {j + 2} (vector component "
                     f"{j + 1} of {dim}), found {_shorten(value)!r}."
                 )
-            vector[j] = number
+            with np.errstate(over="ignore"):  # refused below: not finite
+                vector[j] = number
         if not np.isfinite(vector).all():
             j = int(np.flatnonzero(~np.isfinite(vector))[0])
             raise _RowProblem(

@@ -4,8 +4,12 @@ One row per line: a word, then `dim` numbers, separated by single spaces
 (fastText adds a trailing space). word2vec and fastText files start with a
 header line `count dim`.
 
-Reading is vectorised and chunked. Each block of lines goes first to pandas'
-C reader (when pandas is installed), or to NumPy's `loadtxt`. A block that
+Reading is vectorised and chunked. When the words are kept as UTF-8 bytes
+(no `vocabulary`, UTF-8 files) and pandas is installed, worker threads run
+pandas' C reader on the numeric columns of the next blocks while NumPy finds
+the words' bytes in the current one (`BlockParser.numbers` and `encoded`).
+Otherwise, or for a block that path refuses, each block goes first to
+pandas' C reader over every column, or to NumPy's `loadtxt`. A block that
 path rejects is sorted line by line with NumPy: regular lines (exactly `dim`
 single spaces) are parsed in bulk again, and only the rest, plus any line a
 bulk parse still refuses (found by bisection), goes through a careful Python
@@ -18,8 +22,12 @@ is refused as soon as it is seen.
 """
 
 import collections
+import contextlib
+import itertools
+import os
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -30,7 +38,7 @@ from keras_embedx.vectors._text_parser import BlockParser
 from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 
 _FIRST_BLOCK = 1 << 20
-_BLOCK = 2 << 20  # parser buffers scale with it: see docs/design/real-vectors-speed.md
+_BLOCK = 1 << 20  # parser buffers scale with it: see docs/design/real-vectors-speed.md
 _BOM = b"\xef\xbb\xbf"
 _HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
 _MAX_LISTED = 3
@@ -131,44 +139,47 @@ def read_text(
     n_skipped = 0
     overflow_line = None
     stopped = False
-    while block is not None:
-        words, vectors, lines, problems = parser.parse(block, line_no, nlines)
-        n_rows = len(words) + len(problems)
-        order = None
-        if limit is not None and seen + n_rows >= limit:
-            order = np.sort(np.concatenate([lines, [p[0] for p in problems]]))
-            cutoff = order[limit - seen - 1]
-            if cutoff < order[-1]:
-                keep = lines <= cutoff
-                words = [w for w, k in zip(words, keep) if k]
-                vectors, lines = vectors[keep], lines[keep]
-                problems = [p for p in problems if p[0] <= cutoff]
-                n_rows = len(words) + len(problems)
-            stopped = True
-        if count is not None and overflow_line is None and seen + n_rows > count:
-            if order is None:
+    fast = parser.fast and isinstance(rows, KeyRows)
+    parsed = _parsed_blocks(parser, block, nlines, blocks, line_no, fast)
+    with contextlib.closing(parsed):
+        for nlines, (words, vectors, lines, problems) in parsed:
+            n_rows = len(words) + len(problems)
+            order = None
+            if limit is not None and seen + n_rows >= limit:
                 order = np.sort(np.concatenate([lines, [p[0] for p in problems]]))
-            overflow_line = int(order[count - seen])
-            message = (
-                f"the header (line 1) says {count} rows, but there are more: row "
-                f"{count + 1} is on this line."
-            )
-            if errors != "skip":
-                raise VectorFileError(message, src.name, overflow_line)
-        if problems:
-            problems.sort()
-            if errors != "skip":
-                line, message = problems[0]
-                raise VectorFileError(message, src.name, line)
-            n_skipped += len(problems)
-            skipped.extend(problems[: _MAX_LISTED - len(skipped)])
-        rows.add(words, vectors, lines)
-        seen += n_rows
-        line_no += nlines
-        bar.update(src.progress()[0])
-        if stopped:
-            break
-        block, nlines = next(blocks, (None, 0))
+                cutoff = order[limit - seen - 1]
+                if cutoff < order[-1]:
+                    keep = lines <= cutoff
+                    if not isinstance(words, list):
+                        words = words.decode()
+                    words = [w for w, k in zip(words, keep) if k]
+                    vectors, lines = vectors[keep], lines[keep]
+                    problems = [p for p in problems if p[0] <= cutoff]
+                    n_rows = len(words) + len(problems)
+                stopped = True
+            if count is not None and overflow_line is None and seen + n_rows > count:
+                if order is None:
+                    order = np.sort(np.concatenate([lines, [p[0] for p in problems]]))
+                overflow_line = int(order[count - seen])
+                message = (
+                    f"the header (line 1) says {count} rows, but there are more: row "
+                    f"{count + 1} is on this line."
+                )
+                if errors != "skip":
+                    raise VectorFileError(message, src.name, overflow_line)
+            if problems:
+                problems.sort()
+                if errors != "skip":
+                    line, message = problems[0]
+                    raise VectorFileError(message, src.name, line)
+                n_skipped += len(problems)
+                skipped.extend(problems[: _MAX_LISTED - len(skipped)])
+            rows.add(words, vectors, lines)
+            seen += n_rows
+            line_no += nlines
+            bar.update(src.progress()[0])
+            if stopped:
+                break
 
     if count is not None and not stopped and seen < count:
         message = (
@@ -198,6 +209,72 @@ def read_text(
     bar.close(f"{len(words)} words x {dim}")
     info = {"skipped": n_skipped, "duplicates": rows.duplicates}
     return words, vectors, index, info
+
+
+def _parsed_blocks(parser, block, nlines, blocks, line_no, fast):
+    """Yield `(nlines, (words, vectors, lines, problems))` for the block
+    `block` of `nlines` lines starting at line `line_no`, then for each of
+    `blocks`, in order (see `BlockParser.parse`).
+
+    With `fast`, pandas parses the numbers of the next blocks in worker
+    threads while this one's words are found (`BlockParser.numbers` and
+    `encoded`); a block they refuse goes to `BlockParser.parse`. An error
+    reading a block ahead is raised when that block's turn comes, after
+    the rows before it.
+    """
+    source = itertools.chain([(block, nlines)], blocks)
+    if not fast:
+        for block, nlines in source:
+            yield nlines, parser.parse(block, line_no, nlines)
+            line_no += nlines
+        return
+    workers = _worker_threads()
+    executor = ThreadPoolExecutor(workers) if workers else None
+    pending = collections.deque()  # (block, nlines, future or numbers, error)
+    reading = True
+    try:
+        while True:
+            while reading and len(pending) <= workers:
+                try:
+                    block, nlines = next(source)
+                except StopIteration:
+                    reading = False
+                    break
+                except VectorFileError as e:
+                    pending.append((None, 0, None, e))
+                    reading = False
+                    break
+                if executor is None:
+                    pending.append((block, nlines, parser.numbers(block), None))
+                else:
+                    future = executor.submit(parser.numbers, block)
+                    pending.append((block, nlines, future, None))
+            if not pending:
+                return
+            block, nlines, numbers, error = pending.popleft()
+            if error is not None:
+                raise error
+            if executor is not None:
+                numbers = numbers.result()
+            got = parser.encoded(block, nlines, numbers)
+            if got is None:
+                yield nlines, parser.parse(block, line_no, nlines)
+            else:
+                lines = np.arange(line_no, line_no + nlines, dtype=np.int64)
+                yield nlines, (got[0], got[1], lines, [])
+            line_no += nlines
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_threads():
+    """Threads parsing blocks ahead: one a core, at most two; none on one core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(2, cores)
 
 
 def _line_blocks(src):
@@ -240,7 +317,7 @@ def _line_blocks(src):
         else:
             block = data[:cut]
         _check_line_lengths(block, src.name, line)
-        nlines = block.count(b"\n")
+        nlines = int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
         line += nlines
         pending = data[cut:]
         if len(pending) > MAX_ROW_BYTES:
