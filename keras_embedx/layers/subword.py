@@ -27,6 +27,7 @@ from keras_embedx._checks import (
     check_positive_int,
     check_unique,
 )
+from keras_embedx.layers._fast import compiled_when_eager, take_rows, torch_eager
 from keras_embedx.layers._ids import (
     IdInputLayer,
     check_ids,
@@ -34,15 +35,12 @@ from keras_embedx.layers._ids import (
     own_encoder_hint,
 )
 from keras_embedx.layers._row_sparse import serialize_row_optimizer
-from keras_embedx.layers._table import (
+from keras_embedx.layers._weights import TableOwner
+from keras_embedx.layers.table import (
     EmbeddingTable,
-    compiled_when_eager,
     embeddings_value,
     remap_out_of_range,
-    take_rows,
-    torch_eager,
 )
-from keras_embedx.layers._weights import TableOwner
 from keras_embedx.vocabulary import token_list
 
 UNITS = ("ngrams", "tokenizer")

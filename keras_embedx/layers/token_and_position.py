@@ -15,13 +15,13 @@ from keras_embedx._checks import (
 )
 from keras_embedx.layers._ids import check_ids, dense_ids, positions_along
 from keras_embedx.layers._row_sparse import serialize_row_optimizer
-from keras_embedx.layers._table import (
+from keras_embedx.layers._weights import TableOwner
+from keras_embedx.layers.table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
-    _is_concrete,
     remap_out_of_range,
 )
-from keras_embedx.layers._weights import TableOwner
+from keras_embedx.layers.table import is_concrete as _is_concrete
 
 POSITION_MODES = ("learned", "sinusoidal", None)
 FREEZE_MODES = ("none", "all")
