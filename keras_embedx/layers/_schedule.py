@@ -28,7 +28,7 @@ from keras_embedx.layers._fast import (
     take_rows,
     torch_eager,
     torch_exporting,
-    torch_with_zero_gradient,
+    zero_gradient_on_torch,
 )
 from keras_embedx.layers._storage import codec
 
@@ -180,16 +180,18 @@ def frozen_rows(table, ids):
     def learning():
         return scaled_rows(take_rows(table.frozen_live, ids), f)
 
+    def stored():
+        # PyTorch's `ops.cond` is a Python branch; `frozen_live` then gets the
+        # zero gradient that a compiled `cond` gives it.
+        return zero_gradient_on_torch(stored_rows(table, ids), table.frozen_live)
+
     if torch_eager():
-        if factor(table) > 0:
-            return learning()
-        # As a compiled `cond` does, the branch not taken gets a zero gradient.
-        return torch_with_zero_gradient(stored_rows(table, ids), table.frozen_live)
+        return learning() if factor(table) > 0 else stored()
     if torch_exporting():
-        # PyTorch's `ops.cond` is a Python branch on the factor's value:
-        # gather both and select, which gives the same rows.
+        # A Python branch on the factor's value would be baked into the
+        # exported graph: gather both and select, which gives the same rows.
         return ops.where(ops.greater(f, 0), learning(), stored_rows(table, ids))
-    return ops.cond(ops.greater(f, 0), learning, lambda: stored_rows(table, ids))
+    return ops.cond(ops.greater(f, 0), learning, stored)
 
 
 def check_factor(table, value):

@@ -143,8 +143,14 @@ def torch_mixed_rows(table, ids, frozen_rows):
     return _fast().mixed_rows(table, ids, frozen_rows)
 
 
-def torch_with_zero_gradient(rows, variable):
-    """Eager PyTorch: `rows`, giving `variable` a zero gradient when one is recorded."""
+def zero_gradient_on_torch(rows, variable):
+    """`rows`; on PyTorch, recording gradients, `variable` gets a zero gradient.
+
+    For a Python branch that leaves a trainable variable unread: a compiled
+    `cond` on the other backends gives it a zero gradient.
+    """
+    if keras.config.backend() != "torch":
+        return rows
     return _fast().with_zero_gradient(rows, variable)
 
 
