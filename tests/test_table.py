@@ -58,7 +58,7 @@ IDS = {"subword": (3, 2), "char": (3, 5)}
 def test_building_calling_and_training_leave_process_state_alone(kind):
     before = _process_state()
     layer = LAYERS[kind]()
-    shape = (3, *IDS.get(kind, ()))
+    shape = IDS.get(kind, (3,))
     x = np.random.default_rng(0).integers(1, 6, (4, *shape)).astype("int32")
     model = keras.Sequential(
         [
