@@ -54,9 +54,8 @@ LAYERS = {
 IDS = {"subword": (3, 2), "char": (3, 5)}
 
 
-@pytest.mark.parametrize("kind", list(LAYERS))
-def test_building_calling_and_training_leave_process_state_alone(kind):
-    before = _process_state()
+def _exercise(kind):
+    """Build, call (with and without gradients), fit and predict a layer."""
     layer = LAYERS[kind]()
     shape = IDS.get(kind, (3,))
     x = np.random.default_rng(0).integers(1, 6, (4, *shape)).astype("int32")
@@ -82,4 +81,41 @@ def test_building_calling_and_training_leave_process_state_alone(kind):
         opt.step()
         with torch.no_grad():
             layer(x)
-    assert _process_state() == before
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+def test_building_calling_and_training_leave_optimizer_hooks_alone(kind):
+    before = _process_state()
+    with warnings.catch_warnings():
+        _exercise(kind)
+    after = _process_state()
+    del before["warning filters"], after["warning filters"]
+    assert after == before
+
+
+# Keras' optimizers warn about a trainable variable without a gradient; on
+# PyTorch a schedulable table at factor 0 does not read `frozen_live`, and
+# the table still silences that warning with a filter (docs/design/table.md).
+_FILTERED = pytest.mark.xfail(
+    BACKEND == "torch",
+    strict=True,
+    reason="PyTorch: a warning filter for frozen_live without a gradient",
+)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(k, marks=_FILTERED) if k == "pretrained_schedulable" else k
+        for k in LAYERS
+    ],
+)
+def test_building_calling_and_training_leave_warning_filters_alone(kind):
+    with warnings.catch_warnings():  # the filters are restored afterwards
+        # As if no table had been built in this process before.
+        warnings.filters[:] = [
+            f for f in warnings.filters if "frozen_live" not in str(f[1])
+        ]
+        before = list(warnings.filters)
+        _exercise(kind)
+        assert list(warnings.filters) == before

@@ -25,10 +25,10 @@ import numpy as np
 from keras import ops
 
 from keras_embedx.layers._fast import (
+    quiet_frozen_live_without_gradient,
     take_rows,
     torch_eager,
     torch_exporting,
-    zero_gradient_on_torch,
 )
 from keras_embedx.layers._storage import codec
 
@@ -101,6 +101,9 @@ def create(table, rows, width, trainable):
         table.frozen_live = table._weight(
             "frozen_live", (rows, width), trainable=trainable
         )
+        if trainable:
+            # PyTorch reads it only while the factor is above 0.
+            quiet_frozen_live_without_gradient()
         if has_offset(table):
             table.frozen_offset = table._weight("frozen_offset", (rows, width))
 
@@ -181,9 +184,7 @@ def frozen_rows(table, ids):
         return scaled_rows(take_rows(table.frozen_live, ids), f)
 
     def stored():
-        # PyTorch's `ops.cond` is a Python branch; `frozen_live` then gets the
-        # zero gradient that a compiled `cond` gives it.
-        return zero_gradient_on_torch(stored_rows(table, ids), table.frozen_live)
+        return stored_rows(table, ids)
 
     if torch_eager():
         return learning() if factor(table) > 0 else stored()

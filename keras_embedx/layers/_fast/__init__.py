@@ -143,15 +143,17 @@ def torch_mixed_rows(table, ids, frozen_rows):
     return _fast().mixed_rows(table, ids, frozen_rows)
 
 
-def zero_gradient_on_torch(rows, variable):
-    """`rows`; on PyTorch, recording gradients, `variable` gets a zero gradient.
+def quiet_frozen_live_without_gradient():
+    """On PyTorch, silence Keras' missing-gradient warning about `frozen_live` alone.
 
-    For a Python branch that leaves a trainable variable unread: a compiled
-    `cond` on the other backends gives it a zero gradient.
+    Keras' optimizers warn when a trainable variable gets no gradient, and
+    suggest a missing loss. PyTorch's `ops.cond` is a Python branch, so a
+    step at factor 0 does not read `frozen_live`; giving it a zero gradient
+    instead would cost a dense optimizer update of every frozen row (see
+    docs/design/table.md). The filter names only `frozen_live` variables.
     """
-    if keras.config.backend() != "torch":
-        return rows
-    return _fast().with_zero_gradient(rows, variable)
+    if keras.config.backend() == "torch":
+        _fast().quiet_frozen_live_without_gradient()
 
 
 def forget_merged(table):

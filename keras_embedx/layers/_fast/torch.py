@@ -4,6 +4,8 @@ Eager PyTorch pays Keras' Python work for every op, so the lookup here is
 written with few ops on plain tensors.
 """
 
+import warnings
+
 import keras
 import torch
 from keras import ops
@@ -59,31 +61,14 @@ def remap_in_range(ids, num_rows, oov_id):
     return ids.masked_fill(ids.clamp(0, num_rows - 1) != ids, oov_id)
 
 
-class _ZeroGradient(torch.autograd.Function):
-    """A zero scalar whose gradient reaches `variable` as zeros."""
-
-    @staticmethod
-    def forward(ctx, variable):
-        ctx.like = (variable.shape, variable.dtype, variable.device)
-        return torch.zeros((), dtype=variable.dtype, device=variable.device)
-
-    @staticmethod
-    def backward(ctx, upstream):
-        shape, dtype, device = ctx.like
-        return torch.zeros(shape, dtype=dtype, device=device)
+_ONLY_FROZEN_LIVE = (
+    r"Gradients do not exist for variables "
+    r"\[('[^']*/frozen_live', )*'[^']*/frozen_live'\] when minimizing"
+)
 
 
-def with_zero_gradient(rows, variable):
-    """`rows`, with a zero gradient for `variable` when gradients are recorded.
-
-    A trainable variable a step does not read gets no gradient, and Keras'
-    optimizers then warn of a missing loss; this gives it the zero gradient
-    that a compiled `cond` gives the branch it did not take.
-    """
-    variable = tensor(variable)
-    if not (torch.is_grad_enabled() and variable.requires_grad):
-        return rows
-    return rows + _ZeroGradient.apply(variable)
+def quiet_frozen_live_without_gradient():
+    warnings.filterwarnings("ignore", message=_ONLY_FROZEN_LIVE, category=UserWarning)
 
 
 def mixed_rows(table, ids, frozen_rows):
