@@ -9,8 +9,8 @@ layers held as attributes of other layers), each once, and the tables each
 
 import keras
 
-from keras_embedx.layers._table import EmbeddingTable
 from keras_embedx.layers.base import TableLayer, TableRef
+from keras_embedx.layers.table import EmbeddingTable
 
 UNLISTED_CHOICES = (None, "outside", "all")
 

@@ -34,7 +34,7 @@ from keras_embedx.layers._sharding import (
     ROW_VARIABLES,
     SCALAR_VARIABLE,
 )
-from keras_embedx.layers._table import EmbeddingTable
+from keras_embedx.layers.table import EmbeddingTable
 
 
 def layout_map(mesh, model=None, axis="model"):

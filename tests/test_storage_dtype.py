@@ -29,6 +29,17 @@ def _cosines(a, b):
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
+def _assert_stored_as(rows, original, storage_dtype):
+    """`rows` are `original` as `storage_dtype` keeps them, read back as float32."""
+    if storage_dtype == "int8":
+        step = np.abs(original).max(axis=1, keepdims=True) / 127.0
+        assert np.all(np.abs(rows - original) <= step / 2 * (1 + 1e-5))
+        assert np.allclose(rows / step, np.rint(rows / step), atol=1e-3)  # on the grid
+    else:
+        expected = original.astype(NUMPY_TYPE[storage_dtype]).astype(np.float32)
+        np.testing.assert_array_equal(rows, expected)
+
+
 def _model(layer, seq=5):
     return keras.Sequential(
         [
@@ -47,24 +58,20 @@ def test_frozen_rows_are_stored_compactly_and_read_back_dequantised(
     layer = PretrainedEmbedding.from_vectors(
         wv, _words(kv), storage_dtype=storage_dtype, seed=0
     )
-    table = layer.table
-    assert keras.backend.standardize_dtype(table.frozen_table.dtype) == storage_dtype
-    assert keras.backend.standardize_dtype(table.trainable_table.dtype) == "float32"
     rows = layer.embeddings[2:302]
     original = kv.vectors[:300]
-    if storage_dtype == "int8":
-        step = np.abs(original).max(axis=1, keepdims=True) / 127.0
-        assert np.all(np.abs(rows - original) <= step / 2 * (1 + 1e-5))
-        assert np.allclose(rows / step, np.rint(rows / step), atol=1e-3)  # on the grid
-    else:
-        expected = original.astype(NUMPY_TYPE[storage_dtype]).astype(np.float32)
-        np.testing.assert_array_equal(rows, expected)
+    _assert_stored_as(rows, original, storage_dtype)
     assert _cosines(rows, original).mean() >= 0.999
-    # The lookup gives exactly the dequantised rows; unknown words stay float32.
+    # Rows that train (unknown words) keep every float32 bit.
+    matrix = layer.get_weights()[0]
+    trainable = ~layer.table.frozen_mask()
+    matrix[trainable] = np.float32(1 / 3)
+    layer.set_weights([matrix])
+    np.testing.assert_array_equal(layer.embeddings[trainable], matrix[trainable])
+    # The lookup gives exactly the dequantised rows.
     ids = np.array([[2, 3, 301, 302, 303]])
     out = keras.ops.convert_to_numpy(layer(ids))[0]
-    np.testing.assert_array_equal(out[:3], layer.embeddings[[2, 3, 301]])
-    np.testing.assert_array_equal(out[3:], table.full_table()[[302, 303]])
+    np.testing.assert_array_equal(out, layer.embeddings[[2, 3, 301, 302, 303]])
 
 
 def _weights_bytes(path):
@@ -83,8 +90,7 @@ def test_saved_as_stored_the_file_shrinks_and_reloads_bit_identical(kv, wv, tmp_
         _model(layer).save(path)
         sizes[storage_dtype] = _weights_bytes(path)
         loaded = keras.models.load_model(path).get_layer("words")
-        stored = keras.backend.standardize_dtype(loaded.table.frozen_table.dtype)
-        assert stored == storage_dtype
+        assert loaded.get_config()["storage_dtype"] == storage_dtype
         np.testing.assert_array_equal(loaded.embeddings, layer.embeddings)
         np.testing.assert_array_equal(
             keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(layer(x))
@@ -131,7 +137,7 @@ def test_compact_table_saved_on_another_backend_loads_here(kv, tmp_path):
     loaded = keras.models.load_model(path)
     for name, dtype in (("a", "int8"), ("b", "bfloat16")):
         layer = loaded.get_layer(name)
-        assert keras.backend.standardize_dtype(layer.table.frozen_table.dtype) == dtype
+        assert layer.get_config()["storage_dtype"] == dtype
         np.testing.assert_array_equal(layer.embeddings, np.load(f"{path}.{name}.npy"))
     x = np.load(path + ".x.npy")
     np.testing.assert_allclose(
@@ -150,9 +156,7 @@ def test_mixed_precision_computes_in_half_and_stores_compact(
     half = policy.split("_")[1]
     out = layer(np.array([[2, 3, 52, 0]]))
     assert keras.backend.standardize_dtype(out.dtype) == half
-    assert (
-        keras.backend.standardize_dtype(layer.table.frozen_table.dtype) == storage_dtype
-    )
+    _assert_stored_as(layer.embeddings[2:52], kv.vectors[:50], storage_dtype)
     expected = layer.embeddings[[2, 3, 52, 0]].astype(NUMPY_TYPE[half])
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(out)[0].astype(np.float32),
@@ -184,7 +188,13 @@ def test_schedulable_int8_rows_stay_put_at_zero_and_learn_above(kv, wv, tmp_path
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     moved = np.abs(layer.embeddings[frozen] - stored[frozen]).max(axis=1)
     assert (moved[1:] > 1e-4).mean() > 0.5  # the pretrained rows learn
-    assert keras.backend.standardize_dtype(layer.table.frozen_table.dtype) == "int8"
+    # Frozen again, they keep what they learned, not rounded to int8.
+    learned = layer.embeddings.copy()
+    layer.table.set_factor(0.0)
+    np.testing.assert_allclose(layer.embeddings, learned, rtol=1e-6, atol=1e-7)
+    step = np.abs(stored[frozen]).max(axis=1, keepdims=True) / 127.0
+    off_grid = np.abs(learned[frozen] / step - np.rint(learned[frozen] / step))
+    assert (off_grid[1:].max(axis=1) > 0.01).mean() > 0.5
 
     path = tmp_path / "s.keras"
     model.save(path)
@@ -216,8 +226,7 @@ def test_subword_buckets_stored_compactly(storage_dtype, tmp_path):
     path = datapath("lee_fasttext_new.bin")
     ft = load_facebook_model(path).wv
     layer = SubwordEmbedding.from_fasttext(path, storage_dtype=storage_dtype)
-    [(_, table, _)] = layer.embedding_tables()
-    assert keras.backend.standardize_dtype(table.frozen_table.dtype) == storage_dtype
+    assert layer.get_config()["storage_dtype"] == storage_dtype
     # Known words and words fastText never saw (their n-gram buckets only).
     words = ft.index_to_key[:20] + ["zzqxunseenword", "blorptastic"]
     ours = layer.word_vectors(words)
@@ -227,8 +236,5 @@ def test_subword_buckets_stored_compactly(storage_dtype, tmp_path):
     model = keras.Sequential([keras.Input((3, 40), dtype="int32"), layer])
     model.save(tmp_path / "s.keras")
     loaded = keras.models.load_model(tmp_path / "s.keras").layers[0]
-    [(_, loaded_table, _)] = loaded.embedding_tables()
-    assert keras.backend.standardize_dtype(loaded_table.frozen_table.dtype) == (
-        storage_dtype
-    )
+    assert loaded.get_config()["storage_dtype"] == storage_dtype
     np.testing.assert_array_equal(loaded.word_vectors(words), ours)

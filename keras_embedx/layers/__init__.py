@@ -6,11 +6,11 @@ third-party layer derived from it is found by `UnfreezeSchedule`,
 `keras_embedx.evaluation` as the layers below are.
 """
 
-from keras_embedx.layers._table import EmbeddingTable
 from keras_embedx.layers.base import TableLayer, TableRef
 from keras_embedx.layers.char import CharEmbedding
 from keras_embedx.layers.pretrained import PretrainedEmbedding
 from keras_embedx.layers.subword import SubwordEmbedding
+from keras_embedx.layers.table import EmbeddingTable
 from keras_embedx.layers.token_and_position import TokenAndPosition
 
 __all__ = [

@@ -9,9 +9,8 @@ inside a compiled function where no backend can raise.
 import numpy as np
 from keras import ops
 
-from keras_embedx.layers._backend import is_concrete
 from keras_embedx.layers._ids import positions_along
-from keras_embedx.layers._table import remap_out_of_range
+from keras_embedx.layers.table import is_concrete, remap_out_of_range
 
 
 def add_positions(layer, x, start_index, positions):

@@ -27,8 +27,9 @@ import inspect
 import keras
 from keras import ops
 
-from keras_embedx.layers._backend import scaled_rows, take_rows, torch_eager
+from keras_embedx.layers._fast import take_rows, torch_eager
 from keras_embedx.layers._row_scatter import assign_rows
+from keras_embedx.layers._schedule import scaled_rows, stored_rows
 from keras_embedx.optimizers.base import DEFAULT_CAPACITY
 
 
@@ -364,7 +365,7 @@ def sparse_rows(table, ids, training):
     if table.num_trainable:
         out = state.take("table", ids if slots is None else slots, training)
     if table.num_frozen:
-        frozen = table._stored_rows(ids)
+        frozen = stored_rows(table, ids)
         if table.schedulable:
             factor = table.unfreeze_factor
             learning = ops.greater(factor, 0)

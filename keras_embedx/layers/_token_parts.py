@@ -20,8 +20,8 @@ from keras import ops
 from keras_embedx._checks import check_choice, check_positive_int, width_error
 from keras_embedx.layers._ids import IdInputLayer, check_ids
 from keras_embedx.layers._row_sparse import serialize_row_optimizer
-from keras_embedx.layers._table import OUT_OF_RANGE_MODES
 from keras_embedx.layers.base import TableLayer
+from keras_embedx.layers.table import OUT_OF_RANGE_MODES
 
 FREEZE_MODES = ("none", "all")
 # Constructor arguments that describe the own table, with their defaults.

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_embedx.layers._table import EmbeddingTable
+from keras_embedx.layers.table import EmbeddingTable
 
 QUANTIZED_KEY = "quantized_sublayers"
 # The config of a quantized own table: every row frozen, stored as int8.

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_embedx._checks import check_choice, check_float, check_positive_int
+from keras_embedx.layers._fast import compiled_when_eager
 from keras_embedx.layers._ids import (
     IdInputLayer,
     check_ids,
@@ -12,14 +13,13 @@ from keras_embedx.layers._ids import (
     positions_along,
 )
 from keras_embedx.layers._row_sparse import serialize_row_optimizer
-from keras_embedx.layers._table import (
+from keras_embedx.layers.base import TableLayer, TableRef
+from keras_embedx.layers.table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
-    compiled_when_eager,
     embeddings_value,
     remap_out_of_range,
 )
-from keras_embedx.layers.base import TableLayer, TableRef
 from keras_embedx.preprocessing.chars import NUM_RESERVED, OOV_ID, CharInventory
 
 ENCODERS = ("cnn", "bilstm")

@@ -16,15 +16,15 @@ from keras_embedx._checks import (
     check_positive_int,
     width_error,
 )
+from keras_embedx.layers._fast import compiled_when_eager
 from keras_embedx.layers._ids import IdInputLayer, check_ids, dense_ids
 from keras_embedx.layers._row_sparse import serialize_row_optimizer
-from keras_embedx.layers._table import (
+from keras_embedx.layers.base import TableLayer, TableRef
+from keras_embedx.layers.table import (
     OUT_OF_RANGE_MODES,
     EmbeddingTable,
-    compiled_when_eager,
     embeddings_value,
 )
-from keras_embedx.layers.base import TableLayer, TableRef
 from keras_embedx.vectors.word_vectors import WordVectors
 from keras_embedx.vocabulary import (
     Vocabulary,

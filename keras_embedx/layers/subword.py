@@ -20,7 +20,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_embedx._checks import check_bool, check_choice, check_positive_int
+from keras_embedx._checks import (
+    check_bool,
+    check_choice,
+    check_positive_int,
+)
+from keras_embedx.layers._fast import compiled_when_eager, take_rows, torch_eager
 from keras_embedx.layers._ids import (
     IdInputLayer,
     check_ids,
@@ -29,15 +34,12 @@ from keras_embedx.layers._ids import (
 )
 from keras_embedx.layers._row_sparse import serialize_row_optimizer
 from keras_embedx.layers._subword_units import NUM_RESERVED, OOV_ID, UNIT_KINDS
-from keras_embedx.layers._table import (
+from keras_embedx.layers.base import TableLayer, TableRef
+from keras_embedx.layers.table import (
     EmbeddingTable,
-    compiled_when_eager,
     embeddings_value,
     remap_out_of_range,
-    take_rows,
-    torch_eager,
 )
-from keras_embedx.layers.base import TableLayer, TableRef
 from keras_embedx.preprocessing import ngrams as subwords
 from keras_embedx.preprocessing.units import split_batch as _split_batch
 from keras_embedx.preprocessing.units import word_positions as _positions

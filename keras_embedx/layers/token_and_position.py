@@ -14,7 +14,6 @@ from keras_embedx._checks import (
 )
 from keras_embedx.layers._ids import dense_ids
 from keras_embedx.layers._positions import add_positions, check_static_length
-from keras_embedx.layers._table import EmbeddingTable
 from keras_embedx.layers._token_parts import (
     NestedLayer,
     OwnTable,
@@ -22,6 +21,9 @@ from keras_embedx.layers._token_parts import (
     token_width_error,
 )
 from keras_embedx.layers.base import TableLayer, TableRef
+from keras_embedx.layers.table import (
+    EmbeddingTable,
+)
 
 POSITION_MODES = ("learned", "sinusoidal", None)
 

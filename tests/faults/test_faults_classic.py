@@ -23,7 +23,7 @@ from keras_embedx.layers import (
     SubwordEmbedding,
     TokenAndPosition,
 )
-from keras_embedx.layers._table import EmbeddingTable
+from keras_embedx.layers.table import EmbeddingTable
 
 # A mapping whose insertion order is not its id order, as a Tokenizer built
 # with oov_token="[UNK]" numbers it (the OOV token at 1, words from 2).

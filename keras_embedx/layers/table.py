@@ -1,57 +1,28 @@
-"""The one table mechanism behind every keras_embedx layer.
+"""The table behind every keras_embedx layer: `EmbeddingTable`.
 
-`EmbeddingTable` stores a `[num_rows, output_dim]` table split into two
-parts so that frozen rows cost nothing in the optimizer:
+A `[num_rows, output_dim]` table split in two parts, so that frozen rows
+cost nothing in the optimizer:
 
 - `frozen_table`: the rows that do not train, a non-trainable variable
-  (optionally stored as float16, bfloat16 or int8 with a per-row scale),
-  indexed by row id like the table itself. A trainable row's entry is
-  never read as that row's value; in a float32 table it holds a copy of the
-  row, written by `set_table` and refreshed by eager PyTorch lookups
-  without gradients, which then need one gather (see `_synced_frozen`);
+  indexed by row id like the table itself, stored as
+  `keras_embedx.layers._storage` encodes it (float32, float16, bfloat16,
+  or int8 with a per-row scale). A trainable row's entry is never read as
+  that row's value; in a float32 table it holds a copy of the row (see
+  `keras_embedx.layers._fast.torch.merged_frozen`);
 - `trainable_table`: the `num_trainable` rows that train, a trainable
   float32 variable.
 
-When a table has both, `row_index` (int32, non-trainable) gives each row's
-slot in `trainable_table`, or a negative number for a frozen row (see
-`take_slots`). A lookup gathers the ids' rows from `frozen_table` and their
-slots from `row_index`, and takes the rows of trainable slots from
-`trainable_table`, so only the gathered rows are touched, never the whole
-matrix. Both gathers use the ids themselves, so neither waits for the
-other. On TensorFlow these steps run as one XLA cluster even in a graph
-without XLA (see `fused_on_tensorflow`), where each would otherwise be a
-separate pass over the output.
-
-With `schedulable=True` the frozen rows also learn, at a rate set by the
-non-trainable scalar `unfreeze_factor` (f, 0 by default), which
-`UnfreezeSchedule` moves during `fit` without recompiling (`torch.compile`
-compiles once more, the first time f leaves 0: its `ops.cond` is a Python
-branch that `torch.compile` specialises on). While f == 0 a
-frozen row reads `frozen_table`, and nothing reaches it. While f > 0 it
-reads
-
-    f * frozen_live
-
-where `frozen_live` is a trainable float32 variable holding the row's value
-divided by f, and the row's full gradient reaches `frozen_live` unscaled.
-The optimizer therefore computes the same update for `frozen_live` as for a
-fully trainable row, and the row moves by f times that update: f is a
-per-row learning-rate multiplier for every optimizer, Adam and RMSprop
-included (scaling the gradient instead would not slow them down, because
-they divide it by its own running magnitude). Decoupled weight decay, which
-shrinks a variable in proportion to itself, shrinks the row at the full
-rate. Either way a lookup gathers from one variable, as a plain trainable
-table does. `set_factor` rescales `frozen_live` (`live *= f_old / f_new`)
-so the table does not jump when the factor changes, and when the factor
-returns to 0 it stores what the rows learned back into `frozen_table`.
-Rows stored in low precision keep that change in a non-trainable float32
-`frozen_offset` instead (read as `frozen_table + frozen_offset` while
-f == 0), so it is not rounded away.
+When a table has both, `row_index` gives each row's slot in
+`trainable_table`, or a negative number for a frozen row, and how fast
+frozen rows learn is `keras_embedx.layers._schedule`'s business. A lookup
+gathers the ids' rows from `frozen_table` and their slots from
+`row_index`, and takes the rows of trainable slots from `trainable_table`,
+so only the gathered rows are touched, never the whole matrix. The
+backends' faster ways to do so are in `keras_embedx.layers._fast`.
 """
 
 import inspect
 import warnings
-import weakref
 
 import keras
 import numpy as np
@@ -63,13 +34,15 @@ from keras_embedx._checks import (
     check_positive_int,
     width_error,
 )
-from keras_embedx.layers._backend import (
-    is_concrete,
-    scaled_rows,
+from keras_embedx.layers import _schedule
+from keras_embedx.layers._fast import (
+    forget_merged,
+    fused_on_tensorflow,
     take_rows,
+    take_slots,
     torch_eager,
-    torch_exporting,
-    torch_tensor,
+    torch_mixed_rows,
+    torch_remap_in_range,
 )
 from keras_embedx.layers._ids import out_of_range_error
 from keras_embedx.layers._row_sparse import (
@@ -79,12 +52,8 @@ from keras_embedx.layers._row_sparse import (
     sparse_rows,
 )
 from keras_embedx.layers._sharding import row_shards
+from keras_embedx.layers._storage import STORAGE_DTYPES, VARIABLE_NAMES, codec
 
-STORAGE_DTYPES = ("float32", "float16", "bfloat16", "int8")
-_ITEM_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
-# Frozen rows' positions read (and send a zero gradient to) this many
-# trainable rows at most; see `take_slots`.
-FROZEN_SPREAD = 1024
 OUT_OF_RANGE_MODES = ("oov", "error")
 
 
@@ -100,137 +69,6 @@ def to_int_ids(ids):
     if dtype not in ("int32", "int64"):
         ids = ops.cast(ids, "int32")
     return ids
-
-
-def take_slots(table, slots):
-    """Rows `table[slots]` where `slots >= 0`; the other positions are dropped.
-
-    For the trainable rows of a mixed table: a frozen row's slot is
-    negative, and the caller replaces its position with the frozen row, so
-    the gradient reaching that position is zero. On JAX the gradient
-    scatter skips those positions (see `_take_slots_jax`). Elsewhere a
-    frozen row's slot `s` reads slot `-1 - s`: `row_index` stores
-    `-1 - (row % m)` for frozen rows, with `m` the trainable rows or
-    `FROZEN_SPREAD` if fewer, which spreads those zero gradients over up to
-    1024 rows (tables saved with -1 everywhere send them all to row 0, with
-    the same result). Why and what it costs: docs/design/lookup-history.md.
-    """
-    if keras.config.backend() == "jax":
-        return _take_slots_jax(ops.convert_to_tensor(table), slots)
-    return take_rows(table, ops.maximum(slots, ops.subtract(-1, slots)))
-
-
-@ops.custom_gradient
-def _take_slots_jax(table, slots):
-    """`take_slots` on JAX: in-range reads, and a gradient that skips drops.
-
-    The forward reads slot 0 at dropped positions and zeroes them: every
-    index stays in range, which runtimes that check bounds require (the
-    LiteRT interpreter running a SavedModel exported from JAX fails on
-    "fill" mode's out-of-range reads, which XLA would clamp). The gradient
-    is the transpose of "fill" mode's gather: a scatter that drops those
-    positions.
-    """
-    import jax.numpy as jnp  # backend fast path, imported only on JAX
-
-    keep = ops.expand_dims(ops.greater_equal(slots, 0), -1)
-    rows = jnp.take(table, ops.maximum(slots, 0), axis=0, mode="clip")
-    out = ops.where(keep, rows, ops.zeros((), table.dtype))
-
-    def grad(*args, upstream=None):
-        if upstream is None:
-            (upstream,) = args
-        dropped = jnp.where(slots < 0, table.shape[0], slots)
-        return jnp.zeros_like(table).at[dropped].add(upstream, mode="drop"), None
-
-    return out, grad
-
-
-def compiled_when_eager(layer, fn, *args):
-    """`fn(*args)`, run as one compiled call when JAX executes eagerly.
-
-    Op-by-op JAX dispatches every small op of a lookup (remapping ids,
-    gathering from two parts, selecting) separately, which costs more than
-    the gather itself. Called eagerly on JAX with concrete arrays, this
-    traces `fn` once per input signature with `jax.jit`, reading `layer`'s
-    variables through a `keras.StatelessScope`, and runs it as one kernel;
-    inside a traced function (`fit`, `predict`, `jax.grad`) and on the
-    other backends it simply calls `fn(*args)`.
-    """
-    if keras.config.backend() != "jax":
-        return fn(*args)
-    import jax  # backend fast path, imported only on JAX
-
-    if any(
-        isinstance(a, jax.core.Tracer) or keras.backend.is_keras_tensor(a) for a in args
-    ):
-        return fn(*args)
-    return _compiled(layer, "_compiled_when_eager", fn, jax.jit)(*args)
-
-
-def fused_on_tensorflow(layer, fn, *args):
-    """`fn(*args)`, run on TensorFlow as one XLA cluster, however it is called.
-
-    A TensorFlow graph without XLA (how Keras compiles `fit` and `predict`
-    unless `jit_compile=True`) runs every op as its own kernel; compiled
-    with `tf.function(jit_compile=True)`, XLA fuses the mixed lookup's
-    gathers and select into one pass, inside a graph without XLA, eagerly,
-    or inlined into a graph that already is XLA. The values stay exact
-    (gathers and a select, no arithmetic is reordered). XLA compiles once
-    per shape of the inputs. Inside a graph (`fit`, `predict`, `model.export`), the ops are marked
-    for one XLA cluster (`tf.xla.experimental.jit_scope`) instead of
-    calling a compiled function: a graph frozen for export to another
-    runtime (tf2onnx for `format="onnx"`) cannot inline a function that
-    must be compiled, and serves the marked ops as ordinary ones.
-    Ragged or sparse inputs, and inputs of unknown rank, take the plain
-    path. On the other backends this simply calls `fn(*args)`.
-    """
-    if keras.config.backend() != "tensorflow":
-        return fn(*args)
-    import tensorflow as tf  # backend fast path, imported only on TensorFlow
-
-    if any(isinstance(a, (tf.RaggedTensor, tf.SparseTensor)) for a in args):
-        return fn(*args)  # XLA takes dense tensors only
-    ranks = tuple(tf.TensorShape(a.shape).rank for a in args)
-    if None in ranks:
-        return fn(*args)
-    if not tf.executing_eagerly():
-        with tf.xla.experimental.jit_scope(separate_compiled_gradients=False):
-            return fn(*args)
-
-    def xla(pure):
-        # Traced once per rank of the inputs (sizes generalise to None).
-        return tf.function(
-            pure, jit_compile=True, reduce_retracing=True, autograph=False
-        )
-
-    return _compiled(layer, f"_fused_on_tensorflow{ranks}", fn, xla)(*args)
-
-
-def _compiled(layer, key, fn, compile_fn):
-    """`compile_fn` of `fn` with `layer`'s variables as explicit inputs.
-
-    The compiled function reads the variables through a
-    `keras.StatelessScope` mapping them to its inputs (so it captures no
-    state and gradients flow to whatever the caller passes), and is cached
-    on `layer` under `key` until the layer's variables change (new ones
-    after `build`, replaced ones after `quantize`).
-    """
-    variables = layer.variables
-    ids = [id(v) for v in variables]
-    cache = layer.__dict__.get(key)
-    if cache is None or cache[0] != ids:
-
-        def pure(values, *inner):
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                return fn(*inner)
-
-        # The variables stay referenced with their ids, so an id cannot be
-        # reused by a variable created later (`quantize` replaces some).
-        cache = (ids, compile_fn(pure), variables)
-        object.__setattr__(layer, key, cache)
-    compiled = cache[1]
-    return lambda *args: compiled([v.value for v in variables], *args)
 
 
 # The code of `keras.Layer.__call__` itself (under Keras' traceback filter,
@@ -268,44 +106,13 @@ def embeddings_value(table):
     return table.full_table()
 
 
-_TORCH_SYNCED = weakref.WeakSet()  # tables whose copy a step may outdate
-_TORCH_STEP_HOOK = []
-
-
-def _forget_after_torch_optimizer_steps(table):
-    """Make any `torch.optim` step drop `table`'s copy of its trainable rows.
-
-    Registers, once per process, a hook that runs after every
-    `torch.optim.Optimizer.step` (PyTorch's public global step hook).
-    """
-    _TORCH_SYNCED.add(table)
-    if _TORCH_STEP_HOOK:
-        return
-    from torch.optim.optimizer import register_optimizer_step_post_hook
-
-    def forget(optimizer, args, kwargs):
-        for synced in list(_TORCH_SYNCED):
-            synced.__dict__.pop("_torch_synced", None)
-        _TORCH_SYNCED.clear()
-
-    _TORCH_STEP_HOOK.append(register_optimizer_step_post_hook(forget))
-
-
-# Keras' optimizers warn when a trainable variable gets no gradient, and
-# suggest a missing loss. Eager PyTorch lookups read `frozen_live` only
-# while the unfreeze factor is above 0 (see `_frozen_rows`), so at 0 it has
-# none, by design; the warning is silenced only when such variables are
-# all it names.
-_ONLY_FROZEN_LIVE = (
-    r"Gradients do not exist for variables "
-    r"\[('[^']*/frozen_live', )*'[^']*/frozen_live'\] when minimizing"
-)
-
-
-def _quiet_frozen_live_without_gradient():
-    import warnings
-
-    warnings.filterwarnings("ignore", message=_ONLY_FROZEN_LIVE, category=UserWarning)
+def is_concrete(x):
+    """True when `x` holds values (eager), False inside a traced function."""
+    try:
+        ops.convert_to_numpy(x)
+    except Exception:
+        return False
+    return True
 
 
 def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
@@ -323,19 +130,8 @@ def remap_out_of_range(ids, num_rows, oov_id, mode="oov"):
     """
     ids = to_int_ids(ids)
     if mode == "oov" and torch_eager():
-        # Eager PyTorch pays Keras' per-op dispatch for each of the four ops
-        # below (about as much as the gather itself); this is three kernels.
-        # On CPU one reduction first tells whether any id needs them (ids
-        # are nearly always in range); on an accelerator that answer would
-        # wait for the device, so the rewrite runs unconditionally.
-        import torch  # backend fast path, imported only on PyTorch
-
-        ids = torch_tensor(ids)
-        if ids.device.type == "cpu" and ids.numel():
-            low, high = torch.aminmax(ids)
-            if low.item() >= 0 and high.item() < num_rows:
-                return ids, None
-        return ids.masked_fill(ids.clamp(0, num_rows - 1) != ids, oov_id), None
+        # Eager PyTorch pays Keras' per-op dispatch for each op below.
+        return torch_remap_in_range(ids, num_rows, oov_id), None
     bad = ops.logical_or(ops.less(ids, 0), ops.greater_equal(ids, num_rows))
     if mode == "error" and is_concrete(ids):
         bad_np = ops.convert_to_numpy(bad)
@@ -449,7 +245,6 @@ class EmbeddingTable(keras.layers.Layer):
         # autocast, even when the owner layer runs inside an autocast scope
         # and calls `lookup` directly.
         self.autocast = False
-        self._has_offset = False
         # Row-axis variables are padded to a multiple of this (set in build).
         self._shards = 1
         self._initial_matrix = self._check_initializer()
@@ -497,14 +292,13 @@ class EmbeddingTable(keras.layers.Layer):
 
     def _variable_bytes(self):
         """Bytes of the variables `build` creates (before any padding)."""
-        cells = self.num_rows * self.output_dim
         total = self.num_trainable * self.output_dim * 4
         if self.num_frozen:
-            total += cells * _ITEM_BYTES[self.storage_dtype] + 4
-            if self.storage_dtype == "int8":
-                total += self.num_rows * 4
+            storage = codec(self.storage_dtype)
+            total += self.num_rows * storage.row_bytes(self.output_dim) + 4
             if self.schedulable:
-                total += cells * 4 * (2 if self.storage_dtype != "float32" else 1)
+                cells = self.num_rows * self.output_dim
+                total += cells * 4 * (2 if storage.lossy else 1)
         if self.is_mixed:
             total += self.num_rows * 4
         return total
@@ -574,25 +368,8 @@ class EmbeddingTable(keras.layers.Layer):
         # keeps an entry for each of them, see the module docstring).
         n_frozen = self._padded(self.num_rows)
         if self.num_frozen:
-            self.frozen_table = self._weight(
-                "frozen_table", (n_frozen, d), dtype=self.storage_dtype
-            )
-            if self.storage_dtype == "int8":
-                self.frozen_scale = self._weight(
-                    "frozen_scale", (n_frozen, 1), initializer="ones"
-                )
-            self.unfreeze_factor = self._weight("unfreeze_factor", ())
-            if self.schedulable:
-                # Rows stored as float32 absorb what they learned directly;
-                # low-precision rows keep it in a float32 offset instead.
-                self._has_offset = self.storage_dtype != "float32"
-                self.frozen_live = self._weight(
-                    "frozen_live", (n_frozen, d), trainable=self.row_optimizer is None
-                )
-                if keras.config.backend() == "torch" and self.row_optimizer is None:
-                    _quiet_frozen_live_without_gradient()
-                if self._has_offset:
-                    self.frozen_offset = self._weight("frozen_offset", (n_frozen, d))
+            codec(self.storage_dtype).create(self, n_frozen, d)
+            _schedule.create(self, n_frozen, d, trainable=self.row_optimizer is None)
         initializer = self.embeddings_initializer
         if self._initial_matrix is not None:
             initializer = "zeros"  # the whole matrix is set below
@@ -610,9 +387,8 @@ class EmbeddingTable(keras.layers.Layer):
                 "row_index", (self._padded(self.num_rows),), dtype="int32"
             )
             # Default layout: the first `num_frozen` rows frozen.
-            self.row_index.assign(
-                self._pad_rows(self._slots(np.arange(self.num_rows) >= self.num_frozen))
-            )
+            trainable = np.arange(self.num_rows) >= self.num_frozen
+            self.row_index.assign(self._pad_rows(_schedule.slots(trainable)))
         self._row_sparse = make_row_sparse(self)
 
     def _weight(
@@ -633,8 +409,7 @@ class EmbeddingTable(keras.layers.Layer):
     # ------------------------------------------------------------ quantize
     _VARIABLE_NAMES = (
         "trainable_table",
-        "frozen_table",
-        "frozen_scale",
+        *VARIABLE_NAMES,
         "unfreeze_factor",
         "frozen_live",
         "frozen_offset",
@@ -680,9 +455,9 @@ class EmbeddingTable(keras.layers.Layer):
                 delattr(self, name)
         self._set_quantized_layout()
         self._make_variables()
-        self._assign_frozen(matrix)
+        codec(self.storage_dtype).store(self, matrix)
         self._is_quantized = True
-        self.__dict__.pop("_torch_synced", None)
+        forget_merged(self)
         policy = keras.dtype_policies.get(f"{mode}_from_{self.dtype_policy.name}")
         self.dtype_policy = policy
 
@@ -701,7 +476,6 @@ class EmbeddingTable(keras.layers.Layer):
         self.num_trainable = 0
         self.storage_dtype = "int8"
         self.schedulable = False
-        self._has_offset = False
         self._initial_matrix = None
 
     def _int8_call(self, ids):
@@ -709,36 +483,6 @@ class EmbeddingTable(keras.layers.Layer):
         return self.call(ids)
 
     # ------------------------------------------------------------------ lookup
-    def _frozen_rows(self, ids):
-        if not self.schedulable:
-            return self._stored_rows(ids)
-        factor = self.unfreeze_factor
-
-        def learning():
-            return scaled_rows(take_rows(self.frozen_live, ids), factor)
-
-        # One gather either way: the stored rows while the factor is 0 (no
-        # gradient can reach them), the live rows while it is above 0.
-        if torch_eager():
-            return learning() if self.factor > 0 else self._stored_rows(ids)
-        if torch_exporting():
-            # PyTorch's `ops.cond` is a Python branch on the factor's value:
-            # gather both and select, which gives the same rows.
-            return ops.where(ops.greater(factor, 0), learning(), self._stored_rows(ids))
-        return ops.cond(
-            ops.greater(factor, 0), learning, lambda: self._stored_rows(ids)
-        )
-
-    def _stored_rows(self, ids):
-        rows = take_rows(self.frozen_table, ids)
-        if self.storage_dtype != "float32":
-            rows = ops.cast(rows, "float32")
-        if self.storage_dtype == "int8":
-            rows = rows * take_rows(self.frozen_scale, ids)
-        if self._has_offset:
-            rows = rows + take_rows(self.frozen_offset, ids)
-        return rows
-
     def lookup(self, ids, oov_id=None, out_of_range="oov", training=None):
         """`self(ids)` without a nested layer call's bookkeeping.
 
@@ -779,7 +523,7 @@ class EmbeddingTable(keras.layers.Layer):
         elif not self.num_trainable:
             out = self._frozen_rows(ids)
         elif torch_eager():
-            out = self._mixed_torch(ids)
+            out = torch_mixed_rows(self, ids, self._frozen_rows)
         elif self.schedulable:
             # TensorFlow cannot differentiate a `cond` inside an XLA cluster
             # called from a graph without XLA: no fused path here.
@@ -794,73 +538,8 @@ class EmbeddingTable(keras.layers.Layer):
         is_frozen = ops.expand_dims(ops.less(slots, 0), -1)
         return ops.where(is_frozen, self._frozen_rows(ids), train)
 
-    def _mixed_torch(self, ids):
-        # Eager PyTorch runs every op on its own, and a full-size `where`
-        # costs more than the gather: gather the
-        # frozen rows for every position, then overwrite only the positions
-        # of trainable rows (a differentiable `index_copy_`). Flat 1-D
-        # indexing keeps each step one kernel.
-        import torch  # backend fast path, imported only on PyTorch
-
-        if not torch.is_grad_enabled() and self.storage_dtype == "float32":
-            if not self.schedulable or self.factor == 0:
-                table = self._synced_frozen()
-                if table is not None:
-                    ids = torch_tensor(ids, device=table.device)
-                    return torch.nn.functional.embedding(ids, table)
-        ids = torch_tensor(ids, device=self.row_index.value.device)
-        flat = ids.reshape(-1)
-        # `out` is fresh and flat: an in-place write to a view of it would
-        # make the backward pass copy the whole output again.
-        out = self._frozen_rows(flat)
-        slots = take_rows(self.row_index, flat)
-        positions = torch.nonzero(slots >= 0).reshape(-1)
-        rows = take_rows(self.trainable_table, slots.index_select(0, positions))
-        out = out.index_copy_(0, positions, rows)
-        return out.reshape(*ids.shape, out.shape[-1])
-
-    def _synced_frozen(self):
-        """`frozen_table` with the trainable rows copied into their entries.
-
-        For eager PyTorch calls without gradients (`predict`, inference):
-        the entries of trainable rows in `frozen_table` are never read
-        otherwise (every other lookup overwrites them), so they hold a copy
-        of the trainable rows and a lookup is a single gather, as in
-        `keras.layers.Embedding`, without a second copy of the table.
-
-        The copy is refreshed when the trainable rows may have changed
-        since: a write PyTorch counts (`assign`, weight loading, Keras'
-        optimizers), new storage, or a step of any `torch.optim` optimizer
-        (fused ones write without PyTorch counting it). Not seen: in-place
-        edits of `variable.value.data` by hand, which bypass both. Returns
-        None where the copy cannot be kept: tensors a `keras.StatelessScope`
-        supplies (a lookup must not write to them) and tensors made under
-        `torch.inference_mode` (which keep no write count); such calls take
-        the two-part path.
-        """
-        import torch  # backend fast path, imported only on PyTorch
-
-        parts = (
-            self.frozen_table.value,
-            self.trainable_table.value,
-            self.row_index.value,
-        )
-        for part in parts:
-            if not isinstance(part, torch.nn.Parameter) or part.is_inference():
-                return None
-        state = [(t, t._version, t.data_ptr()) for t in parts]
-        synced = self.__dict__.get("_torch_synced")
-        if synced is None or any(
-            a[0] is not b[0] or a[1:] != b[1:] for a, b in zip(state, synced)
-        ):
-            frozen, train, index = parts
-            slots = index[: self.num_rows]
-            rows = torch.nonzero(slots >= 0).reshape(-1)
-            frozen.index_copy_(0, rows, train.index_select(0, slots[rows]))
-            state[0] = (frozen, frozen._version, frozen.data_ptr())
-            object.__setattr__(self, "_torch_synced", state)
-            _forget_after_torch_optimizer_steps(self)
-        return parts[0]
+    def _frozen_rows(self, ids):
+        return _schedule.frozen_rows(self, ids)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
@@ -895,67 +574,25 @@ class EmbeddingTable(keras.layers.Layer):
             )
         if not self.built:
             self.build()
+        forget_merged(self)
         if self.num_frozen:
-            # Float32 frozen tables keep a copy of the trainable rows in
-            # their entries (see `_synced_frozen`); other storage, zeros.
-            if self.storage_dtype != "float32":
-                matrix_frozen = np.where(frozen_mask[:, None], matrix, 0)
-            else:
+            # Storage that keeps copies of the trainable rows in their
+            # entries gets them; other storage, zeros.
+            storage = codec(self.storage_dtype)
+            if storage.keeps_copies:
                 matrix_frozen = matrix
-            self._assign_frozen(matrix_frozen)
-            if self.schedulable:
-                if self._has_offset:
-                    self.frozen_offset.assign(
-                        np.zeros(self.frozen_offset.shape, "float32")
-                    )
-                factor = self.factor
-                # The stored rows, divided by the factor while it is above 0.
-                self.frozen_live.assign(
-                    self._stored_values() / factor
-                    if factor > 0
-                    else ops.zeros(self.frozen_live.shape, "float32")
-                )
+            else:
+                matrix_frozen = np.where(frozen_mask[:, None], matrix, 0)
+            storage.store(self, matrix_frozen)
+            _schedule.reset(self)
         if self.num_trainable:
             self.trainable_table.assign(self._pad_rows(matrix[~frozen_mask]))
         if self.is_mixed:
-            self.row_index.assign(self._pad_rows(self._slots(~frozen_mask)))
-
-    @staticmethod
-    def _slots(trainable_mask):
-        """`row_index` values: each trainable row's slot, negative if frozen.
-
-        A frozen row stores `-1 - (row % m)`, `m` being the number of
-        trainable rows or `FROZEN_SPREAD`, whichever is fewer (see
-        `take_slots`).
-        """
-        trainable_mask = np.asarray(trainable_mask, dtype=bool)
-        spread = min(max(int(trainable_mask.sum()), 1), FROZEN_SPREAD)
-        rows = np.arange(len(trainable_mask))
-        slots = -1 - rows % spread
-        slots[trainable_mask] = np.arange(int(trainable_mask.sum()))
-        return slots.astype("int32")
-
-    def _assign_frozen(self, rows):
-        if self.storage_dtype == "int8":
-            scale = np.abs(rows).max(axis=1, keepdims=True) / 127.0
-            scale = np.where(scale == 0, 1.0, scale).astype("float32")
-            self.frozen_scale.assign(self._pad_rows(scale))
-            self.frozen_table.assign(
-                self._pad_rows(np.clip(np.rint(rows / scale), -127, 127).astype("int8"))
-            )
-        else:
-            self.frozen_table.assign(self._pad_rows(rows))
+            self.row_index.assign(self._pad_rows(_schedule.slots(~frozen_mask)))
 
     def frozen_mask(self):
         """Bool NumPy array `[num_rows]`: which rows are frozen."""
-        if not self.num_frozen:
-            return np.zeros(self.num_rows, dtype=bool)
-        if not self.num_trainable:
-            return np.ones(self.num_rows, dtype=bool)
-        return self._row_slots() < 0
-
-    def _row_slots(self):
-        return ops.convert_to_numpy(self.row_index)[: self.num_rows]
+        return _schedule.frozen_mask(self)
 
     def full_table(self):
         """The effective table as a float32 NumPy array `[num_rows, output_dim]`."""
@@ -963,13 +600,14 @@ class EmbeddingTable(keras.layers.Layer):
             self.build()
         self.flush_rows()
         if self.num_frozen:
-            out = ops.convert_to_numpy(self._frozen_values())[: self.num_rows]
+            frozen = _schedule.frozen_values(self)
+            out = ops.convert_to_numpy(frozen)[: self.num_rows]
         else:
             out = np.empty((self.num_rows, self.output_dim), dtype="float32")
         if self.num_trainable:
             train = ops.convert_to_numpy(self.trainable_table)[: self.num_trainable]
             if self.is_mixed:
-                slots = self._row_slots()
+                slots = _schedule.row_slots(self)
                 out[slots >= 0] = train[slots[slots >= 0]]
             else:
                 out[:] = train
@@ -979,9 +617,7 @@ class EmbeddingTable(keras.layers.Layer):
     @property
     def factor(self):
         """How fast frozen rows learn now: 0 (frozen) to 1 (full rate)."""
-        if not self.num_frozen:
-            return 1.0
-        return float(ops.convert_to_numpy(self.unfreeze_factor))
+        return _schedule.factor(self)
 
     def set_factor(self, value):
         """Set how fast the frozen rows learn, in [0, 1].
@@ -993,49 +629,18 @@ class EmbeddingTable(keras.layers.Layer):
         Call it outside compiled functions (from a callback, between
         steps); on JAX inside `fit`, sync the trainer state first
         (`UnfreezeSchedule` does).
+
+        Args:
+            value: float in [0, 1]; above 0 needs `schedulable=True`.
         """
-        value = float(value)
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"The factor must lie in [0, 1]. Received: {value}")
+        value = _schedule.check_factor(self, value)
         if not self.num_frozen:
             return
-        if value > 0 and not self.schedulable:
-            raise ValueError(
-                f"Table {self.path!r} keeps its frozen rows in a non-trainable "
-                "variable, so they cannot learn. Build the layer with "
-                "`schedulable=True` to schedule their learning rate."
-            )
         if not self.built:
             self.build()
         self.flush_rows()
-        old = self.factor
-        if value == old:
-            return
-        if self.schedulable:
-            values = self._frozen_values()
-            if value > 0:
-                self.frozen_live.assign(values / value)
-            elif self._has_offset:
-                stored = self._stored_values(with_offset=False)
-                self.frozen_offset.assign(values - stored)
-            else:
-                self.frozen_table.assign(values)
-        self.unfreeze_factor.assign(value)
-
-    def _stored_values(self, with_offset=True):
-        """Float32 tensor of the stored frozen rows (all padded rows)."""
-        values = ops.cast(self.frozen_table, "float32")
-        if self.storage_dtype == "int8":
-            values = values * self.frozen_scale
-        if with_offset and self._has_offset:
-            values = values + self.frozen_offset
-        return values
-
-    def _frozen_values(self):
-        """Float32 tensor of what the frozen rows read now (all padded rows)."""
-        if self.schedulable and self.factor > 0:
-            return ops.multiply(self.unfreeze_factor, self.frozen_live)
-        return self._stored_values()
+        forget_merged(self)
+        _schedule.set_factor(self, value)
 
     def get_config(self):
         config = super().get_config()
@@ -1129,6 +734,10 @@ class EmbeddingTable(keras.layers.Layer):
         self.flush_rows()
         return super().get_weights()
 
+    def set_weights(self, weights):
+        forget_merged(self)
+        super().set_weights(weights)
+
     def save_own_variables(self, store):
         self.flush_rows()
         if self._shards == 1:
@@ -1141,6 +750,7 @@ class EmbeddingTable(keras.layers.Layer):
             store[key] = value if rows is None else ops.convert_to_numpy(value)[:rows]
 
     def load_own_variables(self, store):
+        forget_merged(self)
         if self._shards > 1:
             variables = self._trainable_variables + self._non_trainable_variables
             store = {
