@@ -13,7 +13,7 @@ import keras_embedx
 from keras_embedx.cli import main
 
 pytestmark = pytest.mark.host_only
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_inspect_prints_size_and_neighbours(datapath, capsys):

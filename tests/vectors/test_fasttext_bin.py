@@ -16,7 +16,7 @@ from keras_embedx.vectors.fasttext_bin import (
     FastTextFormatError,
     read_fasttext_bin,
 )
-from tests.test_subwords import read_fb_ngrams
+from tests.preprocessing.test_ngrams import read_fb_ngrams
 
 pytestmark = pytest.mark.host_only
 

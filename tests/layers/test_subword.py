@@ -49,7 +49,7 @@ def layers():
 
 def test_fb_ngrams_fixture_rows_are_what_the_layer_averages(layers):
     # fb-ngrams.txt: fastText's own printed n-gram vectors of unseen words.
-    from tests.test_subwords import read_fb_ngrams
+    from tests.preprocessing.test_ngrams import read_fb_ngrams
 
     layer = layers["crime-and-punishment.bin"]
     for word, _, printed in read_fb_ngrams(datapath("fb-ngrams.txt")):

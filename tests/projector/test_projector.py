@@ -18,9 +18,7 @@ import pytest
 
 import keras_embedx
 from keras_embedx import projector as P
-
-sys.path.insert(0, os.path.dirname(__file__))
-import _servers  # noqa: E402
+from tests import _servers  # noqa: E402
 
 CP_VEC = "crime-and-punishment.vec"
 PANG_VEC = "pang_lee_polarity_fasttext.vec"
@@ -699,7 +697,9 @@ def test_without_tensorboard_the_package_imports_and_exports_say_what_to_install
     import subprocess
 
     # The extra the message names installs tensorboard.
-    with open(os.path.join(os.path.dirname(__file__), "..", "pyproject.toml")) as f:
+    with open(
+        os.path.join(os.path.dirname(__file__), "..", "..", "pyproject.toml")
+    ) as f:
         extra = re.search(r"^projector = \[(.*)\]$", f.read(), re.MULTILINE)
     assert extra and '"tensorboard' in extra[1]
     code = """

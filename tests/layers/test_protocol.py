@@ -23,8 +23,8 @@ from keras_embedx.layers import (
     TableRef,
     TokenAndPosition,
 )
+from tests.projector.test_projector import read_metadata, read_tensor
 from tests.test_distribution import _mesh
-from tests.test_projector import read_metadata, read_tensor
 
 RESERVED = ["", "[UNK]"]
 

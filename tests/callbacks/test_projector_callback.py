@@ -9,7 +9,6 @@ PyTorch it runs without TensorFlow.
 """
 
 import os
-import sys
 
 import keras
 import numpy as np
@@ -18,9 +17,7 @@ from keras import ops
 
 import keras_embedx
 from keras_embedx.callbacks.projector import ProjectorCallback
-
-sys.path.insert(0, os.path.dirname(__file__))
-import _servers  # noqa: E402
+from tests import _servers  # noqa: E402
 
 TEXTS = ["the anarchist society is", "what property of anarchism", "zzz qqq the term"]
 SEQ = 4
