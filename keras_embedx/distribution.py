@@ -1,6 +1,6 @@
 """Shard keras_embedx tables along the vocabulary axis with `keras.distribution`.
 
-A keras_embedx table (`keras_embedx.layers._table.EmbeddingTable`, inside
+A keras_embedx table (`keras_embedx.layers.EmbeddingTable`, inside
 every keras_embedx layer) keeps its rows in a few variables:
 
 | variable          | shape                  | layout from `layout_map` |
