@@ -9,6 +9,8 @@ table as its full matrix, `quantize("int8")` quantizes the tables, and a
 quantized sublayer survives `get_config` / `from_config`.
 """
 
+import json
+import os
 import warnings
 from typing import NamedTuple
 
@@ -174,6 +176,34 @@ class TableLayer(keras.layers.Layer):
         raise ValueError(
             f"Layer {self.name!r} ({type(self).__name__}) keeps no vocabulary."
         )
+
+    # -------------------------------------------------------------- assets
+    # A layer whose vocabulary is too large for its config names a JSON file
+    # here; it travels in the `.keras` file's assets, as StringLookup's does.
+    vocabulary_asset = None
+
+    def _asset_payload(self):
+        return {"vocabulary": self._vocabulary}
+
+    def _load_asset_payload(self, payload):
+        if payload.get("vocabulary") is not None:
+            self.set_vocabulary(payload["vocabulary"])
+
+    def save_assets(self, dir_path):
+        if self.vocabulary_asset is None:
+            return
+        path = os.path.join(dir_path, self.vocabulary_asset)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self._asset_payload(), f, ensure_ascii=False)
+
+    def load_assets(self, dir_path):
+        if self.vocabulary_asset is None:
+            return
+        path = os.path.join(dir_path, self.vocabulary_asset)
+        if not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            self._load_asset_payload(json.load(f))
 
     # -------------------------------------------------------------- weights
     # Per own table attribute, the config keys that describe its layout

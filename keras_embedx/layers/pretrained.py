@@ -1,9 +1,7 @@
 """`PretrainedEmbedding`: a word table initialised from pretrained vectors."""
 
 import collections.abc
-import json
 import mmap
-import os
 import warnings
 
 import keras
@@ -35,7 +33,6 @@ from keras_embedx.vocabulary import (
 
 FREEZE_MODES = ("none", "pretrained", "all")
 ROW_SOURCES = ("padding", "oov", "pretrained", "lowercase", "missing", "new")
-_VOCAB_ASSET = "vocabulary.json"
 # Rows the "vector_stats" initialiser reads at most: the first ones, in one
 # contiguous block, so a memory-mapped 2M-row file is not read whole (or
 # page by page, with the kernel's read-around) for a mean and a std.
@@ -188,6 +185,8 @@ class PretrainedEmbedding(TableLayer, IdInputLayer):
         - [Pennington et al., 2014](https://aclanthology.org/D14-1162/)
         - [Bojanowski et al., 2017](https://arxiv.org/abs/1607.04606)
     """
+
+    vocabulary_asset = "vocabulary.json"
 
     def __init__(
         self,
@@ -644,19 +643,11 @@ class PretrainedEmbedding(TableLayer, IdInputLayer):
         return embeddings_value(self.table)
 
     # -------------------------------------------------------------- saving
-    def save_assets(self, dir_path):
-        payload = {"vocabulary": self._vocabulary, "row_sources": self._row_sources}
-        with open(os.path.join(dir_path, _VOCAB_ASSET), "w", encoding="utf-8") as f:
-            json.dump(payload, f, ensure_ascii=False)
+    def _asset_payload(self):
+        return {**super()._asset_payload(), "row_sources": self._row_sources}
 
-    def load_assets(self, dir_path):
-        path = os.path.join(dir_path, _VOCAB_ASSET)
-        if not os.path.exists(path):
-            return
-        with open(path, encoding="utf-8") as f:
-            payload = json.load(f)
-        if payload.get("vocabulary") is not None:
-            self.set_vocabulary(payload["vocabulary"])
+    def _load_asset_payload(self, payload):
+        super()._load_asset_payload(payload)
         self._row_sources = payload.get("row_sources")
 
     def get_config(self):

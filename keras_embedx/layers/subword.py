@@ -13,9 +13,6 @@ The n-gram bookkeeping is `keras_embedx.preprocessing.ngrams`; the `.bin` reader
 `keras_embedx.vectors.fasttext_bin`.
 """
 
-import json
-import os
-
 import keras
 import numpy as np
 from keras import ops
@@ -49,7 +46,6 @@ UNITS = ("ngrams", "tokenizer")
 FREEZE_MODES = ("none", "words", "all")
 POOLINGS = ("mean", "sum", "first", "last", None)
 HASHES = ("fasttext",)
-_VOCAB_ASSET = "subword_vocabulary.json"
 
 
 @keras.saving.register_keras_serializable(package="keras_embedx")
@@ -115,6 +111,8 @@ class SubwordEmbedding(TableLayer, IdInputLayer):
         - [Bojanowski et al., 2017](https://arxiv.org/abs/1607.04606)
         - fastText, `src/dictionary.cc`, `src/fasttext.cc`
     """
+
+    vocabulary_asset = "subword_vocabulary.json"
 
     def __init__(
         self,
@@ -571,19 +569,6 @@ class SubwordEmbedding(TableLayer, IdInputLayer):
         return embeddings_value(self.table)
 
     # -------------------------------------------------------------- saving
-    def save_assets(self, dir_path):
-        with open(os.path.join(dir_path, _VOCAB_ASSET), "w", encoding="utf-8") as f:
-            json.dump({"vocabulary": self._vocabulary}, f, ensure_ascii=False)
-
-    def load_assets(self, dir_path):
-        path = os.path.join(dir_path, _VOCAB_ASSET)
-        if not os.path.exists(path):
-            return
-        with open(path, encoding="utf-8") as f:
-            payload = json.load(f)
-        if payload.get("vocabulary") is not None:
-            self.set_vocabulary(payload["vocabulary"])
-
     def get_config(self):
         config = super().get_config()
         table = self.table
