@@ -35,7 +35,7 @@ class TableRef(NamedTuple):
     A named tuple, so `for name, table, vocabulary in layer.embedding_tables()`
     works as well as `ref.table`.
 
-    Args:
+    Attributes:
         name: str, the table's name within its layer (the Projector shows
             `"<layer path>/<name>"` when a layer lists several tables).
         table: the `keras_embedx.layers.EmbeddingTable`.
@@ -114,9 +114,8 @@ class TableLayer(keras.layers.Layer):
     (frozen and trainable rows merged, int8 rows dequantised) followed by
     the layer's other weights, and `set_weights` takes the same list.
 
-    Args:
-        **kwargs: the arguments of `keras.layers.Layer` (`name`, `dtype`,
-            `trainable`, ...).
+    It takes the arguments of `keras.layers.Layer` (`name`, `dtype`,
+    `trainable`, ...).
 
     Example:
 
