@@ -82,7 +82,8 @@ def read_text(
     decode_errors = "replace" if errors == "replace" else "strict"
     parser = BlockParser(src.name, decode_errors, encoding)
     blocks = _line_blocks(src)
-    block, nlines = next(blocks, (None, 0))
+    block, ends = next(blocks, (None, ()))
+    nlines = len(ends)
     if block is None or not block.strip():
         what = "empty" if block is None else "blank"
         raise VectorFileError(
@@ -94,6 +95,7 @@ def read_text(
         eol = block.index(b"\n")
         count, dim = _parse_header(block[:eol], src.name)
         block = block[eol + 1 :]
+        ends = ends[1:] - (eol + 1)
         nlines -= 1
         line_no = 2
     else:
@@ -140,7 +142,7 @@ def read_text(
     overflow_line = None
     stopped = False
     fast = parser.fast and isinstance(rows, KeyRows)
-    parsed = _parsed_blocks(parser, block, nlines, blocks, line_no, fast)
+    parsed = _parsed_blocks(parser, block, ends, blocks, line_no, fast)
     with contextlib.closing(parsed):
         for nlines, (words, vectors, lines, problems) in parsed:
             n_rows = len(words) + len(problems)
@@ -211,10 +213,10 @@ def read_text(
     return words, vectors, index, info
 
 
-def _parsed_blocks(parser, block, nlines, blocks, line_no, fast):
+def _parsed_blocks(parser, block, ends, blocks, line_no, fast):
     """Yield `(nlines, (words, vectors, lines, problems))` for the block
-    `block` of `nlines` lines starting at line `line_no`, then for each of
-    `blocks`, in order (see `BlockParser.parse`).
+    `block` whose lines end at `ends` and start at line `line_no`, then for
+    each `(block, ends)` of `blocks`, in order (see `BlockParser.parse`).
 
     With `fast`, pandas parses the numbers of the next blocks in worker
     threads while this one's words are found (`BlockParser.numbers` and
@@ -222,41 +224,43 @@ def _parsed_blocks(parser, block, nlines, blocks, line_no, fast):
     reading a block ahead is raised when that block's turn comes, after
     the rows before it.
     """
-    source = itertools.chain([(block, nlines)], blocks)
+    source = itertools.chain([(block, ends)], blocks)
     if not fast:
-        for block, nlines in source:
+        for block, ends in source:
+            nlines = len(ends)
             yield nlines, parser.parse(block, line_no, nlines)
             line_no += nlines
         return
     workers = _worker_threads()
     executor = ThreadPoolExecutor(workers) if workers else None
-    pending = collections.deque()  # (block, nlines, future or numbers, error)
+    pending = collections.deque()  # (block, ends, future or numbers, error)
     reading = True
     try:
         while True:
             while reading and len(pending) <= workers:
                 try:
-                    block, nlines = next(source)
+                    block, ends = next(source)
                 except StopIteration:
                     reading = False
                     break
                 except VectorFileError as e:
-                    pending.append((None, 0, None, e))
+                    pending.append((None, None, None, e))
                     reading = False
                     break
                 if executor is None:
-                    pending.append((block, nlines, parser.numbers(block), None))
+                    pending.append((block, ends, parser.numbers(block), None))
                 else:
                     future = executor.submit(parser.numbers, block)
-                    pending.append((block, nlines, future, None))
+                    pending.append((block, ends, future, None))
             if not pending:
                 return
-            block, nlines, numbers, error = pending.popleft()
+            block, ends, numbers, error = pending.popleft()
             if error is not None:
                 raise error
             if executor is not None:
                 numbers = numbers.result()
-            got = parser.encoded(block, nlines, numbers)
+            nlines = len(ends)
+            got = parser.encoded(block, ends, numbers)
             if got is None:
                 yield nlines, parser.parse(block, line_no, nlines)
             else:
@@ -278,8 +282,8 @@ def _worker_threads():
 
 
 def _line_blocks(src):
-    """Yield `(block, number of lines)`: whole lines, each ending in `\\n`;
-    BOM removed.
+    """Yield `(block, ends)`: whole lines, each ending in `\\n`, and the
+    offsets of those `\\n` (an int64 array); BOM removed.
 
     Raises `VectorFileError` naming the line as soon as a line is longer
     than `MAX_ROW_BYTES`, without reading the rest of it.
@@ -302,7 +306,7 @@ def _line_blocks(src):
                 data = data[3:]
         if not data:
             if pending:
-                yield pending + b"\n", 1
+                yield pending + b"\n", np.array([len(pending)], np.int64)
             return
         cut = data.rfind(b"\n") + 1
         if cut == 0:
@@ -317,12 +321,12 @@ def _line_blocks(src):
         else:
             block = data[:cut]
         _check_line_lengths(block, src.name, line)
-        nlines = int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
-        line += nlines
+        ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+        line += len(ends)
         pending = data[cut:]
         if len(pending) > MAX_ROW_BYTES:
             raise _long_line(src.name, line, len(pending))
-        yield block, nlines
+        yield block, ends
 
 
 def _check_line_lengths(block, name, first_line):
