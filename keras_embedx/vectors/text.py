@@ -273,12 +273,13 @@ def _parsed_blocks(parser, block, ends, blocks, line_no, fast):
 
 
 def _worker_threads():
-    """Threads parsing blocks ahead: one a core, at most two; none on one core."""
+    """Threads parsing blocks ahead: one a core besides the caller's, at most
+    two; none on one core."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return 0 if cores < 2 else min(2, cores)
+    return min(2, cores - 1)
 
 
 def _line_blocks(src):
