@@ -23,7 +23,8 @@ from keras_embedx.vectors._source import DECODE_HINT, encoding_label
 
 _BISECT_MIN_LINES = 32
 _PANDAS_MAX_COLUMNS = 1024
-_WORD_WINDOW = 32  # bytes searched for each line's first space at once
+# Bytes searched for each line's first space at once (a longer word: `find`).
+_WINDOW = np.arange(16, dtype=np.int32)
 # First bytes of a word that may be all blank (`str.isspace`): ASCII blanks,
 # and the lead bytes of U+0085, U+00A0, U+1680, U+2000-U+205F and U+3000.
 _MAYBE_BLANK = np.zeros(256, np.bool_)
@@ -96,9 +97,10 @@ class BlockParser:
             return None
         return vectors
 
-    def encoded(self, block, nlines, vectors):
-        """`(EncodedWords, vectors)` for a block of `nlines` lines that
-        `numbers` parsed into `vectors`, or None when a line needs `parse`.
+    def encoded(self, block, ends, vectors):
+        """`(EncodedWords, vectors)` for a block whose lines end at `ends`
+        (the offsets of its `\\n`s) and that `numbers` parsed into
+        `vectors`, or None when a line needs `parse`.
 
         Every line must have exactly `dim` single spaces (`dim + 1` when
         each ends with one, as fastText writes them), a non-empty word in
@@ -106,27 +108,26 @@ class BlockParser:
         no NUL byte.
         """
         dim = self._dim
+        nlines = len(ends)
         if not nlines or vectors is None or vectors.shape != (nlines, dim):
             return None
         if b"\0" in block:
             return None
         b = np.frombuffer(block, np.uint8)
-        ends = np.flatnonzero(b == 10)
-        if len(ends) != nlines:
-            return None
         starts = np.empty_like(ends)
         starts[0] = 0
         starts[1:] = ends[:-1] + 1
         trailing = bool((b[ends - 1] == 32).all())
-        if np.count_nonzero(b == 32) != nlines * (dim + trailing):
+        is_space = b == 32
+        if np.count_nonzero(is_space) != nlines * (dim + trailing):
             return None
         # The first space of each line, looked for in a window of bytes; the
         # few longer words with `find`.
-        window = starts[:, None] + np.arange(_WORD_WINDOW)
+        window = np.add.outer(starts.astype(np.int32), _WINDOW)
         np.minimum(window, len(b) - 1, out=window)
-        spaces = b[window] == 32
+        spaces = is_space[window]
         first = spaces.argmax(axis=1)
-        for i in np.flatnonzero(~spaces[np.arange(nlines), first]).tolist():
+        for i in np.flatnonzero(~spaces.any(axis=1)).tolist():
             first[i] = block.find(b" ", starts[i]) - starts[i]
         word_ends = starts + first
         # A space beyond the line's end: the line has no word and numbers.

@@ -27,7 +27,7 @@ import itertools
 import os
 import re
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from keras_embedx.vectors.errors import VectorFileError, VectorFileWarning
 
 _FIRST_BLOCK = 1 << 20
 _BLOCK = 1 << 20  # parser buffers scale with it: see docs/design/real-vectors-speed.md
+# With one worker thread, the caller parses every third block's numbers itself:
+# its own work per block (the words, the checks, the store) is under half of pandas'.
+_CALLER_SHARE = 3
 _BOM = b"\xef\xbb\xbf"
 _HEADER = re.compile(rb"\s*(\d+)\s+(\d+)\s*")
 _MAX_LISTED = 3
@@ -82,7 +85,8 @@ def read_text(
     decode_errors = "replace" if errors == "replace" else "strict"
     parser = BlockParser(src.name, decode_errors, encoding)
     blocks = _line_blocks(src)
-    block, nlines = next(blocks, (None, 0))
+    block, ends = next(blocks, (None, ()))
+    nlines = len(ends)
     if block is None or not block.strip():
         what = "empty" if block is None else "blank"
         raise VectorFileError(
@@ -94,6 +98,7 @@ def read_text(
         eol = block.index(b"\n")
         count, dim = _parse_header(block[:eol], src.name)
         block = block[eol + 1 :]
+        ends = ends[1:] - (eol + 1)
         nlines -= 1
         line_no = 2
     else:
@@ -140,7 +145,7 @@ def read_text(
     overflow_line = None
     stopped = False
     fast = parser.fast and isinstance(rows, KeyRows)
-    parsed = _parsed_blocks(parser, block, nlines, blocks, line_no, fast)
+    parsed = _parsed_blocks(parser, block, ends, blocks, line_no, fast)
     with contextlib.closing(parsed):
         for nlines, (words, vectors, lines, problems) in parsed:
             n_rows = len(words) + len(problems)
@@ -211,10 +216,10 @@ def read_text(
     return words, vectors, index, info
 
 
-def _parsed_blocks(parser, block, nlines, blocks, line_no, fast):
+def _parsed_blocks(parser, block, ends, blocks, line_no, fast):
     """Yield `(nlines, (words, vectors, lines, problems))` for the block
-    `block` of `nlines` lines starting at line `line_no`, then for each of
-    `blocks`, in order (see `BlockParser.parse`).
+    `block` whose lines end at `ends` and start at line `line_no`, then for
+    each `(block, ends)` of `blocks`, in order (see `BlockParser.parse`).
 
     With `fast`, pandas parses the numbers of the next blocks in worker
     threads while this one's words are found (`BlockParser.numbers` and
@@ -222,41 +227,46 @@ def _parsed_blocks(parser, block, nlines, blocks, line_no, fast):
     reading a block ahead is raised when that block's turn comes, after
     the rows before it.
     """
-    source = itertools.chain([(block, nlines)], blocks)
+    source = itertools.chain([(block, ends)], blocks)
     if not fast:
-        for block, nlines in source:
+        for block, ends in source:
+            nlines = len(ends)
             yield nlines, parser.parse(block, line_no, nlines)
             line_no += nlines
         return
     workers = _worker_threads()
     executor = ThreadPoolExecutor(workers) if workers else None
-    pending = collections.deque()  # (block, nlines, future or numbers, error)
+    pending = collections.deque()  # (block, ends, future or numbers, error)
     reading = True
+    read = 0
+    share = _CALLER_SHARE if workers == 1 else 0
     try:
         while True:
             while reading and len(pending) <= workers:
                 try:
-                    block, nlines = next(source)
+                    block, ends = next(source)
                 except StopIteration:
                     reading = False
                     break
                 except VectorFileError as e:
-                    pending.append((None, 0, None, e))
+                    pending.append((None, None, None, e))
                     reading = False
                     break
-                if executor is None:
-                    pending.append((block, nlines, parser.numbers(block), None))
+                read += 1
+                if executor is None or (share and read % share == 0):
+                    pending.append((block, ends, parser.numbers(block), None))
                 else:
                     future = executor.submit(parser.numbers, block)
-                    pending.append((block, nlines, future, None))
+                    pending.append((block, ends, future, None))
             if not pending:
                 return
-            block, nlines, numbers, error = pending.popleft()
+            block, ends, numbers, error = pending.popleft()
             if error is not None:
                 raise error
-            if executor is not None:
+            if isinstance(numbers, Future):
                 numbers = numbers.result()
-            got = parser.encoded(block, nlines, numbers)
+            nlines = len(ends)
+            got = parser.encoded(block, ends, numbers)
             if got is None:
                 yield nlines, parser.parse(block, line_no, nlines)
             else:
@@ -269,17 +279,18 @@ def _parsed_blocks(parser, block, nlines, blocks, line_no, fast):
 
 
 def _worker_threads():
-    """Threads parsing blocks ahead: one a core, at most two; none on one core."""
+    """Threads parsing blocks ahead: one a core besides the caller's, at most
+    two; none on one core."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return 0 if cores < 2 else min(2, cores)
+    return min(2, cores - 1)
 
 
 def _line_blocks(src):
-    """Yield `(block, number of lines)`: whole lines, each ending in `\\n`;
-    BOM removed.
+    """Yield `(block, ends)`: whole lines, each ending in `\\n`, and the
+    offsets of those `\\n` (an int64 array); BOM removed.
 
     Raises `VectorFileError` naming the line as soon as a line is longer
     than `MAX_ROW_BYTES`, without reading the rest of it.
@@ -302,7 +313,7 @@ def _line_blocks(src):
                 data = data[3:]
         if not data:
             if pending:
-                yield pending + b"\n", 1
+                yield pending + b"\n", np.array([len(pending)], np.int64)
             return
         cut = data.rfind(b"\n") + 1
         if cut == 0:
@@ -317,12 +328,12 @@ def _line_blocks(src):
         else:
             block = data[:cut]
         _check_line_lengths(block, src.name, line)
-        nlines = int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
-        line += nlines
+        ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+        line += len(ends)
         pending = data[cut:]
         if len(pending) > MAX_ROW_BYTES:
             raise _long_line(src.name, line, len(pending))
-        yield block, nlines
+        yield block, ends
 
 
 def _check_line_lengths(block, name, first_line):

@@ -5,6 +5,7 @@ same words, index, lookups and neighbours as gensim and as eagerly built
 import json
 import os
 import struct
+import threading
 import warnings
 import zlib
 
@@ -198,17 +199,68 @@ def _small_blocks(monkeypatch, workers=2):
     monkeypatch.setattr(text_reader, "_worker_threads", lambda: workers)
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_fast_path_lines_cut_by_blocks_equal_gensim(tmp_path, monkeypatch, workers):
-    path, kv = _glove_from_gensim(tmp_path)
-    _small_blocks(monkeypatch, workers)
-
+def _refuse_careful_parser(monkeypatch):
     def refuse(*args):
         raise AssertionError("a block of regular lines left the fast path")
 
     monkeypatch.setattr(_text_parser.BlockParser, "parse", refuse)
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_fast_path_lines_cut_by_blocks_equal_gensim(tmp_path, monkeypatch, workers):
+    path, kv = _glove_from_gensim(tmp_path)
+    _small_blocks(monkeypatch, workers)
+    _refuse_careful_parser(monkeypatch)
     wv = load_vectors(path, format="glove")
     _same_as_gensim(wv, kv)
+
+
+def test_fast_path_words_of_every_length_equal_gensim(tmp_path, monkeypatch):
+    # Words of 1 to 60 bytes, some multi-byte: the first space of a line is
+    # looked for in a window of bytes, and found further for longer words.
+    kv = KeyedVectors.load_word2vec_format(datapath("lee_fasttext.vec"))
+    words = kv.index_to_key
+    made = ["-".join(words[i : i + 1 + i % 9]) for i in range(len(words))]
+    made = [w[: 1 + i % 60] for i, w in enumerate(made)]
+    made += ["\u00df" * n for n in range(1, 31)]  # 2 bytes each
+    made = list(dict.fromkeys(made))
+    rows = np.resize(kv.vectors, (len(made), kv.vector_size))
+    path = tmp_path / "long_words.txt"
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for word, row in zip(made, rows.tolist()):
+            f.write(word + " " + " ".join(f"{x:.6g}" for x in row) + "\n")
+    assert {len(w.encode()) for w in made} >= set(range(1, 61))
+    _small_blocks(monkeypatch, 0)
+    _refuse_careful_parser(monkeypatch)
+    wv = load_vectors(path, format="glove")
+    _same_as_gensim(wv, KeyedVectors.load_word2vec_format(path, no_header=True))
+
+
+def test_one_worker_shares_the_parsing_with_the_caller(tmp_path, monkeypatch):
+    # With one worker thread (a 2-core machine), the calling thread parses
+    # every third block itself instead of waiting for the worker.
+    path, kv = _glove_from_gensim(tmp_path)
+    _small_blocks(monkeypatch, 1)
+    _refuse_careful_parser(monkeypatch)
+    parse = _text_parser.BlockParser.numbers
+    threads = []
+
+    def numbers(self, block):
+        threads.append(threading.get_ident() == threading.main_thread().ident)
+        return parse(self, block)
+
+    monkeypatch.setattr(_text_parser.BlockParser, "numbers", numbers)
+    wv = load_vectors(path, format="glove")
+    _same_as_gensim(wv, kv)
+    assert len(threads) > 6
+    assert threads[2::3] == [True] * len(threads[2::3])
+    assert not any(threads[0::3]) and not any(threads[1::3])
+
+
+@pytest.mark.parametrize("cores, workers", [(1, 0), (2, 1), (3, 2), (16, 2)])
+def test_worker_threads_leave_the_caller_a_core(monkeypatch, cores, workers):
+    monkeypatch.setattr(text_reader.os, "sched_getaffinity", lambda pid: range(cores))
+    assert text_reader._worker_threads() == workers
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # no overflow warning leaks
@@ -240,11 +292,14 @@ def test_fast_path_bad_value_falls_back_naming_file_and_line(
     np.testing.assert_array_equal(wv.vectors, kv.vectors[np.r_[0:299, 300 : len(kv)]])
 
 
-def test_error_reading_ahead_waits_for_the_rows_before_it(tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_error_reading_ahead_waits_for_the_rows_before_it(
+    tmp_path, monkeypatch, workers
+):
     # The worker threads read blocks ahead; a bad row before an over-long
     # line is still the error reported, as a reader going line by line does.
     path, _ = _glove_from_gensim(tmp_path)
-    _small_blocks(monkeypatch)
+    _small_blocks(monkeypatch, workers)
     monkeypatch.setattr(text_reader, "MAX_ROW_BYTES", 2000)
     lines = path.read_bytes().split(b"\n")
     lines[2] = lines[2] + b" 7"
