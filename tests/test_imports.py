@@ -22,15 +22,7 @@ PACKAGE = "keras_embedx"
 # Imports the graph leaves out, each `(importer, imported): why`. Delete an
 # entry when its import goes; the test fails while an entry names an import
 # that no longer exists.
-ALLOWED = {
-    # `load_vectors` returns a `WordVectors`, whose gensim-named classmethod
-    # `load_word2vec_format` calls `load_vectors` (both imports inside
-    # functions). Not yet removed: the readers would return words and vectors
-    # and `WordVectors` alone wrap them.
-    ("keras_embedx.vectors.word_vectors", "keras_embedx.vectors.load"): (
-        "WordVectors.load_word2vec_format"
-    ),
-}
+ALLOWED = {}
 
 
 def package_modules(package=PACKAGE):

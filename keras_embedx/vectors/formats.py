@@ -7,7 +7,7 @@ table to list its `--format` choices before Keras starts. Adding a format
 is adding one entry to `REGISTRY` (and the functions it names):
 
 - `read(src, options)` takes an open source (`keras_embedx.vectors._source`)
-  and a `keras_embedx.vectors.load.ReadOptions`, and returns
+  and a `keras_embedx.vectors._read.ReadOptions`, and returns
   `(words, vectors, counts, index, info)`;
 - `write(wv, path, *, precision, encoding)` writes a `WordVectors` and
   returns the path;
@@ -70,7 +70,7 @@ class VectorFormat:
         return None if self.sniff is None else _resolve(self.sniff)
 
 
-_LOAD = "keras_embedx.vectors.load"
+_LOAD = "keras_embedx.vectors._read"
 _SAVE = "keras_embedx.vectors.word_vectors"
 
 #: Every format, in the order messages and the command line list them.

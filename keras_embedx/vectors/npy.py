@@ -81,8 +81,8 @@ def load_npy_vectors(
     >>> len(wv), wv.dim, wv.words[2]
     (3, 3, 'blue')
     """
+    from keras_embedx.vectors._read import _check_vocabulary_rows, _select
     from keras_embedx.vectors._rows import vocabulary_set
-    from keras_embedx.vectors.load import _check_vocabulary_rows, _select
     from keras_embedx.vectors.word_vectors import WordVectors
 
     if limit is not None:

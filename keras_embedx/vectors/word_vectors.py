@@ -135,6 +135,21 @@ class WordVectors(SimilarityQueries):
         wv._init(words, vectors, counts, source, index)
         return wv
 
+    @classmethod
+    def _from_read(cls, parts):
+        """Build from the `Parts` a reader returned."""
+        wv = cls._from_parts(
+            parts.words,
+            parts.vectors,
+            counts=parts.counts,
+            source=parts.source,
+            index=parts.index,
+        )
+        wv.format = parts.format
+        wv.skipped = parts.skipped
+        wv.duplicates = parts.duplicates
+        return wv
+
     @property
     def words(self):
         """list of str, the words in row order.
@@ -461,8 +476,11 @@ class WordVectors(SimilarityQueries):
         (100, 10)
         """
         from keras_embedx.vectors import _word2vec_format as w2v
+        from keras_embedx.vectors._read import read_parts
         from keras_embedx.vectors._source import check_encoding
-        from keras_embedx.vectors.load import load_vectors
+
+        def read(path, **kwargs):
+            return cls._from_read(read_parts(path, **kwargs))
 
         fmt = w2v.word2vec_format(binary, no_header)
         unicode_errors = w2v.check_unicode_errors(unicode_errors)
@@ -474,11 +492,11 @@ class WordVectors(SimilarityQueries):
             )
         codec = check_encoding(encoding)
         if unicode_errors in ("strict", "replace"):
-            wv = load_vectors(
+            wv = read(
                 fname, format=fmt, limit=limit, errors=unicode_errors, encoding=codec
             )
         else:
-            raw = load_vectors(fname, format=fmt, limit=limit, encoding="latin-1")
+            raw = read(fname, format=fmt, limit=limit, encoding="latin-1")
             words, keep = w2v.redecode(raw.words, codec, unicode_errors)
             vectors = raw.vectors if keep is None else raw.vectors[keep]
             wv = cls._from_parts(words, vectors, source=raw.source)
